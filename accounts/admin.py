@@ -1,0 +1,132 @@
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from .exceptions import AccountsError
+from .models import Enquiry, Invitation, Membership, Organisation, User
+from .scoping import OrgScopedInline, OrgScopedModelAdmin
+from .services.organisations import check_invite, do_approve_enquiry, do_invite
+from .taxonomy import MEMBER_ADMIN_ROLES
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    """Accounts are site-wide: only superusers manage them here."""
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    has_change_permission = has_view_permission
+    has_delete_permission = has_view_permission
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+
+class MembershipInline(OrgScopedInline):
+    model = Membership
+    extra = 0
+    fields = ["user", "role", "can_annotate"]
+    autocomplete_fields = []
+    change_roles = MEMBER_ADMIN_ROLES
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(OrgScopedModelAdmin):
+    list_display = ["name", "created_at"]
+    search_fields = ["name"]
+    inlines = [MembershipInline]
+    change_roles = MEMBER_ADMIN_ROLES
+
+    def has_add_permission(self, request, *args):
+        # New organisations come from approved enquiries or create_organisation.
+        return request.user.is_superuser
+
+
+@admin.register(Membership)
+class MembershipAdmin(OrgScopedModelAdmin):
+    list_display = ["user", "organisation", "role", "can_annotate"]
+    list_filter = ["role", "organisation"]
+    search_fields = ["user__username", "user__email"]
+    change_roles = MEMBER_ADMIN_ROLES
+
+
+class InvitationForm(forms.ModelForm):
+    class Meta:
+        model = Invitation
+        fields = ["organisation", "username", "email", "role"]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("organisation") is not None:
+            try:
+                check_invite(
+                    data["organisation"], acting_user=self.acting_user,
+                    username=data.get("username", ""), email=data.get("email", ""),
+                )
+            except AccountsError as exc:
+                raise forms.ValidationError(str(exc)) from exc
+        return data
+
+
+@admin.register(Invitation)
+class InvitationAdmin(OrgScopedModelAdmin):
+    form = InvitationForm
+    list_display = ["organisation", "username", "email", "role", "status", "created_at"]
+    list_filter = ["status", "organisation"]
+    fields = ["organisation", "username", "email", "role"]
+    change_roles = MEMBER_ADMIN_ROLES
+
+    def has_change_permission(self, request, obj=None):
+        # Invitations are answered by the invitee, not edited.
+        return obj is None and super().has_change_permission(request, obj)
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.acting_user = request.user
+        return form
+
+    def save_model(self, request, obj, form, change):
+        invitation = do_invite(
+            obj.organisation, acting_user=request.user,
+            username=obj.username, email=obj.email, role=obj.role,
+        )
+        obj.pk = invitation.pk
+
+
+@admin.register(Enquiry)
+class EnquiryAdmin(admin.ModelAdmin):
+    list_display = ["organisation_name", "email", "contact_name", "status", "created_at"]
+    list_filter = ["status"]
+    readonly_fields = ["organisation", "decided_at", "created_at"]
+    actions = ["approve"]
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    has_change_permission = has_view_permission
+    has_delete_permission = has_view_permission
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Approve: create the organisation and email its admin")
+    def approve(self, request, queryset):
+        for enquiry in queryset:
+            try:
+                new = do_approve_enquiry(enquiry, acting_user=request.user)
+            except AccountsError as exc:
+                self.message_user(request, f"{enquiry}: {exc}", messages.ERROR)
+                continue
+            self.message_user(
+                request,
+                f"Created {new.organisation} with admin {new.user.username}; "
+                f"the credentials were emailed to {new.user.email}.",
+                messages.SUCCESS,
+            )

@@ -1,0 +1,214 @@
+"""Organisations, their first admins, enquiries and invitations."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+
+from ..exceptions import AccountsError, DuplicateOrganisation, PermissionDenied
+from ..models import Enquiry, Invitation, Membership, Organisation, User
+from ..selectors import organisation_with_role
+from ..taxonomy import MEMBER_ADMIN_ROLES, EnquiryStatus, InvitationStatus, Role
+
+
+@dataclass
+class NewAdmin:
+    organisation: Organisation
+    user: User
+    password: str
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def check_organisation_name_free(name: str) -> None:
+    """Raise DuplicateOrganisation when ``name`` (any case) is taken or already asked for."""
+    if Organisation.objects.filter(name__iexact=name.strip()).exists():
+        raise DuplicateOrganisation(
+            f"An organisation called “{name}” already exists. Choose another name, "
+            "or ask that organisation's admin to invite you."
+        )
+
+
+def do_create_organisation(name: str, *, admin_username: str, admin_email: str) -> NewAdmin:
+    """Create an organisation with its first admin (staff, not superuser).
+
+    Returns the new admin with a generated password. Raises AccountsError when
+    the organisation name or the username/email is already taken.
+    """
+    name = name.strip()
+    if not name:
+        raise AccountsError("The organisation name is empty.")
+    check_organisation_name_free(name)
+    if User.objects.filter(username__iexact=admin_username).exists():
+        raise AccountsError(f"The username “{admin_username}” is already taken.")
+    if admin_email and User.objects.filter(email__iexact=admin_email).exists():
+        raise AccountsError(f"An account with the email {admin_email} already exists.")
+    password = generate_password()
+    with transaction.atomic():
+        organisation = Organisation.objects.create(name=name)
+        user = User.objects.create_user(
+            username=admin_username, email=admin_email, password=password, is_staff=True
+        )
+        Membership.objects.create(
+            user=user, organisation=organisation, role=Role.ADMIN, can_annotate=True
+        )
+    return NewAdmin(organisation=organisation, user=user, password=password)
+
+
+def check_enquiry(organisation_name: str, email: str) -> None:
+    """Validate a public enquiry; raise AccountsError with a message for the form."""
+    check_organisation_name_free(organisation_name)
+    if Enquiry.objects.filter(
+        organisation_name__iexact=organisation_name.strip(), status=EnquiryStatus.NEW
+    ).exists():
+        raise DuplicateOrganisation(
+            f"An enquiry for “{organisation_name}” is already waiting for approval. "
+            "We will email you once it is decided."
+        )
+    if User.objects.filter(email__iexact=email).exists():
+        raise AccountsError(
+            f"An account with the email {email} already exists. Log in instead, or use "
+            "another address."
+        )
+
+
+def do_submit_enquiry(*, organisation_name: str, email: str, contact_name: str = "",
+                      message: str = "") -> Enquiry:
+    check_enquiry(organisation_name, email)
+    return Enquiry.objects.create(
+        organisation_name=organisation_name.strip(), email=email,
+        contact_name=contact_name, message=message,
+    )
+
+
+def _username_for(email: str) -> str:
+    base = re.sub(r"[^\w.@+-]", "", email.split("@")[0])[:30] or "admin"
+    candidate, n = base, 1
+    while User.objects.filter(username__iexact=candidate).exists():
+        n += 1
+        candidate = f"{base}{n}"
+    return candidate
+
+
+def do_approve_enquiry(enquiry: Enquiry, *, acting_user: User) -> NewAdmin:
+    """Create the organisation and its first admin for ``enquiry`` and email the credentials.
+
+    Only staff superusers may approve. Raises AccountsError when the enquiry
+    was already decided or its organisation name has been taken since.
+    """
+    if not acting_user.is_superuser:
+        raise PermissionDenied("Only site staff can approve enquiries.")
+    with transaction.atomic():
+        locked = Enquiry.objects.select_for_update().get(pk=enquiry.pk)
+        if locked.status != EnquiryStatus.NEW:
+            raise AccountsError(f"The enquiry from {locked.email} was already {locked.status}.")
+        new = do_create_organisation(
+            locked.organisation_name,
+            admin_username=_username_for(locked.email),
+            admin_email=locked.email,
+        )
+        locked.status = EnquiryStatus.APPROVED
+        locked.organisation = new.organisation
+        locked.decided_at = timezone.now()
+        locked.save(update_fields=["status", "organisation", "decided_at"])
+    send_mail(
+        subject=f"Your TrapTagger organisation “{new.organisation.name}” is ready",
+        message=(
+            f"Hello{(' ' + locked.contact_name) if locked.contact_name else ''},\n\n"
+            f"Your organisation “{new.organisation.name}” has been created.\n"
+            f"Username: {new.user.username}\nPassword: {new.password}\n\n"
+            "Log in to the admin and change your password on first use.\n"
+        ),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[locked.email],
+    )
+    enquiry.refresh_from_db()
+    return new
+
+
+def check_invite(organisation: Organisation, *, acting_user: User, username: str = "",
+                 email: str = "") -> None:
+    """Raise AccountsError unless ``acting_user`` may invite this person to ``organisation``."""
+    if not organisation_with_role(acting_user, organisation, MEMBER_ADMIN_ROLES) and not (
+        acting_user.is_superuser
+    ):
+        raise PermissionDenied("Only an organisation admin can invite members.")
+    username, email = username.strip(), email.strip()
+    if not username and not email:
+        raise AccountsError("Give a username or an email address to invite.")
+    existing = Membership.objects.filter(organisation=organisation)
+    if (username and existing.filter(user__username__iexact=username).exists()) or (
+        email and existing.filter(user__email__iexact=email).exists()
+    ):
+        raise AccountsError(f"{username or email} is already a member of {organisation}.")
+    pending = Invitation.objects.filter(organisation=organisation, status=InvitationStatus.PENDING)
+    if (username and pending.filter(username__iexact=username).exists()) or (
+        email and pending.filter(email__iexact=email).exists()
+    ):
+        raise AccountsError(f"{username or email} already has a pending invitation.")
+
+
+def do_invite(organisation: Organisation, *, acting_user: User, username: str = "",
+              email: str = "", role: str = Role.ANNOTATOR) -> Invitation:
+    """Invite a person (by username or email) to ``organisation``; needs the admin role.
+
+    Emails the invitee when an address is known. Raises AccountsError (see check_invite).
+    """
+    check_invite(organisation, acting_user=acting_user, username=username, email=email)
+    username, email = username.strip(), email.strip()
+    invitation = Invitation.objects.create(
+        organisation=organisation, invited_by=acting_user,
+        username=username, email=email, role=role,
+    )
+    recipient = email or User.objects.filter(username__iexact=username).values_list(
+        "email", flat=True
+    ).first()
+    if recipient:
+        send_mail(
+            subject=f"Invitation to join {organisation} on TrapTagger",
+            message=(
+                f"{acting_user.username} invited you to join {organisation} as {role}.\n"
+                "Log in (or sign up) and accept the invitation on your home page.\n"
+            ),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=[recipient],
+        )
+    return invitation
+
+
+def _check_addressed_to(invitation: Invitation, user: User) -> None:
+    by_name = invitation.username and invitation.username.lower() == user.username.lower()
+    by_email = invitation.email and user.email and invitation.email.lower() == user.email.lower()
+    if not (by_name or by_email):
+        raise PermissionDenied("This invitation is addressed to someone else.")
+    if invitation.status != InvitationStatus.PENDING:
+        raise AccountsError(f"This invitation was already {invitation.status}.")
+
+
+def do_answer_invitation(invitation: Invitation, *, user: User, accept: bool) -> Membership | None:
+    """Accept or decline ``invitation`` as ``user``; accepting creates the membership."""
+    with transaction.atomic():
+        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        _check_addressed_to(invitation, user)
+        invitation.status = InvitationStatus.ACCEPTED if accept else InvitationStatus.DECLINED
+        invitation.accepted_by = user if accept else None
+        invitation.answered_at = timezone.now()
+        invitation.save(update_fields=["status", "accepted_by", "answered_at"])
+        if not accept:
+            return None
+        membership, _ = Membership.objects.get_or_create(
+            user=user, organisation=invitation.organisation,
+            defaults={"role": invitation.role, "can_annotate": True},
+        )
+        if invitation.role != Role.ANNOTATOR and not user.is_staff:
+            user.is_staff = True
+            user.save(update_fields=["is_staff"])
+    return membership

@@ -1,0 +1,10 @@
+class AnnotationError(Exception):
+    """A rule of annotation was broken; the message is for the annotator."""
+
+
+class StaleLease(AnnotationError):
+    """The cluster is no longer leased to this annotator; the write is refused."""
+
+
+class NotAllowed(AnnotationError):
+    pass

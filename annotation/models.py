@@ -1,0 +1,120 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from .taxonomy import NOTE_MAX_LENGTH, RESERVED_TOP_HOTKEYS, TaggingLevel, TaskStatus
+
+
+class Task(models.Model):
+    """An annotation set: a label set for a survey and every cluster's labels."""
+
+    org_path = "survey__organisation"
+
+    survey = models.ForeignKey("surveys.Survey", on_delete=models.CASCADE, related_name="tasks")
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=20, choices=TaskStatus.choices, default=TaskStatus.DRAFT)
+    tagging_level = models.CharField(
+        max_length=20, choices=TaggingLevel.choices, default=TaggingLevel.SPECIES
+    )
+    batch_size = models.PositiveIntegerField(default=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["survey", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["survey", "name"], name="task_name_unique"),
+            models.CheckConstraint(
+                condition=models.Q(batch_size__gte=1, batch_size__lte=10000),
+                name="task_batch_size_range",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.survey} / {self.name}"
+
+
+class Label(models.Model):
+    """A label with a one-key hotkey. Labels without a task are shared by every task."""
+
+    org_path = "task__survey__organisation"
+
+    task = models.ForeignKey(
+        Task, on_delete=models.CASCADE, null=True, blank=True, related_name="labels"
+    )
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="children"
+    )
+    name = models.CharField(max_length=100)
+    hotkey = models.CharField(max_length=1, blank=True)
+    exclusive = models.BooleanField(
+        default=False, help_text="Cannot be combined with other labels (e.g. Nothing)."
+    )
+
+    class Meta:
+        ordering = ["task_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "parent", "name"], name="label_name_unique"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_special(self) -> bool:
+        return self.task_id is None
+
+    def clean(self):
+        self.hotkey = (self.hotkey or "").lower()
+        if self.task_id is None:
+            return
+        if self.parent_id is None and self.hotkey in RESERVED_TOP_HOTKEYS:
+            raise ValidationError({"hotkey": f"The hotkey “{self.hotkey}” is reserved for the "
+                                             "special labels (n, u, v, q) and Skip (0)."})
+        if self.hotkey and not self.hotkey.isalnum():
+            raise ValidationError({"hotkey": "Use a letter or a digit as the hotkey."})
+        clash = Label.objects.filter(task_id=self.task_id, parent_id=self.parent_id,
+                                     hotkey=self.hotkey).exclude(pk=self.pk)
+        if self.hotkey and clash.exists():
+            raise ValidationError({"hotkey": f"The hotkey “{self.hotkey}” is already used by "
+                                             f"“{clash.first().name}” at this level."})
+
+
+class ClusterAnnotation(models.Model):
+    """One cluster's labels in one task, and the lease of whoever is labelling it."""
+
+    org_path = "task__survey__organisation"
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="annotations")
+    cluster = models.ForeignKey(
+        "surveys.Cluster", on_delete=models.CASCADE, related_name="annotations"
+    )
+    labels = models.ManyToManyField(Label, blank=True, related_name="annotations")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+",
+    )
+    labelled_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=NOTE_MAX_LENGTH, blank=True)
+    # Seconds between the cluster being offered and its label being saved.
+    seconds_spent = models.FloatField(null=True, blank=True)
+    leased_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+",
+    )
+    lease_token = models.CharField(max_length=32, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    offered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["task", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "cluster"], name="annotation_unique"),
+        ]
+        indexes = [models.Index(fields=["task", "labelled_at", "lease_expires_at"])]
+
+    def __str__(self):
+        return f"{self.task} / cluster {self.cluster_id}"

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from . import consumers
+
+websocket_urlpatterns = [
+    path("ws/annotate/<int:task_id>/", consumers.TaggingConsumer.as_asgi()),
+    path("ws/surveys/<int:survey_id>/", consumers.SurveyProgressConsumer.as_asgi()),
+]

@@ -1,0 +1,79 @@
+"""Reads for annotation: which tasks a person may work on, what to show them."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, Q
+
+from accounts.models import Membership
+from classifiers.models import Detection
+from classifiers.taxonomy import DetectionStatus
+from surveys.models import Image
+
+from .models import ClusterAnnotation, Label, Task
+from .taxonomy import TaskStatus
+
+
+def annotatable_tasks(user):
+    """Launched tasks of organisations where ``user`` may annotate."""
+    if not user.is_authenticated:
+        return Task.objects.none()
+    org_ids = Membership.objects.filter(user=user, can_annotate=True).values("organisation_id")
+    return (
+        Task.objects.filter(status=TaskStatus.LAUNCHED, survey__organisation_id__in=org_ids)
+        .select_related("survey", "survey__organisation")
+    )
+
+
+def annotatable_task(user, task_id) -> Task | None:
+    return annotatable_tasks(user).filter(pk=task_id).first()
+
+
+def labels_for(task: Task) -> list[Label]:
+    """Special labels first, then the task's top-level labels."""
+    return list(
+        Label.objects.filter(Q(task__isnull=True) | Q(task=task), parent__isnull=True)
+        .order_by("task_id", "name")
+    )
+
+
+def cluster_payload(annotation: ClusterAnnotation) -> dict:
+    """What the tagging page needs to show one cluster (three queries)."""
+    cluster = annotation.cluster
+    images = (
+        Image.objects.filter(cluster=cluster)
+        .order_by("corrected_timestamp", "filename")
+        .prefetch_related(Prefetch(
+            "detections",
+            queryset=Detection.objects.filter(status=DetectionStatus.ACTIVE, static=False),
+        ))
+    )
+    return {
+        "annotation_id": annotation.pk,
+        "lease": annotation.lease_token,
+        "cluster_id": cluster.pk,
+        "site": cluster.site.name,
+        "suggestion": cluster.suggestion,
+        "images": [
+            {
+                "id": image.pk,
+                "url": f"/images/{image.pk}/web/",
+                "filename": image.filename,
+                "timestamp": image.corrected_timestamp.isoformat()
+                if image.corrected_timestamp else None,
+                "detections": [
+                    {"left": d.left, "top": d.top, "right": d.right, "bottom": d.bottom,
+                     "score": d.score, "classification": d.classification}
+                    for d in image.detections.all()
+                ],
+            }
+            for image in images
+        ],
+    }
+
+
+def task_progress(task: Task) -> dict:
+    annotations = ClusterAnnotation.objects.filter(task=task)
+    return {
+        "done": annotations.filter(labelled_at__isnull=False).count(),
+        "total": annotations.count(),
+    }

@@ -1,0 +1,144 @@
+"""Per-cluster leases: who is labelling what, and saving their labels.
+
+A cluster is handed to one annotator at a time. A lease is claimed with a
+conditional UPDATE (free or expired → mine) so that two annotators can never
+hold the same cluster, on any database, without table locks. A label is only
+saved while its lease token is still the annotator's: once a lease expired
+and someone else claimed the cluster, the late write is refused.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ..exceptions import AnnotationError, StaleLease
+from ..models import ClusterAnnotation, Label, Task
+from ..taxonomy import NOTE_MAX_LENGTH
+
+CANDIDATES = 20
+
+
+def _lease_length() -> timedelta:
+    return timedelta(seconds=settings.CLUSTER_LEASE_SECONDS)
+
+
+def _free(now) -> Q:
+    return Q(leased_to__isnull=True) | Q(lease_expires_at__lt=now)
+
+
+def claim_next_cluster(task: Task, user) -> ClusterAnnotation | None:
+    """Lease the next unlabelled cluster of ``task`` to ``user``; None when none is left.
+
+    A live lease the user already holds is returned first (a reconnect gets
+    the same cluster back).
+    """
+    now = timezone.now()
+    held = (
+        ClusterAnnotation.objects.filter(
+            task=task, leased_to=user, labelled_at__isnull=True, lease_expires_at__gte=now
+        ).select_related("cluster", "cluster__site").order_by("id").first()
+    )
+    if held is not None:
+        return held
+    for _ in range(10):
+        candidates = list(
+            ClusterAnnotation.objects.filter(task=task, labelled_at__isnull=True)
+            .filter(_free(now)).order_by("id").values_list("id", flat=True)[:CANDIDATES]
+        )
+        if not candidates:
+            return None
+        # Take the earliest first but let concurrent claimers spread out.
+        candidates = candidates[:1] + random.sample(candidates[1:], len(candidates) - 1)
+        for annotation_id in candidates:
+            token = uuid.uuid4().hex
+            won = ClusterAnnotation.objects.filter(
+                pk=annotation_id, labelled_at__isnull=True
+            ).filter(_free(now)).update(
+                leased_to=user, lease_token=token, lease_expires_at=now + _lease_length(),
+                offered_at=now,
+            )
+            if won:
+                return ClusterAnnotation.objects.select_related("cluster", "cluster__site").get(
+                    pk=annotation_id
+                )
+        now = timezone.now()
+    return None
+
+
+def extend_lease(user, annotation_id: int, token: str) -> bool:
+    """Heartbeat: push the lease's expiry on while the annotator is looking at it."""
+    return bool(ClusterAnnotation.objects.filter(
+        pk=annotation_id, leased_to=user, lease_token=token, labelled_at__isnull=True
+    ).update(lease_expires_at=timezone.now() + _lease_length()))
+
+
+def check_labels(task: Task, label_ids: list[int]) -> list[Label]:
+    """The labels for ``label_ids``, which must belong to ``task`` or be special."""
+    if not label_ids:
+        raise AnnotationError("Choose at least one label.")
+    labels = list(Label.objects.filter(Q(task=task) | Q(task__isnull=True), pk__in=label_ids))
+    if len(labels) != len(set(label_ids)):
+        raise AnnotationError("One of the labels does not belong to this task.")
+    if len(labels) > 1 and any(label.exclusive for label in labels):
+        exclusive = next(label for label in labels if label.exclusive)
+        raise AnnotationError(f"“{exclusive.name}” cannot be combined with other labels.")
+    return labels
+
+
+def do_save_labels(task: Task, user, *, annotation_id: int, token: str,
+                   label_ids: list[int], note: str = "") -> ClusterAnnotation:
+    """Save the labels of the cluster leased to ``user`` and end the lease.
+
+    Raises AnnotationError for bad labels and StaleLease when the lease is no
+    longer the user's (it expired and someone else took the cluster).
+    """
+    labels = check_labels(task, label_ids)
+    if len(note) > NOTE_MAX_LENGTH:
+        raise AnnotationError(f"The note is longer than {NOTE_MAX_LENGTH} characters.")
+    now = timezone.now()
+    with transaction.atomic():
+        annotation = (
+            ClusterAnnotation.objects.select_for_update()
+            .filter(pk=annotation_id, task=task).first()
+        )
+        if annotation is None or annotation.leased_to_id != user.pk or (
+            annotation.lease_token != token
+        ) or annotation.labelled_at is not None:
+            raise StaleLease(
+                "This cluster is no longer yours to label (your lease ran out and it was "
+                "handed to someone else); your label was not saved."
+            )
+        annotation.annotator = user
+        annotation.labelled_at = now
+        annotation.note = note
+        if annotation.offered_at:
+            annotation.seconds_spent = (now - annotation.offered_at).total_seconds()
+        annotation.leased_to = None
+        annotation.lease_token = ""
+        annotation.lease_expires_at = None
+        annotation.save(update_fields=[
+            "annotator", "labelled_at", "note", "seconds_spent", "leased_to",
+            "lease_token", "lease_expires_at",
+        ])
+        annotation.labels.set(labels)
+    return annotation
+
+
+def release_leases(user, task_id: int) -> int:
+    """Give back every cluster of ``task_id`` leased to ``user`` (they left the page)."""
+    return ClusterAnnotation.objects.filter(
+        task_id=task_id, leased_to=user, labelled_at__isnull=True
+    ).update(leased_to=None, lease_token="", lease_expires_at=None)
+
+
+def release_expired_leases() -> int:
+    return ClusterAnnotation.objects.filter(lease_expires_at__lt=timezone.now()).update(
+        leased_to=None, lease_token="", lease_expires_at=None
+    )

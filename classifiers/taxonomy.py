@@ -1,0 +1,22 @@
+from django.db import models
+
+
+class Category(models.IntegerChoices):
+    """MegaDetector's detection categories."""
+
+    ANIMAL = 1, "Animal"
+    PERSON = 2, "Person"
+    VEHICLE = 3, "Vehicle"
+
+
+class DetectionStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    DELETED = "deleted", "Deleted"
+    HIDDEN = "hidden", "Hidden"
+    MASKED = "masked", "Masked"
+    EDITED = "edited", "Edited"
+    ADDED = "added", "Added"
+
+
+# A box smaller than this fraction of the image does not vote for a cluster's species.
+MIN_CLASSIFY_AREA = 0.0025

@@ -1,0 +1,151 @@
+// The tagging page: receives clusters over a websocket and sends labels on hotkeys.
+// Message types are documented in annotation/events.py. Text from the server is
+// only ever set with textContent (never innerHTML): labels are user input.
+(function () {
+  "use strict";
+  const root = document.getElementById("tagging");
+  const taskId = root.dataset.taskId;
+  const labels = JSON.parse(document.getElementById("labels-data").textContent);
+  const byHotkey = new Map(labels.filter((l) => l.hotkey).map((l) => [l.hotkey.toLowerCase(), l]));
+  const img = document.getElementById("image");
+  const boxes = document.getElementById("boxes");
+  const progress = document.getElementById("progress");
+  const message = document.getElementById("message");
+  const connection = document.getElementById("connection");
+  let socket = null;
+  let current = null; // the cluster.offered message being labelled
+  let imageIndex = 0;
+  let picked = new Set();
+  let heartbeat = null;
+  let retry = 0;
+
+  function say(text, kind) {
+    message.textContent = text || "";
+    message.className = "message " + (kind || "");
+  }
+
+  function showImage() {
+    boxes.replaceChildren();
+    if (!current || !current.images.length) { img.removeAttribute("src"); return; }
+    const image = current.images[imageIndex];
+    img.src = image.url;
+    document.getElementById("image-index").textContent =
+      (imageIndex + 1) + " / " + current.images.length;
+    document.getElementById("image-meta").textContent =
+      image.filename + (image.timestamp ? " · " + image.timestamp.replace("T", " ").slice(0, 19) : "");
+    for (const d of image.detections) {
+      const box = document.createElement("div");
+      box.className = "box";
+      box.style.left = (d.left * 100) + "%";
+      box.style.top = (d.top * 100) + "%";
+      box.style.width = ((d.right - d.left) * 100) + "%";
+      box.style.height = ((d.bottom - d.top) * 100) + "%";
+      if (d.classification) { box.title = d.classification + " " + (d.score || 0).toFixed(2); }
+      boxes.appendChild(box);
+    }
+  }
+
+  function showPicked() {
+    for (const button of document.querySelectorAll("button.label")) {
+      button.classList.toggle("picked", picked.has(Number(button.dataset.labelId)));
+    }
+  }
+
+  function onOffered(msg) {
+    current = msg;
+    imageIndex = 0;
+    picked = new Set();
+    showPicked();
+    showImage();
+    progress.textContent = msg.progress.done + " / " + msg.progress.total + " clusters labelled";
+    document.getElementById("suggestion").textContent =
+      msg.suggestion ? "AI suggests: " + msg.suggestion : "";
+    root.dataset.clusterId = String(msg.cluster_id);
+  }
+
+  function submit(labelIds) {
+    if (!current || !socket || socket.readyState !== WebSocket.OPEN) return;
+    socket.send(JSON.stringify({
+      type: "label.submit", annotation_id: current.annotation_id, lease: current.lease,
+      labels: labelIds, note: "",
+    }));
+    root.dataset.pending = String(current.annotation_id);
+    current = null;
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    socket = new WebSocket(scheme + location.host + "/ws/annotate/" + taskId + "/");
+    socket.onopen = () => {
+      retry = 0;
+      connection.textContent = "";
+      socket.send(JSON.stringify({ type: "cluster.request" }));
+      heartbeat = setInterval(() => {
+        if (current) {
+          socket.send(JSON.stringify({ type: "heartbeat", annotation_id: current.annotation_id, lease: current.lease }));
+        }
+      }, 30000);
+    };
+    socket.onmessage = (event) => {
+      const msg = JSON.parse(event.data);
+      if (msg.type === "cluster.offered") { onOffered(msg); }
+      else if (msg.type === "label.saved") {
+        say("Saved.", "ok");
+        root.dataset.saved = String(Number(root.dataset.saved || 0) + 1);
+      }
+      else if (msg.type === "label.refused") { say(msg.reason, "error"); }
+      else if (msg.type === "task.finished") {
+        current = null; showImage();
+        progress.textContent = msg.progress.done + " / " + msg.progress.total + " clusters labelled";
+        say("Every cluster of this task is labelled or being labelled. Thank you!", "ok");
+        root.dataset.finished = "1";
+      }
+      else if (msg.type === "error") { say(msg.message, "error"); }
+    };
+    socket.onclose = (event) => {
+      clearInterval(heartbeat);
+      if (event.code === 4403 || event.code === 4401) {
+        connection.textContent = "You may not annotate this task.";
+        return;
+      }
+      connection.textContent = "Connection lost; reconnecting…";
+      retry = Math.min(retry + 1, 5);
+      setTimeout(connect, 1000 * retry);
+    };
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.target.tagName === "INPUT" || event.target.tagName === "TEXTAREA") return;
+    if (event.key === "ArrowRight" && current) {
+      imageIndex = Math.min(imageIndex + 1, current.images.length - 1); showImage(); return;
+    }
+    if (event.key === "ArrowLeft" && current) {
+      imageIndex = Math.max(imageIndex - 1, 0); showImage(); return;
+    }
+    if (event.key === "Enter" && picked.size) { submit([...picked]); return; }
+    const label = byHotkey.get(event.key.toLowerCase());
+    if (!label || !current) return;
+    event.preventDefault();
+    if (event.ctrlKey && !label.exclusive) {
+      picked.has(label.id) ? picked.delete(label.id) : picked.add(label.id);
+      showPicked();
+      return;
+    }
+    submit([label.id]);
+  });
+
+  for (const button of document.querySelectorAll("button.label")) {
+    button.addEventListener("click", (event) => {
+      const id = Number(button.dataset.labelId);
+      if (event.ctrlKey) { picked.has(id) ? picked.delete(id) : picked.add(id); showPicked(); return; }
+      submit([id]);
+    });
+  }
+  document.getElementById("next-image").addEventListener("click", () => {
+    if (current) { imageIndex = Math.min(imageIndex + 1, current.images.length - 1); showImage(); }
+  });
+  document.getElementById("prev-image").addEventListener("click", () => {
+    if (current) { imageIndex = Math.max(imageIndex - 1, 0); showImage(); }
+  });
+  connect();
+})();

@@ -1,0 +1,86 @@
+from django.contrib import admin
+
+from accounts.scoping import OrgScopedInline, OrgScopedModelAdmin
+
+from .models import Camera, Cluster, Image, ImportIssue, ImportRun, Site, Survey
+
+
+class SiteInline(OrgScopedInline):
+    model = Site
+    extra = 0
+    fields = ["name", "latitude", "longitude", "altitude"]
+
+
+@admin.register(Survey)
+class SurveyAdmin(OrgScopedModelAdmin):
+    list_display = ["name", "organisation", "status", "image_count", "cluster_count", "created_at"]
+    list_filter = ["status", "organisation"]
+    search_fields = ["name", "description"]
+    readonly_fields = ["status", "status_detail", "image_count", "cluster_count", "created_at"]
+    fields = ["organisation", "name", "description", "site_regex", "camera_regex",
+              "trigger_source", "survey_type", "timezone", "detector", "classifier",
+              "status", "status_detail", "image_count", "cluster_count", "created_at"]
+    inlines = [SiteInline]
+    change_form_template = "admin/surveys/survey/change_form.html"
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Site)
+class SiteAdmin(OrgScopedModelAdmin):
+    list_display = ["name", "survey", "latitude", "longitude"]
+    list_filter = ["survey"]
+    search_fields = ["name"]
+
+
+@admin.register(Camera)
+class CameraAdmin(OrgScopedModelAdmin):
+    list_display = ["path", "site"]
+    search_fields = ["path"]
+
+
+@admin.register(Image)
+class ImageAdmin(OrgScopedModelAdmin):
+    list_display = ["filename", "camera", "corrected_timestamp", "cluster"]
+    search_fields = ["filename"]
+    list_select_related = ["camera"]
+    raw_id_fields = ["camera", "cluster"]
+
+    def has_add_permission(self, request, *args):
+        return False  # images come from imports
+
+
+@admin.register(Cluster)
+class ClusterAdmin(OrgScopedModelAdmin):
+    list_display = ["id", "site", "start", "image_count", "suggestion"]
+    list_select_related = ["site"]
+    raw_id_fields = ["site"]
+
+    def has_add_permission(self, request, *args):
+        return False
+
+
+class ImportIssueInline(OrgScopedInline):
+    model = ImportIssue
+    extra = 0
+    fields = ["path", "reason", "skipped"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, *args):
+        return False
+
+
+@admin.register(ImportRun)
+class ImportRunAdmin(OrgScopedModelAdmin):
+    list_display = ["id", "survey", "status", "processed", "total", "imported", "created_at"]
+    list_filter = ["status"]
+    readonly_fields = ["survey", "source", "status", "total", "processed", "imported",
+                       "message", "created_by", "created_at", "started_at", "finished_at"]
+    inlines = [ImportIssueInline]
+
+    def has_add_permission(self, request, *args):
+        return False  # imports start from import_survey (browser uploads come later)

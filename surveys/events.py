@@ -1,0 +1,33 @@
+"""Websocket messages about surveys (group ``survey.<id>``).
+
+``import.progress``  {survey_id, import_id, processed, total, imported, issues, status}
+``survey.status``    {survey_id, status, detail}
+"""
+
+from traptagger.broadcast import broadcast
+
+
+def survey_group(survey_id: int) -> str:
+    return f"survey.{survey_id}"
+
+
+def import_progress(run, *, issues: int) -> None:
+    broadcast(survey_group(run.survey_id), {
+        "type": "import.progress",
+        "survey_id": run.survey_id,
+        "import_id": run.pk,
+        "processed": run.processed,
+        "total": run.total,
+        "imported": run.imported,
+        "issues": issues,
+        "status": run.status,
+    })
+
+
+def survey_status(survey) -> None:
+    broadcast(survey_group(survey.pk), {
+        "type": "survey.status",
+        "survey_id": survey.pk,
+        "status": survey.status,
+        "detail": survey.status_detail,
+    })

@@ -1,0 +1,10 @@
+class SurveyError(Exception):
+    """A rule of the surveys domain was broken; the message is for the user."""
+
+
+class ImportSourceError(SurveyError):
+    pass
+
+
+class UnreadableImage(SurveyError):
+    """One file could not be taken; recorded as an ImportIssue, the import goes on."""

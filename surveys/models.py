@@ -1,0 +1,208 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from .taxonomy import ImportStatus, SurveyStatus, SurveyType, TriggerSource
+
+
+class Survey(models.Model):
+    org_path = "organisation"
+
+    organisation = models.ForeignKey(
+        "accounts.Organisation", on_delete=models.CASCADE, related_name="surveys"
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    site_regex = models.CharField(
+        max_length=300, default=r"^[^/]+",
+        help_text="Applied to each folder path relative to the survey root; the first "
+        "match names the site. The default takes the top folder.",
+    )
+    camera_regex = models.CharField(max_length=300, blank=True)
+    trigger_source = models.CharField(
+        max_length=20, choices=TriggerSource.choices, default=TriggerSource.MOTION
+    )
+    survey_type = models.CharField(
+        max_length=20, choices=SurveyType.choices, default=SurveyType.TRAILS
+    )
+    timezone = models.CharField(
+        max_length=64, default="UTC",
+        help_text="The time zone the cameras' clocks were set to.",
+    )
+    status = models.CharField(
+        max_length=20, choices=SurveyStatus.choices, default=SurveyStatus.NEW
+    )
+    status_detail = models.CharField(max_length=500, blank=True)
+    classifier = models.ForeignKey(
+        "classifiers.Classifier", on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="surveys",
+    )
+    detector = models.CharField(max_length=50, default="motion")
+    image_count = models.PositiveIntegerField(default=0)
+    cluster_count = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["organisation", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "name"], name="survey_name_unique"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Site(models.Model):
+    """A camera station (upstream: trapgroup)."""
+
+    org_path = "survey__organisation"
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="sites")
+    name = models.CharField(max_length=200)
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    altitude = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["survey", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["survey", "name"], name="site_name_unique"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Camera(models.Model):
+    """A folder of images at a site."""
+
+    org_path = "site__survey__organisation"
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="cameras")
+    path = models.CharField(max_length=500, help_text="Folder relative to the survey root.")
+
+    class Meta:
+        ordering = ["site", "path"]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "path"], name="camera_path_unique"),
+        ]
+
+    def __str__(self):
+        return self.path
+
+
+class Cluster(models.Model):
+    """Images of one site close in time, annotated as one unit (a sequence)."""
+
+    org_path = "survey__organisation"
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="clusters")
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="clusters")
+    start = models.DateTimeField(null=True, blank=True)
+    end = models.DateTimeField(null=True, blank=True)
+    image_count = models.PositiveIntegerField(default=0)
+    # What the species classifier suggests for the whole cluster.
+    suggestion = models.CharField(max_length=100, blank=True)
+    suggestion_score = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["site", "start", "id"]
+        indexes = [models.Index(fields=["survey", "site", "start"])]
+
+    def __str__(self):
+        return f"Cluster {self.pk} at {self.site_id}"
+
+
+def _new_key():
+    return uuid.uuid4().hex
+
+
+class Image(models.Model):
+    org_path = "camera__site__survey__organisation"
+
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="images")
+    cluster = models.ForeignKey(
+        Cluster, on_delete=models.SET_NULL, null=True, blank=True, related_name="images"
+    )
+    filename = models.CharField(max_length=255)
+    key = models.CharField(max_length=700, help_text="Storage key of the original.")
+    web_key = models.CharField(
+        max_length=700, blank=True, help_text="Storage key of the 800 px copy."
+    )
+    content_hash = models.CharField(
+        max_length=64, db_index=True,
+        help_text="SHA-256 of the image data without its EXIF/XMP blocks.",
+    )
+    timestamp = models.DateTimeField(null=True, blank=True, help_text="What the camera wrote.")
+    corrected_timestamp = models.DateTimeField(
+        null=True, blank=True, help_text="What we believe (after clock corrections)."
+    )
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    file_size = models.PositiveBigIntegerField(default=0)
+    detected = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["corrected_timestamp", "filename"]
+        constraints = [
+            models.UniqueConstraint(fields=["camera", "filename"], name="image_file_unique"),
+        ]
+        indexes = [models.Index(fields=["camera", "corrected_timestamp"])]
+
+    def __str__(self):
+        return self.filename
+
+    @property
+    def is_timestamped(self) -> bool:
+        return self.corrected_timestamp is not None
+
+
+class ImportRun(models.Model):
+    """One import of files into a survey; its progress and outcome."""
+
+    org_path = "survey__organisation"
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="imports")
+    source = models.CharField(max_length=1000)
+    status = models.CharField(
+        max_length=20, choices=ImportStatus.choices, default=ImportStatus.PENDING
+    )
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    imported = models.PositiveIntegerField(default=0)
+    message = models.CharField(max_length=1000, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"Import {self.pk} into {self.survey}"
+
+
+class ImportIssue(models.Model):
+    """A file an import could not take, or took with a warning, and why."""
+
+    org_path = "import_run__survey__organisation"
+
+    import_run = models.ForeignKey(ImportRun, on_delete=models.CASCADE, related_name="issues")
+    path = models.CharField(max_length=1000)
+    reason = models.CharField(max_length=1000)
+    skipped = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.path}: {self.reason}"

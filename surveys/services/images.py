@@ -1,0 +1,153 @@
+"""Reading one camera-trap JPEG: content hash, timestamp, size and web copy.
+
+Pure functions of the file's bytes, so the import loop can batch around them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from PIL import Image as PILImage
+from PIL import UnidentifiedImageError
+
+from ..exceptions import UnreadableImage
+
+WEB_WIDTH = 800
+WEB_QUALITY = 80
+EXIF_IFD = 0x8769
+DATETIME_ORIGINAL = 36867
+DATETIME_DIGITIZED = 36868
+DATETIME = 306
+# Markers without a length field.
+_STANDALONE = {0x01, *range(0xD0, 0xD8)}
+_APP1 = 0xE1
+
+
+@dataclass
+class ImageInfo:
+    content_hash: str
+    timestamp: datetime | None
+    width: int
+    height: int
+    web_jpeg: bytes
+    warnings: list[str]
+
+
+def content_hash(data: bytes) -> str:
+    """SHA-256 of a JPEG without its APP1 (EXIF/XMP) blocks.
+
+    Re-saving a photo's metadata therefore does not make it a new image.
+    Raises UnreadableImage when ``data`` is not a JPEG.
+    """
+    if len(data) < 4 or data[0:2] != b"\xff\xd8":
+        raise UnreadableImage("not a JPEG file (no JPEG start marker)")
+    digest = hashlib.sha256()
+    digest.update(data[0:2])
+    pos = 2
+    end = len(data)
+    while pos < end:
+        if data[pos] != 0xFF:
+            raise UnreadableImage(f"damaged JPEG: no segment marker at byte {pos}")
+        while pos < end and data[pos] == 0xFF:  # fill bytes
+            pos += 1
+        if pos >= end:
+            break
+        marker = data[pos]
+        pos += 1
+        if marker in _STANDALONE:
+            digest.update(bytes((0xFF, marker)))
+            continue
+        if marker == 0xD9:  # end of image
+            digest.update(b"\xff\xd9")
+            break
+        if pos + 2 > end:
+            raise UnreadableImage("damaged JPEG: truncated segment header")
+        length = int.from_bytes(data[pos:pos + 2], "big")
+        if length < 2 or pos + length > end:
+            raise UnreadableImage("damaged JPEG: segment runs past the end of the file")
+        if marker != _APP1:
+            digest.update(bytes((0xFF, marker)))
+            digest.update(data[pos:pos + length])
+        pos += length
+        if marker == 0xDA:  # start of scan: the rest is image data
+            digest.update(data[pos:])
+            break
+    return digest.hexdigest()
+
+
+def _parse_exif_datetime(value) -> datetime | None:
+    if not value:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "ignore")
+    value = str(value).strip("\x00 ")
+    for fmt in ("%Y:%m:%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y:%m:%d %H:%M"):
+        try:
+            return datetime.strptime(value[:19], fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def exif_timestamp(img: PILImage.Image, tz: ZoneInfo) -> datetime | None:
+    """DateTimeOriginal, else DateTimeDigitized, else DateTime, in the cameras' time zone."""
+    exif = img.getexif()
+    sub = exif.get_ifd(EXIF_IFD)
+    for raw in (sub.get(DATETIME_ORIGINAL), sub.get(DATETIME_DIGITIZED), exif.get(DATETIME)):
+        parsed = _parse_exif_datetime(raw)
+        if parsed is not None:
+            return parsed.replace(tzinfo=tz)
+    return None
+
+
+def read_image(data: bytes, tz: ZoneInfo) -> ImageInfo:
+    """Read a JPEG's facts and make its 800 px web copy.
+
+    Raises UnreadableImage, with a reason a person can act on, for anything
+    that is not a whole, decodable JPEG of an acceptable size.
+    """
+    if not data:
+        raise UnreadableImage("empty file (0 bytes)")
+    digest = content_hash(data)
+    try:
+        img = PILImage.open(io.BytesIO(data))
+    except (UnidentifiedImageError, OSError) as exc:
+        raise UnreadableImage(f"cannot be read as an image ({exc})") from exc
+    if img.format != "JPEG":
+        raise UnreadableImage(f"is a {img.format} image, not a JPEG")
+    width, height = img.size
+    if width * height > settings.MAX_IMAGE_PIXELS:
+        raise UnreadableImage(
+            f"is {width}×{height} pixels, above the limit of {settings.MAX_IMAGE_PIXELS} "
+            "(MAX_IMAGE_PIXELS); refusing a possible decompression bomb"
+        )
+    warnings = []
+    timestamp = exif_timestamp(img, tz)
+    if timestamp is None:
+        warnings.append("no EXIF timestamp; imported without one")
+    elif timestamp.year < 2000 or timestamp > datetime.now(tz):
+        warnings.append(f"suspect timestamp {timestamp:%Y-%m-%d %H:%M:%S}; check the camera clock")
+    try:
+        web = make_web_copy(img)
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise UnreadableImage(f"damaged image data ({exc})") from exc
+    return ImageInfo(digest, timestamp, width, height, web, warnings)
+
+
+def make_web_copy(img: PILImage.Image) -> bytes:
+    """An RGB JPEG at most 800 px wide, quality 80 (detectors need 3 channels)."""
+    width, height = img.size
+    target_w = min(WEB_WIDTH, width)
+    target_h = max(1, round(height * target_w / width))
+    img.draft("RGB", (target_w, target_h))  # lets libjpeg decode at reduced scale
+    img = img.convert("RGB")
+    if img.size != (target_w, target_h):
+        img = img.resize((target_w, target_h), PILImage.Resampling.BILINEAR)
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=WEB_QUALITY)
+    return out.getvalue()

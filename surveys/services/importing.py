@@ -1,0 +1,231 @@
+"""Importing a folder of camera-trap JPEGs into a survey."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from .. import events
+from ..exceptions import ImportSourceError, SurveyError, UnreadableImage
+from ..models import Camera, Image, ImportIssue, ImportRun, Site, Survey
+from ..taxonomy import JPEG_SUFFIXES, ImportStatus, SurveyStatus
+from .images import read_image
+
+logger = logging.getLogger(__name__)
+
+
+def check_source_dir(source: str) -> Path:
+    """Raise ImportSourceError unless ``source`` is a readable folder."""
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise ImportSourceError(f"The folder {source} does not exist. Check the --source path.")
+    if not path.is_dir():
+        raise ImportSourceError(f"{source} is a file, not a folder. Give the survey's folder.")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise ImportSourceError(f"The folder {source} cannot be read (permission denied).")
+    return path.resolve()
+
+
+def check_site_regex(pattern: str) -> re.Pattern:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise SurveyError(
+            f"The site regex {pattern!r} is not a valid regular expression: {exc}"
+        ) from exc
+
+
+def do_start_import(survey: Survey, source: str, *, acting_user=None) -> ImportRun:
+    """Record an import of ``source`` into ``survey`` and queue it on the ``import`` queue."""
+    root = check_source_dir(source)
+    check_site_regex(survey.site_regex)
+    run = ImportRun.objects.create(survey=survey, source=str(root), created_by=acting_user)
+    from ..tasks import run_import
+
+    transaction.on_commit(lambda: run_import.delay(run.pk))
+    return run
+
+
+def list_source_files(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """JPEGs under ``root`` as sorted relative paths, and files refused with reasons.
+
+    Symbolic links that lead outside ``root`` are refused (they could expose
+    files the importer was never given).
+    """
+    files, refused = [], []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in filenames:
+            full = Path(dirpath) / name
+            rel = full.relative_to(root).as_posix()
+            if not name.lower().endswith(JPEG_SUFFIXES):
+                continue
+            if full.is_symlink() and not full.resolve().is_relative_to(root):
+                refused.append((rel, "is a link to a file outside the survey folder; skipped"))
+                continue
+            files.append(rel)
+    files.sort()
+    return files, refused
+
+
+class _Importer:
+    """State for one run: site/camera caches and what is already in the survey."""
+
+    def __init__(self, run: ImportRun):
+        self.run = run
+        self.survey = run.survey
+        self.root = Path(run.source)
+        self.site_re = check_site_regex(self.survey.site_regex)
+        self.tz = ZoneInfo(self.survey.timezone)
+        self.sites = {s.name: s for s in Site.objects.filter(survey=self.survey)}
+        self.cameras = {
+            (c.site.name, c.path): c
+            for c in Camera.objects.filter(site__survey=self.survey).select_related("site")
+        }
+        existing = Image.objects.filter(camera__site__survey=self.survey)
+        self.hashes = dict(existing.values_list("content_hash", "key"))
+        self.done_keys = set(existing.values_list("key", flat=True))
+        self.issue_count = run.issues.count()
+
+    def site_name(self, rel: str) -> str:
+        folder = os.path.dirname(rel)
+        match = self.site_re.search(folder)
+        if not match or not match.group(0):
+            raise UnreadableImage(
+                f"its folder {folder or '(survey root)'!r} does not match the site regex "
+                f"{self.survey.site_regex!r}; no site"
+            )
+        return match.group(0)
+
+    def camera_for(self, site_name: str, folder: str) -> Camera:
+        site = self.sites.get(site_name)
+        if site is None:
+            site, _ = Site.objects.get_or_create(survey=self.survey, name=site_name)
+            self.sites[site_name] = site
+        camera = self.cameras.get((site_name, folder))
+        if camera is None:
+            camera, _ = Camera.objects.get_or_create(site=site, path=folder)
+            self.cameras[(site_name, folder)] = camera
+        return camera
+
+    def key_for(self, rel: str) -> str:
+        return f"surveys/{self.survey.pk}/originals/{rel}"
+
+    def import_batch(self, rels: list[str]) -> tuple[list[Image], list[ImportIssue]]:
+        images, issues = [], []
+        for rel in rels:
+            key = self.key_for(rel)
+            if key in self.done_keys:
+                continue  # imported by an earlier run
+            try:
+                site_name = self.site_name(rel)
+                data = (self.root / rel).read_bytes()
+                info = read_image(data, self.tz)
+            except OSError as exc:
+                issues.append(ImportIssue(import_run=self.run, path=rel,
+                                          reason=f"cannot be read ({exc.strerror or exc})"))
+                continue
+            except UnreadableImage as exc:
+                issues.append(ImportIssue(import_run=self.run, path=rel, reason=str(exc)))
+                continue
+            if info.content_hash in self.hashes:
+                issues.append(ImportIssue(
+                    import_run=self.run, path=rel,
+                    reason=f"same image data as {self.hashes[info.content_hash]}; "
+                    "duplicate skipped",
+                ))
+                continue
+            for warning in info.warnings:
+                issues.append(ImportIssue(import_run=self.run, path=rel, reason=warning,
+                                          skipped=False))
+            folder = os.path.dirname(rel)
+            camera = self.camera_for(site_name, folder)
+            stored_key = default_storage.save(key, ContentFile(data))
+            web_key = default_storage.save(
+                f"surveys/{self.survey.pk}/web/{rel}", ContentFile(info.web_jpeg)
+            )
+            self.hashes[info.content_hash] = stored_key
+            self.done_keys.add(key)
+            images.append(Image(
+                camera=camera, filename=os.path.basename(rel), key=stored_key, web_key=web_key,
+                content_hash=info.content_hash, timestamp=info.timestamp,
+                corrected_timestamp=info.timestamp, width=info.width, height=info.height,
+                file_size=len(data),
+            ))
+        return images, issues
+
+
+def run_import(run: ImportRun) -> bool:
+    """Import every JPEG under the run's source folder into its survey.
+
+    Claims the run (PENDING → RUNNING) first and returns False when another
+    worker has it or it is finished. Unreadable files become ImportIssues and
+    the import goes on. Files already imported are skipped, so a re-run after
+    a crash only adds what is missing. Advances the survey's pipeline at the end.
+    """
+    claimed = ImportRun.objects.filter(pk=run.pk, status=ImportStatus.PENDING).update(
+        status=ImportStatus.RUNNING, started_at=timezone.now()
+    )
+    if not claimed:
+        return False
+    run.refresh_from_db()
+    survey = run.survey
+    Survey.objects.filter(pk=survey.pk).update(status=SurveyStatus.IMPORTING, status_detail="")
+    try:
+        importer = _Importer(run)
+        files, refused = list_source_files(importer.root)
+        ImportIssue.objects.bulk_create(
+            ImportIssue(import_run=run, path=rel, reason=reason) for rel, reason in refused
+        )
+        importer.issue_count += len(refused)
+        run.total = len(files)
+        run.save(update_fields=["total"])
+        batch_size = settings.IMPORT_BATCH_SIZE
+        for start in range(0, len(files), batch_size):
+            batch = files[start:start + batch_size]
+            images, issues = importer.import_batch(batch)
+            with transaction.atomic():
+                Image.objects.bulk_create(images, batch_size=500)
+                ImportIssue.objects.bulk_create(issues, batch_size=500)
+                importer.issue_count += len(issues)
+                run.processed = start + len(batch)
+                run.imported += len(images)
+                run.save(update_fields=["processed", "imported"])
+                events.import_progress(run, issues=importer.issue_count)
+    except Exception as exc:
+        logger.exception("import %s failed", run.pk)
+        _fail(run, f"The import stopped: {exc}")
+        raise
+    with transaction.atomic():
+        run.status = ImportStatus.DONE
+        run.finished_at = timezone.now()
+        run.message = (
+            f"Imported {run.imported} of {run.total} files; "
+            f"{importer.issue_count} issue(s) recorded."
+        )
+        run.save(update_fields=["status", "finished_at", "message"])
+        survey.image_count = Image.objects.filter(camera__site__survey=survey).count()
+        survey.save(update_fields=["image_count"])
+        events.import_progress(run, issues=importer.issue_count)
+        from .pipeline import advance
+
+        advance(survey, finished=SurveyStatus.IMPORTING)
+    return True
+
+
+def _fail(run: ImportRun, message: str) -> None:
+    ImportRun.objects.filter(pk=run.pk).update(
+        status=ImportStatus.FAILED, message=message[:1000], finished_at=timezone.now()
+    )
+    Survey.objects.filter(pk=run.survey_id).update(
+        status=SurveyStatus.FAILED, status_detail=message[:500]
+    )

@@ -1,0 +1,38 @@
+from django.db import models
+
+
+class SurveyStatus(models.TextChoices):
+    """The stages a survey walks through; see surveys.services.pipeline."""
+
+    NEW = "new", "New"
+    IMPORTING = "importing", "Importing"
+    CLUSTERING = "clustering", "Clustering"
+    DETECTING = "detecting", "Detecting"
+    CLASSIFYING = "classifying", "Classifying"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class TriggerSource(models.TextChoices):
+    MOTION = "motion", "Motion"
+    TIMELAPSE = "timelapse", "Time-lapse"
+
+
+class SurveyType(models.TextChoices):
+    TRAILS = "trails", "Trails"
+    PLAINS = "plains", "Plains"
+    WATERHOLE = "waterhole", "Waterhole"
+    BAITED = "baited", "Baited"
+
+
+class ImportStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+# Clustering rules (domain: motion-triggered cameras).
+CLUSTER_GAP_SECONDS = 60
+CLUSTER_MAX_SECONDS = 15 * 60
+JPEG_SUFFIXES = (".jpg", ".jpeg")

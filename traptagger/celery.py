@@ -1,0 +1,24 @@
+"""The Celery application.
+
+Queues:
+
+* ``default`` - light work: clustering, housekeeping, scheduled jobs;
+* ``import``  - survey imports (I/O and JPEG decoding);
+* ``gpu``     - detection and species classification (TensorFlow). GPU
+  machines run ``celery -A traptagger worker -Q gpu``; on a machine without a
+  GPU the same tasks run on the CPU.
+"""
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "traptagger.settings")
+
+app = Celery("traptagger")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_queues = [Queue("default"), Queue("import"), Queue("gpu")]
+app.autodiscover_tasks()
+
+QUEUES = ("default", "import", "gpu")

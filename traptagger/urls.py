@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from annotation import views as annotation_views
+from surveys import views as survey_views
+
+admin.site.site_header = "TrapTagger administration"
+admin.site.site_title = "TrapTagger"
+admin.site.index_title = "Your organisations' surveys, tasks and members"
+
+urlpatterns = [
+    path("", annotation_views.home, name="home"),
+    path("annotate/<int:task_id>/", annotation_views.tagging_page, name="tagging_page"),
+    path("images/<int:image_id>/<str:variant>/", survey_views.image_file, name="image_file"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("", include("accounts.urls")),
+]
