@@ -158,10 +158,10 @@ def write_demo_survey(dest: Path, *, seed: int = 7, bursts_per_camera: int = 4,
             number = 1
             for _ in range(bursts_per_camera):
                 species = None if rng.random() < 0.2 else rng.choice(SPECIES)
-                cx = rng.uniform(0.25, 0.75) * width
+                cx = rng.uniform(0.3, 0.7) * width
                 cy = rng.uniform(0.6, 0.75) * height
                 size = rng.uniform(0.18, 0.3) * width
-                step = rng.choice((-1, 1)) * size * 0.25
+                step = rng.choice((-1, 1)) * size * 0.5
                 for f in range(frames):
                     img, _ = scene(rng, species, width, height, base=_lit(base, rng),
                                    position=(cx + f * step, cy, size))
