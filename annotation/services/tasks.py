@@ -11,7 +11,16 @@ from surveys.taxonomy import SurveyStatus
 
 from ..exceptions import AnnotationError, NotAllowed
 from ..models import ClusterAnnotation, Label, Task
-from ..taxonomy import TaskStatus
+from ..taxonomy import SPECIAL_LABELS, TaskStatus
+
+
+def ensure_special_labels() -> None:
+    """Create the labels every task shares (Nothing, Unknown, …) if they are missing."""
+    for name, hotkey, exclusive in SPECIAL_LABELS:
+        Label.objects.get_or_create(
+            task=None, parent=None, name=name,
+            defaults={"hotkey": hotkey, "exclusive": exclusive},
+        )
 
 
 def do_create_task(survey: Survey, *, name: str, labels: list[tuple[str, str]],
@@ -45,6 +54,7 @@ def do_launch_task(task: Task, *, acting_user) -> int:
         )
     if not task.labels.exists():
         raise AnnotationError(f"The task {task} has no labels yet; add species labels first.")
+    ensure_special_labels()
     with transaction.atomic():
         have = set(ClusterAnnotation.objects.filter(task=task).values_list("cluster_id", flat=True))
         new = [

@@ -1,0 +1,105 @@
+import factory
+
+from accounts.models import Membership, Organisation, User
+from accounts.taxonomy import Role
+from annotation.models import Label, Task
+from surveys.models import Camera, Cluster, Image, Site, Survey
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.org")
+    password = factory.PostGenerationMethodCall("set_password", "pass-word-123")
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+class OrganisationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organisation
+
+    name = factory.Sequence(lambda n: f"Organisation {n}")
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    organisation = factory.SubFactory(OrganisationFactory)
+    role = Role.ANNOTATOR
+    can_annotate = True
+
+
+class SurveyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Survey
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    name = factory.Sequence(lambda n: f"Survey {n}")
+
+
+class SiteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Site
+
+    survey = factory.SubFactory(SurveyFactory)
+    name = factory.Sequence(lambda n: f"Site{n}")
+
+
+class CameraFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Camera
+
+    site = factory.SubFactory(SiteFactory)
+    path = factory.LazyAttribute(lambda c: f"{c.site.name}/CAM1")
+
+
+class ClusterFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Cluster
+
+    site = factory.SubFactory(SiteFactory)
+    survey = factory.LazyAttribute(lambda c: c.site.survey)
+    image_count = 1
+
+
+class ImageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Image
+
+    camera = factory.SubFactory(CameraFactory)
+    filename = factory.Sequence(lambda n: f"IMG_{n:04d}.JPG")
+    key = factory.LazyAttribute(lambda i: f"surveys/x/originals/{i.filename}")
+    content_hash = factory.Sequence(lambda n: f"{n:064x}")
+
+
+class TaskFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Task
+
+    survey = factory.SubFactory(SurveyFactory)
+    name = factory.Sequence(lambda n: f"Task {n}")
+
+
+class LabelFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Label
+
+    task = factory.SubFactory(TaskFactory)
+    name = factory.Sequence(lambda n: f"Species {n}")
+    hotkey = ""
+
+
+def member(organisation, role=Role.ADMIN, **user_kwargs):
+    """A user holding ``role`` in ``organisation`` (staff unless an annotator)."""
+    user = UserFactory(is_staff=role != Role.ANNOTATOR, **user_kwargs)
+    MembershipFactory(user=user, organisation=organisation, role=role)
+    return user

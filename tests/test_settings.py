@@ -1,0 +1,104 @@
+"""Settings in the embedded and the production mode, read in fresh processes."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROBE = (
+    "import json, django; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], "
+    "'db_name': str(s.DATABASES['default']['NAME']), 'debug': s.DEBUG, "
+    "'layer': s.CHANNEL_LAYERS['default']['BACKEND'], 'broker': s.CELERY_BROKER_URL, "
+    "'storage': s.STORAGES['default']['BACKEND'], 'media': str(s.MEDIA_ROOT), "
+    "'hosts': s.ALLOWED_HOSTS, 'key': s.SECRET_KEY, 'shared': s.CHANNEL_LAYER_SHARED}))"
+)
+OVERRIDES = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "MEDIA_ROOT", "SECRET_KEY",
+             "ALLOWED_HOSTS", "TRAPTAGGER_MODE", "DEBUG", "AWS_STORAGE_BUCKET_NAME")
+
+
+def probe(tmp_path, **env_vars):
+    env = {k: v for k, v in os.environ.items() if k not in OVERRIDES}
+    env["TRAPTAGGER_VAR_DIR"] = str(tmp_path / "var")
+    env["DJANGO_SETTINGS_MODULE"] = "traptagger.settings"
+    env.update(env_vars)
+    result = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    return result
+
+
+def test_embedded_defaults_need_no_service(tmp_path):
+    result = probe(tmp_path)
+    assert result.returncode == 0, result.stderr
+    got = json.loads(result.stdout.strip().splitlines()[-1])
+    assert got["engine"] == "django.db.backends.sqlite3"
+    assert got["db_name"] == str(tmp_path / "var" / "db.sqlite3")
+    assert got["layer"] == "channels.layers.InMemoryChannelLayer"
+    assert got["shared"] is False
+    assert got["broker"] == "filesystem://"
+    assert got["storage"] == "django.core.files.storage.FileSystemStorage"
+    assert got["media"] == str(tmp_path / "var" / "media")
+    assert got["debug"] is False
+    # The secret key is generated once, kept under var/ and reused.
+    key_file = tmp_path / "var" / "secret_key"
+    assert key_file.read_text().strip() == got["key"]
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    again = json.loads(probe(tmp_path).stdout.strip().splitlines()[-1])
+    assert again["key"] == got["key"]
+
+
+def test_each_default_can_be_overridden_alone(tmp_path):
+    result = probe(tmp_path, REDIS_URL="redis://127.0.0.1:6379/5")
+    got = json.loads(result.stdout.strip().splitlines()[-1])
+    assert got["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert got["broker"] == "redis://127.0.0.1:6379/5"
+    assert got["engine"] == "django.db.backends.sqlite3"  # untouched
+
+    got = json.loads(probe(tmp_path, CELERY_BROKER_URL="amqp://guest@127.0.0.1//",
+                           MEDIA_ROOT=str(tmp_path / "m2")).stdout.strip().splitlines()[-1])
+    assert got["broker"] == "amqp://guest@127.0.0.1//"
+    assert got["layer"] == "channels.layers.InMemoryChannelLayer"
+    assert got["media"] == str(tmp_path / "m2")
+
+    got = json.loads(probe(tmp_path, DATABASE_URL="mysql://root@127.0.0.1:3306/other")
+                     .stdout.strip().splitlines()[-1])
+    assert got["engine"] == "django.db.backends.mysql"
+    assert got["db_name"] == "other"
+
+    got = json.loads(probe(tmp_path, AWS_STORAGE_BUCKET_NAME="photos")
+                     .stdout.strip().splitlines()[-1])
+    assert got["storage"] == "storages.backends.s3.S3Storage"
+
+
+def test_production_refuses_to_start_without_secret_key(tmp_path):
+    result = probe(tmp_path, TRAPTAGGER_MODE="production", ALLOWED_HOSTS="tt.example.org")
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+    assert not (tmp_path / "var" / "secret_key").exists()
+
+
+def test_production_refuses_to_start_without_allowed_hosts(tmp_path):
+    result = probe(tmp_path, TRAPTAGGER_MODE="production", SECRET_KEY="x" * 50)
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS is not set" in result.stderr
+
+
+def test_production_reads_everything_from_the_environment(tmp_path):
+    result = probe(tmp_path, TRAPTAGGER_MODE="production", SECRET_KEY="k" * 50,
+                   ALLOWED_HOSTS="tt.example.org,www.tt.example.org",
+                   DATABASE_URL="mysql://tt:pw@db.internal:3306/traptagger",
+                   REDIS_URL="redis://127.0.0.1:6379/1")
+    assert result.returncode == 0, result.stderr
+    got = json.loads(result.stdout.strip().splitlines()[-1])
+    assert got["key"] == "k" * 50
+    assert got["hosts"] == ["tt.example.org", "www.tt.example.org"]
+    assert got["engine"] == "django.db.backends.mysql"
+    assert got["debug"] is False
+
+
+def test_unknown_mode_is_refused(tmp_path):
+    result = probe(tmp_path, TRAPTAGGER_MODE="staging")
+    assert result.returncode != 0
+    assert "TRAPTAGGER_MODE must be" in result.stderr
