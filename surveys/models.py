@@ -17,7 +17,8 @@ class Survey(models.Model):
     site_regex = models.CharField(
         max_length=300, default=r"^[^/]+",
         help_text="Applied to each folder path relative to the survey root; the first "
-        "match names the site. The default takes the top folder.",
+        "match names the site. The default takes the top folder. Images directly in "
+        "the survey root belong to one site named after the root folder.",
     )
     camera_regex = models.CharField(max_length=300, blank=True)
     trigger_source = models.CharField(

@@ -10,6 +10,16 @@ SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 CAMERA_TRAPS = SHARED / "data" / "camera-traps"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_broker_in_process():
+    """Tasks enqueued by code under test go nowhere unless a test starts a worker."""
+    from traptagger.celery import app
+
+    app.conf.broker_url = "memory://"
+    app.conf.broker_transport_options = {}
+    yield
+
+
 @pytest.fixture(autouse=True)
 def media_storage(settings, tmp_path):
     """Every test writes media to its own folder."""

@@ -118,7 +118,8 @@ def read_image(data: bytes, tz: ZoneInfo) -> ImageInfo:
         img = PILImage.open(io.BytesIO(data))
     except (UnidentifiedImageError, OSError) as exc:
         raise UnreadableImage(f"cannot be read as an image ({exc})") from exc
-    if img.format != "JPEG":
+    # MPO is a JPEG with extra preview frames (many trail cameras write it).
+    if img.format not in ("JPEG", "MPO"):
         raise UnreadableImage(f"is a {img.format} image, not a JPEG")
     width, height = img.size
     if width * height > settings.MAX_IMAGE_PIXELS:

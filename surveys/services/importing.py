@@ -98,6 +98,8 @@ class _Importer:
 
     def site_name(self, rel: str) -> str:
         folder = os.path.dirname(rel)
+        if not folder:  # a flat folder of images: one site named after the folder
+            return self.root.name
         match = self.site_re.search(folder)
         if not match or not match.group(0):
             raise UnreadableImage(

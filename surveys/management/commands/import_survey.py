@@ -28,18 +28,18 @@ class Command(BaseCommand):
                             help="Run the import here instead of on a worker (no worker needed).")
 
     def handle(self, *args, org, survey, source, site_regex, timezone, wait, now, **options):
-        organisation = (
-            Organisation.objects.filter(name__iexact=org).first()
-            or (Organisation.objects.filter(pk=int(org)).first() if org.isdigit() else None)
-        )
-        if organisation is None:
-            raise CommandError(f"There is no organisation called {org!r}.")
         try:
             importing.check_source_dir(source)
             if site_regex:
                 importing.check_site_regex(site_regex)
         except SurveyError as exc:
             raise CommandError(str(exc)) from exc
+        organisation = (
+            Organisation.objects.filter(name__iexact=org).first()
+            or (Organisation.objects.filter(pk=int(org)).first() if org.isdigit() else None)
+        )
+        if organisation is None:
+            raise CommandError(f"There is no organisation called {org!r}.")
         target, created = Survey.objects.get_or_create(organisation=organisation, name=survey)
         changed = []
         if site_regex and target.site_regex != site_regex:
