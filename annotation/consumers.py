@@ -15,6 +15,15 @@ from .selectors import annotatable_task, cluster_payload, task_progress
 from .services import leases
 
 
+async def refuse(consumer, code: int) -> None:
+    """Accept then close, so that the browser sees why (4401 log in, 4403 not allowed).
+
+    Closing before accepting would reject the handshake and lose the code.
+    """
+    await consumer.accept()
+    await consumer.close(code=code)
+
+
 class TaggingConsumer(AsyncJsonWebsocketConsumer):
     """One annotator on one task: offers clusters, takes labels."""
 
@@ -22,12 +31,12 @@ class TaggingConsumer(AsyncJsonWebsocketConsumer):
         self.user = self.scope.get("user")
         self.task = None
         if self.user is None or not self.user.is_authenticated:
-            await self.close(code=4401)
+            await refuse(self, 4401)
             return
         task_id = self.scope["url_route"]["kwargs"]["task_id"]
         self.task = await database_sync_to_async(annotatable_task)(self.user, task_id)
         if self.task is None:
-            await self.close(code=4403)
+            await refuse(self, 4403)
             return
         await self.accept()
 
@@ -93,12 +102,12 @@ class SurveyProgressConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=4401)
+            await refuse(self, 4401)
             return
         survey_id = self.scope["url_route"]["kwargs"]["survey_id"]
         survey = await database_sync_to_async(survey_for_member)(user, survey_id)
         if survey is None:
-            await self.close(code=4403)
+            await refuse(self, 4403)
             return
         self.group = survey_group(survey.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)

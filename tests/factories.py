@@ -59,7 +59,7 @@ class CameraFactory(factory.django.DjangoModelFactory):
         model = Camera
 
     site = factory.SubFactory(SiteFactory)
-    path = factory.LazyAttribute(lambda c: f"{c.site.name}/CAM1")
+    path = factory.Sequence(lambda n: f"folder/CAM{n}")
 
 
 class ClusterFactory(factory.django.DjangoModelFactory):
