@@ -1,0 +1,45 @@
+import csv
+import io
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from annotation.models import ClusterAnnotation, Label
+from annotation.services.leases import claim_next_cluster, do_save_labels
+from tests.annotation.helpers import annotator_for, launched_task
+from training.services.results import safe_cell, write_results_csv
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+    ("+1", "'+1"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"),
+    ("Zebra", "Zebra"), (None, ""), (3, "3"),
+])
+def test_safe_cell(value, expected):
+    assert safe_cell(value) == expected
+
+
+@pytest.mark.django_db
+def test_hostile_label_and_names_are_neutralised_and_multi_label_gives_two_rows():
+    task = launched_task(1, labels=(("=cmd|' /C calc'!A0", "x"), ("Lion", "l")))
+    user = annotator_for(task, username="-annotator")
+    held = claim_next_cluster(task, user)
+    do_save_labels(task, user, annotation_id=held.pk, token=held.lease_token,
+                   label_ids=list(Label.objects.filter(task=task).values_list("pk", flat=True)))
+    out = io.StringIO()
+    assert write_results_csv(task, out) == 2
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [r["species"] for r in rows] == ["'=cmd|' /C calc'!A0", "Lion"]
+    assert {r["annotator"] for r in rows} == {"'-annotator"}
+    assert ClusterAnnotation.objects.get(pk=held.pk).labels.count() == 2
+
+
+@pytest.mark.django_db
+def test_export_command_errors(tmp_path):
+    with pytest.raises(CommandError, match="no task with id 999"):
+        call_command("export_results", "--task", "999", "--out", str(tmp_path / "x.csv"))
+    task = launched_task(1)
+    with pytest.raises(CommandError, match="does not exist"):
+        call_command("export_results", "--task", str(task.pk),
+                     "--out", str(tmp_path / "missing" / "x.csv"))
