@@ -1,0 +1,115 @@
+"""An annotator logs in and labels two clusters with hotkeys on the live page."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from accounts.taxonomy import Role
+from annotation.models import ClusterAnnotation
+from annotation.services.tasks import do_create_task, do_launch_task
+from classifiers import tasks as ai_tasks
+from surveys import tasks as survey_tasks
+from surveys.models import ImportRun
+from surveys.taxonomy import SurveyStatus
+from tests.conftest import free_port, subprocess_env
+from tests.factories import OrganisationFactory, SurveyFactory, member
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
+]
+
+
+@pytest.fixture
+def server(transactional_db, tmp_path):
+    port = free_port()
+    env = subprocess_env({"TRAPTAGGER_VAR_DIR": str(tmp_path / "var")})
+    for name in ("REDIS_URL", "CELERY_BROKER_URL"):
+        env.pop(name, None)
+    log = open(tmp_path / "daphne.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+         "traptagger.asgi:application"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            assert proc.poll() is None, (tmp_path / "daphne.log").read_text()
+            time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=20)
+    log.close()
+
+
+def ready_task(source):
+    org = OrganisationFactory(name="Browser Org")
+    admin = member(org, Role.ADMIN, username="boss")
+    annotator = member(org, Role.ANNOTATOR, username="clicker")
+    survey = SurveyFactory(organisation=org, detector="whole")
+    run = ImportRun.objects.create(survey=survey, source=str(source))
+    survey_tasks.run_import(run.pk)
+    survey_tasks.cluster_survey(survey.pk)
+    ai_tasks.detect_survey(survey.pk)
+    survey.refresh_from_db()
+    assert survey.status == SurveyStatus.READY
+    task = do_create_task(survey, name="Species", acting_user=admin,
+                          labels=[("Zebra", "z"), ("Elephant", "e"), ("Lion", "l")])
+    do_launch_task(task, acting_user=admin)
+    return task, annotator
+
+
+def test_annotator_labels_two_clusters_with_hotkeys(server, demo_source, tmp_path,
+                                                   monkeypatch):
+    root, _ = demo_source
+    small = tmp_path / "src"
+    shutil.copytree(root / "Kopje", small / "Kopje")  # 4 clusters are plenty
+    task, annotator = ready_task(small)
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM is only used
+    # before and after it, never while a page is open.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(f"{server}/accounts/login/")
+        page.fill("input[name=login]", "clicker")
+        page.fill("input[name=password]", "pass-word-123")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{server}/")
+        page.click(f"a[href='/annotate/{task.pk}/']")
+        page.wait_for_selector("#tagging[data-cluster-id]")
+        page.wait_for_function("document.getElementById('image').naturalWidth > 0")
+        first = page.get_attribute("#tagging", "data-cluster-id")
+        page.keyboard.press("z")
+        page.wait_for_function(
+            f"document.getElementById('tagging').dataset.clusterId !== '{first}'")
+        second = page.get_attribute("#tagging", "data-cluster-id")
+        page.keyboard.press("l")
+        page.wait_for_function("document.getElementById('tagging').dataset.saved === '2'")
+        page.wait_for_function(
+            "document.getElementById('progress').textContent.startsWith('2 / 4')")
+        browser.close()
+    monkeypatch.delenv("DJANGO_ALLOW_ASYNC_UNSAFE")
+    done = {a.cluster_id: [lab.name for lab in a.labels.all()]
+            for a in ClusterAnnotation.objects.filter(task=task, labelled_at__isnull=False)}
+    assert done == {int(first): ["Zebra"], int(second): ["Lion"]}
+    assert all(a.annotator == annotator for a in
+               ClusterAnnotation.objects.filter(task=task, labelled_at__isnull=False))
+    assert os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE") is None
