@@ -63,8 +63,9 @@ def test_event_from_another_process_reaches_the_browser(mode):
         env.pop("REDIS_URL", None)
     with override_settings(**overrides):
         channel_layers.backends = {}
-        comm = WebsocketCommunicator(application, f"/ws/surveys/{survey.pk}/",
-                                     headers=[(b"origin", b"http://127.0.0.1"), (b"cookie", cookie)])
+        comm = WebsocketCommunicator(
+            application, f"/ws/surveys/{survey.pk}/",
+            headers=[(b"origin", b"http://127.0.0.1"), (b"cookie", cookie)])
 
         async def run():
             connected, _ = await comm.connect()
