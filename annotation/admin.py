@@ -1,4 +1,6 @@
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
 
 from accounts.scoping import OrgScopedInline, OrgScopedModelAdmin
 
@@ -7,9 +9,25 @@ from .models import ClusterAnnotation, Label, Task
 from .services.tasks import do_launch_task
 
 
+class LabelFormSet(BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        seen: dict[tuple, str] = {}
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None)
+            if not data or data.get("DELETE") or not data.get("hotkey"):
+                continue
+            key = (data.get("parent"), data["hotkey"].lower())
+            if key in seen:
+                raise ValidationError(
+                    f"“{data['name']}” and “{seen[key]}” share the hotkey “{key[1]}”.")
+            seen[key] = data["name"]
+
+
 class LabelInline(OrgScopedInline):
     model = Label
     fk_name = "task"
+    formset = LabelFormSet
     extra = 3
     fields = ["name", "hotkey", "exclusive"]
 

@@ -69,8 +69,9 @@ class Label(models.Model):
 
     def clean(self):
         self.hotkey = (self.hotkey or "").lower()
-        if self.task_id is None:
-            return
+        # In an admin inline the task may be new (no id yet) but is set.
+        if self.task_id is None and getattr(self, "task", None) is None:
+            return  # a special label shared by every task
         if self.parent_id is None and self.hotkey in RESERVED_TOP_HOTKEYS:
             raise ValidationError({"hotkey": f"The hotkey “{self.hotkey}” is reserved for the "
                                              "special labels (n, u, v, q) and Skip (0)."})
@@ -78,7 +79,7 @@ class Label(models.Model):
             raise ValidationError({"hotkey": "Use a letter or a digit as the hotkey."})
         clash = Label.objects.filter(task_id=self.task_id, parent_id=self.parent_id,
                                      hotkey=self.hotkey).exclude(pk=self.pk)
-        if self.hotkey and clash.exists():
+        if self.hotkey and self.task_id and clash.exists():
             raise ValidationError({"hotkey": f"The hotkey “{self.hotkey}” is already used by "
                                              f"“{clash.first().name}” at this level."})
 

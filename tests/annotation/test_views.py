@@ -35,3 +35,31 @@ def test_label_names_are_escaped_on_the_tagging_page(client):
 
 def test_enquiry_page_renders(client):
     assert "Organisation name" in client.get("/enquiry/").content.decode()
+
+
+def _task_form(survey, labels):
+    data = {"survey": survey.pk, "name": "Birds", "tagging_level": "species", "batch_size": 200,
+            "labels-TOTAL_FORMS": len(labels), "labels-INITIAL_FORMS": 0}
+    for i, (name, key) in enumerate(labels):
+        data[f"labels-{i}-name"] = name
+        data[f"labels-{i}-hotkey"] = key
+    return data
+
+
+def test_admin_creates_task_with_labels_and_refuses_bad_hotkeys(client):
+    from annotation.models import Task
+    from tests.factories import SurveyFactory
+
+    org = OrganisationFactory()
+    client.force_login(member(org, "admin"))
+    survey = SurveyFactory(organisation=org)
+    url = "/admin/annotation/task/add/"
+    response = client.post(url, _task_form(survey, [("Owl", "n")]))
+    assert "reserved" in response.content.decode()
+    response = client.post(url, _task_form(survey, [("Owl", "o"), ("Oriole", "O")]))
+    assert "share the hotkey" in response.content.decode()
+    assert not Task.objects.exists()
+    response = client.post(url, _task_form(survey, [("Owl", "o"), ("Hawk", "h")]))
+    assert response.status_code == 302
+    task = Task.objects.get()
+    assert sorted(task.labels.values_list("name", "hotkey")) == [("Hawk", "h"), ("Owl", "o")]

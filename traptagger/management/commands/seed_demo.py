@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from traptagger.services import ensure_demo
+from traptagger.demo import ensure_demo
 
 
 class Command(BaseCommand):
