@@ -9,9 +9,8 @@ from .services.organisations import check_invite, do_approve_enquiry, do_invite
 from .taxonomy import MEMBER_ADMIN_ROLES
 
 
-@admin.register(User)
-class UserAdmin(BaseUserAdmin):
-    """Accounts are site-wide: only superusers manage them here."""
+class SuperuserOnlyMixin:
+    """Site-wide records (accounts, enquiries): only superusers see them."""
 
     def has_module_permission(self, request):
         return request.user.is_superuser
@@ -24,6 +23,11 @@ class UserAdmin(BaseUserAdmin):
 
     def has_add_permission(self, request):
         return request.user.is_superuser
+
+
+@admin.register(User)
+class UserAdmin(SuperuserOnlyMixin, BaseUserAdmin):
+    pass
 
 
 class MembershipInline(OrgScopedInline):
@@ -98,23 +102,14 @@ class InvitationAdmin(OrgScopedModelAdmin):
 
 
 @admin.register(Enquiry)
-class EnquiryAdmin(admin.ModelAdmin):
+class EnquiryAdmin(SuperuserOnlyMixin, admin.ModelAdmin):
     list_display = ["organisation_name", "email", "contact_name", "status", "created_at"]
     list_filter = ["status"]
     readonly_fields = ["organisation", "decided_at", "created_at"]
     actions = ["approve"]
 
-    def has_module_permission(self, request):
-        return request.user.is_superuser
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_superuser
-
-    has_change_permission = has_view_permission
-    has_delete_permission = has_view_permission
-
     def has_add_permission(self, request):
-        return False
+        return False  # enquiries come from the public form
 
     @admin.action(description="Approve: create the organisation and email its admin")
     def approve(self, request, queryset):

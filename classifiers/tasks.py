@@ -14,30 +14,32 @@ from .exceptions import ClassifierError
 from .services import classification, detection
 
 
-@shared_task(queue="gpu", soft_time_limit=12 * 3600, time_limit=12 * 3600 + 600)
-def detect_survey(survey_id: int) -> None:
-    survey = Survey.objects.filter(pk=survey_id, status=SurveyStatus.DETECTING).first()
-    if survey is None:
-        return
-    try:
-        detection.detect_survey(survey)
-    except ClassifierError as exc:
-        pipeline.set_status(survey, SurveyStatus.FAILED, str(exc))
-        return
-    pipeline.advance(survey, finished=SurveyStatus.DETECTING)
+def _run_stage(survey_id: int, stage: str, service) -> None:
+    """Run ``service`` on the survey if it is at ``stage``, then move the pipeline on.
 
-
-@shared_task(queue="gpu", soft_time_limit=12 * 3600, time_limit=12 * 3600 + 600)
-def classify_survey(survey_id: int) -> None:
+    A survey at another stage (already done, or failed) is left alone, so a
+    repeated delivery changes nothing.
+    """
     survey = (
-        Survey.objects.select_related("classifier")
-        .filter(pk=survey_id, status=SurveyStatus.CLASSIFYING).first()
+        Survey.objects.select_related("classifier").filter(pk=survey_id, status=stage).first()
     )
     if survey is None:
         return
     try:
-        classification.classify_survey(survey)
+        service(survey)
     except ClassifierError as exc:
         pipeline.set_status(survey, SurveyStatus.FAILED, str(exc))
         return
-    pipeline.advance(survey, finished=SurveyStatus.CLASSIFYING)
+    pipeline.advance(survey, finished=stage)
+
+
+@shared_task(queue="gpu", soft_time_limit=12 * 3600, time_limit=12 * 3600 + 600)
+def detect_survey(survey_id: int) -> None:
+    """Detect boxes on the survey's images (see services.detection)."""
+    _run_stage(survey_id, SurveyStatus.DETECTING, detection.detect_survey)
+
+
+@shared_task(queue="gpu", soft_time_limit=12 * 3600, time_limit=12 * 3600 + 600)
+def classify_survey(survey_id: int) -> None:
+    """Classify the survey's detections and suggest species (see services.classification)."""
+    _run_stage(survey_id, SurveyStatus.CLASSIFYING, classification.classify_survey)

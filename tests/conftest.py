@@ -105,3 +105,19 @@ def subprocess_env(extra: dict | None = None) -> dict:
     env["MEDIA_ROOT"] = str(settings.MEDIA_ROOT)
     env.update(extra or {})
     return env
+
+
+def session_cookie(user) -> bytes:
+    """A Cookie header value logging ``user`` in, for websocket tests."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+def ws_headers(user=None, origin: bytes = b"http://127.0.0.1") -> list:
+    headers = [(b"origin", origin)]
+    if user is not None:
+        headers.append((b"cookie", session_cookie(user)))
+    return headers

@@ -10,9 +10,9 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
-from django.test import Client, override_settings
+from django.test import override_settings
 
-from tests.conftest import subprocess_env
+from tests.conftest import subprocess_env, ws_headers
 from tests.factories import SurveyFactory, member
 from traptagger.asgi import application
 from traptagger.models import Broadcast
@@ -53,9 +53,6 @@ def test_event_from_another_process_reaches_the_browser(mode):
     overrides = layers_for(mode)
     survey = SurveyFactory()
     user = member(survey.organisation, "read")
-    client = Client()
-    client.force_login(user)
-    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
     child_env = ({"REDIS_URL": overrides["REDIS_URL"], "CHANNELS_PREFIX": "tt-test"}
                  if mode == "redis" else {})
     env = subprocess_env(child_env)
@@ -63,9 +60,8 @@ def test_event_from_another_process_reaches_the_browser(mode):
         env.pop("REDIS_URL", None)
     with override_settings(**overrides):
         channel_layers.backends = {}
-        comm = WebsocketCommunicator(
-            application, f"/ws/surveys/{survey.pk}/",
-            headers=[(b"origin", b"http://127.0.0.1"), (b"cookie", cookie)])
+        comm = WebsocketCommunicator(application, f"/ws/surveys/{survey.pk}/",
+                                     headers=ws_headers(user))
 
         async def run():
             connected, _ = await comm.connect()

@@ -8,7 +8,6 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.core.management import call_command
-from django.test import Client
 
 from accounts.taxonomy import Role
 from annotation.models import ClusterAnnotation, Label
@@ -17,6 +16,7 @@ from classifiers import tasks as ai_tasks
 from surveys import tasks as survey_tasks
 from surveys.models import Cluster, ImportRun
 from surveys.taxonomy import SurveyStatus
+from tests.conftest import ws_headers
 from tests.factories import OrganisationFactory, SurveyFactory, member
 from training.services.results import RESULT_COLUMNS
 from traptagger.asgi import application
@@ -56,11 +56,8 @@ def test_main_job(demo_source, demo_classifier, tmp_path):
         image = sorted(cluster.images.all(), key=lambda i: i.filename)[0]
         first_image[cluster.pk] = f"{image.camera.path}/{image.filename}"
 
-    client = Client()
-    client.force_login(annotator)
-    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
     comm = WebsocketCommunicator(application, f"/ws/annotate/{task.pk}/",
-                                 headers=[(b"origin", b"http://127.0.0.1"), (b"cookie", cookie)])
+                                 headers=ws_headers(annotator))
 
     async def label_everything():
         assert (await comm.connect())[0]

@@ -11,12 +11,12 @@ from asgiref.sync import async_to_sync
 from celery import Celery
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
-from django.test import Client, override_settings
+from django.test import override_settings
 
 from classifiers.models import Detection
 from surveys.models import Cluster, ImportRun
 from surveys.taxonomy import SurveyStatus
-from tests.conftest import subprocess_env
+from tests.conftest import subprocess_env, ws_headers
 from tests.factories import SurveyFactory, member
 from traptagger.asgi import application
 
@@ -43,9 +43,6 @@ def test_worker_process_runs_pipeline_and_progress_reaches_browser(
     survey = SurveyFactory(classifier=demo_classifier)
     viewer = member(survey.organisation, "read")
     run = ImportRun.objects.create(survey=survey, source=str(root))
-    client = Client()
-    client.force_login(viewer)
-    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
 
     broker_dir = tmp_path / "broker"
     options = filesystem_broker(broker_dir)
@@ -65,9 +62,8 @@ def test_worker_process_runs_pipeline_and_progress_reaches_browser(
     try:
         with override_settings(**EMBEDDED_LAYER):
             channel_layers.backends = {}
-            comm = WebsocketCommunicator(
-                application, f"/ws/surveys/{survey.pk}/",
-                headers=[(b"origin", b"http://127.0.0.1"), (b"cookie", cookie)])
+            comm = WebsocketCommunicator(application, f"/ws/surveys/{survey.pk}/",
+                                         headers=ws_headers(viewer))
 
             async def follow():
                 assert (await comm.connect())[0]

@@ -3,27 +3,18 @@
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
-from django.test import Client
 
 from annotation.models import ClusterAnnotation, Label
 from tests.annotation.helpers import annotator_for, launched_task
+from tests.conftest import ws_headers
 from tests.factories import OrganisationFactory, UserFactory, member
 from traptagger.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def session_cookie(user) -> bytes:
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}".encode()
-
-
 def communicator(path, user=None, origin=b"http://127.0.0.1"):
-    headers = [(b"origin", origin)]
-    if user is not None:
-        headers.append((b"cookie", session_cookie(user)))
-    return WebsocketCommunicator(application, path, headers=headers)
+    return WebsocketCommunicator(application, path, headers=ws_headers(user, origin))
 
 
 def connect_result(path, user=None, origin=b"http://127.0.0.1"):
