@@ -1,9 +1,19 @@
-import uuid
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
-from .taxonomy import ImportStatus, SurveyStatus, SurveyType, TriggerSource
+from .taxonomy import DETECTOR_CHOICES, ImportStatus, SurveyStatus, SurveyType, TriggerSource
+
+
+def validate_timezone(value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(
+            f"“{value}” is not a time zone name; use one like Africa/Nairobi or UTC."
+        ) from exc
 
 
 class Survey(models.Model):
@@ -28,7 +38,7 @@ class Survey(models.Model):
         max_length=20, choices=SurveyType.choices, default=SurveyType.TRAILS
     )
     timezone = models.CharField(
-        max_length=64, default="UTC",
+        max_length=64, default="UTC", validators=[validate_timezone],
         help_text="The time zone the cameras' clocks were set to.",
     )
     status = models.CharField(
@@ -39,7 +49,10 @@ class Survey(models.Model):
         "classifiers.Classifier", on_delete=models.SET_NULL, null=True, blank=True,
         related_name="surveys",
     )
-    detector = models.CharField(max_length=50, default="motion")
+    detector = models.CharField(
+        max_length=50, choices=DETECTOR_CHOICES, default="motion",
+        help_text="How animals are found before classification.",
+    )
     image_count = models.PositiveIntegerField(default=0)
     cluster_count = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(
@@ -117,10 +130,6 @@ class Cluster(models.Model):
 
     def __str__(self):
         return f"Cluster {self.pk} at {self.site_id}"
-
-
-def _new_key():
-    return uuid.uuid4().hex
 
 
 class Image(models.Model):

@@ -32,6 +32,12 @@ class ImportStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+# The weight-free detectors (classifiers.services.detectors.DETECTORS).
+DETECTOR_CHOICES = [
+    ("motion", "Motion difference within each cluster"),
+    ("whole", "Whole image (one box per image)"),
+]
+
 # Clustering rules (domain: motion-triggered cameras).
 CLUSTER_GAP_SECONDS = 60
 CLUSTER_MAX_SECONDS = 15 * 60

@@ -56,7 +56,7 @@ def test_worker_process_runs_pipeline_and_progress_reaches_browser(
          "--without-gossip", "--without-mingle", "--hostname", "test-worker@%h"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
-    producer = Celery("producer", broker="filesystem://")
+    producer = Celery("producer", broker="filesystem://localhost/")
     producer.conf.broker_transport_options = options
     seen = []
     try:

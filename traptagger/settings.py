@@ -233,7 +233,10 @@ CHANNEL_LAYER_SHARED = bool(REDIS_URL)
 BROADCAST_RELAY_INTERVAL = env.float("BROADCAST_RELAY_INTERVAL", default=0.5)
 
 CELERY_BROKER_DIR = Path(env.str("CELERY_BROKER_DIR", default=str(VAR_DIR / "celery")))
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+# (kombu ignores the host of a filesystem URL but warns when there is none)
+CELERY_BROKER_URL = env.str(
+    "CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost/"
+)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for _sub in ("queue", "control"):
         (CELERY_BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)

@@ -162,6 +162,9 @@ def test_command_imports_in_process(demo_source, capsys):
     assert "Imported 48 of 48 files" in out
     with pytest.raises(CommandError, match="no organisation called"):
         call_command("import_survey", "--org", "Nobody", "--survey", "S", "--source", str(root))
+    with pytest.raises(CommandError, match="not a time zone name"):
+        call_command("import_survey", "--org", org.name, "--survey", "S", "--source", str(root),
+                     "--timezone", "Mars/Olympus_Mons")
     with pytest.raises(CommandError, match="not a valid regular expression"):
         call_command("import_survey", "--org", org.name, "--survey", "S", "--source", str(root),
                      "--site-regex", "([")

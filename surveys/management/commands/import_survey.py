@@ -1,10 +1,11 @@
 import time
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Organisation
 from surveys.exceptions import SurveyError
-from surveys.models import ImportRun, Survey
+from surveys.models import ImportRun, Survey, validate_timezone
 from surveys.services import importing
 from surveys.taxonomy import ImportStatus, SurveyStatus
 
@@ -32,8 +33,10 @@ class Command(BaseCommand):
             importing.check_source_dir(source)
             if site_regex:
                 importing.check_site_regex(site_regex)
-        except SurveyError as exc:
-            raise CommandError(str(exc)) from exc
+            if timezone:
+                validate_timezone(timezone)
+        except (SurveyError, ValidationError) as exc:
+            raise CommandError(" ".join(getattr(exc, "messages", [str(exc)]))) from exc
         organisation = (
             Organisation.objects.filter(name__iexact=org).first()
             or (Organisation.objects.filter(pk=int(org)).first() if org.isdigit() else None)
