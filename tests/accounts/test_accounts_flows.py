@@ -188,3 +188,15 @@ def test_create_organisation_command(capsys):
     with pytest.raises(CommandError, match="already exists"):
         call_command("create_organisation", "gorongosa", "--admin", "other",
                      "--email", "o@example.org")
+
+
+def test_password_reset_by_email(client):
+    user = UserFactory(username="forgetful", email="forgetful@example.org")
+    client.post("/accounts/password/reset/", {"email": "forgetful@example.org"})
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["forgetful@example.org"]
+    link = re.search(r"http://\S+/accounts/password/reset/key/\S+", mail.outbox[0].body).group(0)
+    page = client.get(link, follow=True)
+    form_url = page.redirect_chain[-1][0] if page.redirect_chain else link
+    client.post(form_url, {"password1": "brand-new-phrase-42", "password2": "brand-new-phrase-42"})
+    user.refresh_from_db()
+    assert user.check_password("brand-new-phrase-42")
