@@ -5,7 +5,7 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from surveys.events import survey_group
+from surveys.events import status_message, survey_group
 from surveys.selectors import survey_for_member
 from traptagger.broadcast import relay
 
@@ -113,8 +113,7 @@ class SurveyProgressConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         relay.ensure_running()
         await self.accept()
-        await self.send_json({"type": "survey.status", "survey_id": survey.pk,
-                              "status": survey.status, "detail": survey.status_detail})
+        await self.send_json(status_message(survey))
 
     async def disconnect(self, code):
         if hasattr(self, "group"):

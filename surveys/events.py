@@ -1,7 +1,7 @@
 """Websocket messages about surveys (group ``survey.<id>``).
 
 ``import.progress``  {survey_id, import_id, processed, total, imported, issues, status}
-``survey.status``    {survey_id, status, detail}
+``survey.status``    {survey_id, status, label, detail}
 """
 
 from traptagger.broadcast import broadcast
@@ -24,10 +24,15 @@ def import_progress(run, *, issues: int) -> None:
     })
 
 
-def survey_status(survey) -> None:
-    broadcast(survey_group(survey.pk), {
+def status_message(survey) -> dict:
+    return {
         "type": "survey.status",
         "survey_id": survey.pk,
         "status": survey.status,
+        "label": survey.get_status_display(),
         "detail": survey.status_detail,
-    })
+    }
+
+
+def survey_status(survey) -> None:
+    broadcast(survey_group(survey.pk), status_message(survey))

@@ -10,7 +10,7 @@
   socket.onmessage = (event) => {
     const msg = JSON.parse(event.data);
     if (msg.type === "survey.status") {
-      status.textContent = msg.status;
+      status.textContent = msg.label || msg.status;
       detail.textContent = msg.detail || "";
     } else if (msg.type === "import.progress") {
       detail.textContent = "imported " + msg.imported + ", read " + msg.processed + " of " +
