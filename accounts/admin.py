@@ -88,6 +88,9 @@ class InvitationAdmin(OrgScopedModelAdmin):
         # Invitations are answered by the invitee, not edited.
         return obj is None and super().has_change_permission(request, obj)
 
+    def has_delete_permission(self, request, obj=None):
+        return self.may_change(request, obj)  # …but an admin may withdraw one
+
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
         form.acting_user = request.user

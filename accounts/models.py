@@ -71,7 +71,12 @@ class Invitation(models.Model):
         related_name="+",
     )
     username = models.CharField(max_length=150, blank=True)
-    email = models.EmailField(blank=True)
+    email = models.EmailField(blank=True, help_text="Matched against verified addresses only.")
+    # Set for invitations by username: the existing account they are for.
+    invitee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True,
+        related_name="invitations",
+    )
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.ANNOTATOR)
     status = models.CharField(
         max_length=20, choices=InvitationStatus.choices, default=InvitationStatus.PENDING

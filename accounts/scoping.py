@@ -59,16 +59,20 @@ class OrgScopedAdminMixin:
             return bool(self.viewable_org_ids(request))
         return self._owned_by(request, obj, self.viewable_org_ids(request))
 
-    def has_change_permission(self, request, obj=None):
+    def may_change(self, request, obj=None) -> bool:
+        """Whether the user's roles let them change (or delete) ``obj``."""
         if request.user.is_superuser:
             return True
         return self._owned_by(request, obj, self.changeable_org_ids(request))
+
+    def has_change_permission(self, request, obj=None):
+        return self.may_change(request, obj)
 
     def has_add_permission(self, request, *args):
         return request.user.is_superuser or bool(self.changeable_org_ids(request))
 
     def has_delete_permission(self, request, obj=None):
-        return self.has_change_permission(request, obj)
+        return self.may_change(request, obj)
 
     # --- choices -------------------------------------------------------------
     def scope_choices(self, request, queryset):
@@ -96,11 +100,25 @@ class OrgScopedAdminMixin:
         return field
 
     def get_field_queryset(self, db, db_field, request):
-        # Used for the list filters of related fields, too.
         qs = super().get_field_queryset(db, db_field, request)
         if qs is None:
             qs = db_field.remote_field.model._default_manager.using(db).all()
         return self.scope_choices(request, qs)
+
+    def get_list_filter(self, request):
+        """Related-field filters offer only values found in the user's own rows.
+
+        Django's default related filter lists every row of the related table
+        (other organisations' names included), whatever get_field_queryset says.
+        """
+        filters = []
+        for item in super().get_list_filter(request):
+            if isinstance(item, str) and "__" not in item:
+                field = self.model._meta.get_field(item)
+                if field.is_relation:
+                    item = (item, admin.RelatedOnlyFieldListFilter)
+            filters.append(item)
+        return filters
 
 
 class OrgScopedModelAdmin(OrgScopedAdminMixin, admin.ModelAdmin):

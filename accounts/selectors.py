@@ -46,10 +46,23 @@ def organisation_with_role(user, organisation: Organisation, roles: Iterable[str
     ).exists()
 
 
+def verified_emails(user) -> list[str]:
+    from allauth.account.models import EmailAddress
+
+    return [e.lower() for e in
+            EmailAddress.objects.filter(user=user, verified=True).values_list("email", flat=True)]
+
+
 def pending_invitations_for(user) -> QuerySet:
-    match = Q(username__iexact=user.username)
-    if user.email:
-        match |= Q(email__iexact=user.email)
+    """Invitations for ``user``: by their account, or by an address they have verified.
+
+    An unverified address proves nothing (anyone can sign up with any
+    address), so it never matches.
+    """
+    match = Q(invitee=user)
+    emails = verified_emails(user)
+    if emails:
+        match |= Q(invitee__isnull=True, email__in=emails)
     return (
         Invitation.objects.filter(match, status=InvitationStatus.PENDING)
         .select_related("organisation", "invited_by")

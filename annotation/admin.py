@@ -15,13 +15,13 @@ class LabelFormSet(BaseInlineFormSet):
         seen: dict[tuple, str] = {}
         for form in self.forms:
             data = getattr(form, "cleaned_data", None)
-            if not data or data.get("DELETE") or not data.get("hotkey"):
+            if not data or form.errors or data.get("DELETE") or not data.get("hotkey"):
                 continue
             key = (data.get("parent"), data["hotkey"].lower())
             if key in seen:
                 raise ValidationError(
-                    f"“{data['name']}” and “{seen[key]}” share the hotkey “{key[1]}”.")
-            seen[key] = data["name"]
+                    f"“{data.get('name')}” and “{seen[key]}” share the hotkey “{key[1]}”.")
+            seen[key] = data.get("name")
 
 
 class LabelInline(OrgScopedInline):

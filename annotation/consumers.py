@@ -30,6 +30,7 @@ class TaggingConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         self.user = self.scope.get("user")
         self.task = None
+        self.leases: set[str] = set()  # tokens of the leases this page was given
         if self.user is None or not self.user.is_authenticated:
             await refuse(self, 4401)
             return
@@ -42,7 +43,8 @@ class TaggingConsumer(AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code):
         if self.task is not None:
-            await database_sync_to_async(leases.release_leases)(self.user, self.task.pk)
+            await database_sync_to_async(leases.release_leases)(
+                self.user, self.task.pk, self.leases)
 
     async def receive_json(self, content, **kwargs):
         kind = content.get("type") if isinstance(content, dict) else None
@@ -78,6 +80,8 @@ class TaggingConsumer(AsyncJsonWebsocketConsumer):
 
     async def offer_next(self):
         message = await database_sync_to_async(_next_message)(self.task, self.user)
+        if message.get("lease"):
+            self.leases.add(message["lease"])
         await self.send_json(message)
 
 

@@ -41,6 +41,7 @@ class Label(models.Model):
     """A label with a one-key hotkey. Labels without a task are shared by every task."""
 
     org_path = "task__survey__organisation"
+    org_shared_if_null = True  # the special labels
 
     task = models.ForeignKey(
         Task, on_delete=models.CASCADE, null=True, blank=True, related_name="labels"

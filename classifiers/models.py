@@ -16,7 +16,7 @@ class Classifier(models.Model):
         "accounts.Organisation", on_delete=models.CASCADE, null=True, blank=True,
         related_name="classifiers",
     )
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100)
     description = models.TextField(blank=True)
     model_key = models.CharField(max_length=500, help_text="Storage key of the saved model.")
     classes = models.JSONField(default=list, help_text="Class names in output order.")
@@ -26,6 +26,12 @@ class Classifier(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "name"],
+                                    name="classifier_name_unique"),
+            models.UniqueConstraint(fields=["name"], condition=models.Q(organisation=None),
+                                    name="shared_classifier_name_unique"),
+        ]
 
     def __str__(self):
         return self.name

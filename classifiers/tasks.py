@@ -30,6 +30,12 @@ def _run_stage(survey_id: int, stage: str, service) -> None:
     except ClassifierError as exc:
         pipeline.set_status(survey, SurveyStatus.FAILED, str(exc))
         return
+    except Exception as exc:
+        # Never leave the survey stuck at this stage: say what broke, then let
+        # Celery record the traceback.
+        pipeline.set_status(survey, SurveyStatus.FAILED,
+                            f"{survey.get_status_display()} stopped: {exc!r}")
+        raise
     pipeline.advance(survey, finished=stage)
 
 

@@ -48,6 +48,9 @@ class ImageAdmin(OrgScopedModelAdmin):
     search_fields = ["filename"]
     list_select_related = ["camera"]
     raw_id_fields = ["camera", "cluster"]
+    # Facts of the file: set by the import, never typed in (a key names a stored object).
+    readonly_fields = ["camera", "filename", "key", "web_key", "content_hash", "timestamp",
+                       "width", "height", "file_size", "detected"]
 
     def has_add_permission(self, request, *args):
         return False  # images come from imports

@@ -1,3 +1,4 @@
+import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
@@ -5,6 +6,13 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from .taxonomy import DETECTOR_CHOICES, ImportStatus, SurveyStatus, SurveyType, TriggerSource
+
+
+def validate_regex(value: str) -> None:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValidationError(f"Not a valid regular expression: {exc}.") from exc
 
 
 def validate_timezone(value: str) -> None:
@@ -25,7 +33,7 @@ class Survey(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     site_regex = models.CharField(
-        max_length=300, default=r"^[^/]+",
+        max_length=300, default=r"^[^/]+", validators=[validate_regex],
         help_text="Applied to each folder path relative to the survey root; the first "
         "match names the site. The default takes the top folder. Images directly in "
         "the survey root belong to one site named after the root folder.",
@@ -192,6 +200,8 @@ class ImportRun(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Touched after every batch; a run silent for long was cut off (see importing).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -13,7 +13,7 @@ def survey_for_member(user, survey_id) -> Survey | None:
 
 def image_for_member(user, image_id) -> Image | None:
     """The image if ``user`` belongs to the organisation that owns it."""
-    images = Image.objects.filter(pk=image_id)
+    images = Image.objects.filter(pk=image_id).select_related("camera__site")
     if not user.is_superuser:
         org_ids = Membership.objects.filter(user=user).values("organisation_id")
         images = images.filter(camera__site__survey__organisation_id__in=org_ids)

@@ -16,6 +16,8 @@ def image_file(request, image_id: int, variant: str):
     if image is None:
         raise Http404("No such image.")
     key = image.web_key if variant == "web" and image.web_key else image.key
+    if not key.startswith(f"surveys/{image.camera.site.survey_id}/"):
+        raise Http404("No such image.")  # never serve an object of another survey
     if hasattr(default_storage, "path"):
         try:
             local = default_storage.path(key)

@@ -24,7 +24,8 @@ logger = logging.getLogger(__name__)
 
 def broadcast(group: str, message: dict) -> None:
     """Send ``message`` to websocket ``group`` once the current transaction commits."""
-    transaction.on_commit(lambda: _send_now(group, message))
+    # robust: a failed announcement (Redis away) must not fail work already committed.
+    transaction.on_commit(lambda: _send_now(group, message), robust=True)
 
 
 def _send_now(group: str, message: dict) -> None:

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ..exceptions import AccountsError, DuplicateOrganisation, PermissionDenied
 from ..models import Enquiry, Invitation, Membership, Organisation, User
-from ..selectors import organisation_with_role
+from ..selectors import organisation_with_role, verified_emails
 from ..taxonomy import MEMBER_ADMIN_ROLES, EnquiryStatus, InvitationStatus, Role
 
 
@@ -144,6 +145,11 @@ def check_invite(organisation: Organisation, *, acting_user: User, username: str
     username, email = username.strip(), email.strip()
     if not username and not email:
         raise AccountsError("Give a username or an email address to invite.")
+    if username and not User.objects.filter(username__iexact=username).exists():
+        raise AccountsError(
+            f"No account is called “{username}”. Invite by email instead, or ask them to "
+            "sign up first."
+        )
     existing = Membership.objects.filter(organisation=organisation)
     if (username and existing.filter(user__username__iexact=username).exists()) or (
         email and existing.filter(user__email__iexact=email).exists()
@@ -163,14 +169,13 @@ def do_invite(organisation: Organisation, *, acting_user: User, username: str = 
     Emails the invitee when an address is known. Raises AccountsError (see check_invite).
     """
     check_invite(organisation, acting_user=acting_user, username=username, email=email)
-    username, email = username.strip(), email.strip()
+    username, email = username.strip(), email.strip().lower()
+    invitee = User.objects.filter(username__iexact=username).first() if username else None
     invitation = Invitation.objects.create(
-        organisation=organisation, invited_by=acting_user,
-        username=username, email=email, role=role,
+        organisation=organisation, invited_by=acting_user, invitee=invitee,
+        username=invitee.username if invitee else "", email="" if invitee else email, role=role,
     )
-    recipient = email or User.objects.filter(username__iexact=username).values_list(
-        "email", flat=True
-    ).first()
+    recipient = invitee.email if invitee else email
     if recipient:
         send_mail(
             subject=f"Invitation to join {organisation} on TrapTagger",
@@ -185,10 +190,14 @@ def do_invite(organisation: Organisation, *, acting_user: User, username: str = 
 
 
 def _check_addressed_to(invitation: Invitation, user: User) -> None:
-    by_name = invitation.username and invitation.username.lower() == user.username.lower()
-    by_email = invitation.email and user.email and invitation.email.lower() == user.email.lower()
-    if not (by_name or by_email):
-        raise PermissionDenied("This invitation is addressed to someone else.")
+    addressed = Invitation.objects.filter(pk=invitation.pk).filter(
+        Q(invitee=user) | Q(invitee__isnull=True, email__in=verified_emails(user))
+    )
+    if not addressed.exists():
+        raise PermissionDenied(
+            "This invitation is addressed to someone else (or to an email address you "
+            "have not verified yet)."
+        )
     if invitation.status != InvitationStatus.PENDING:
         raise AccountsError(f"This invitation was already {invitation.status}.")
 

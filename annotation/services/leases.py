@@ -36,8 +36,9 @@ def _free(now) -> Q:
 def claim_next_cluster(task: Task, user) -> ClusterAnnotation | None:
     """Lease the next unlabelled cluster of ``task`` to ``user``; None when none is left.
 
-    A live lease the user already holds is returned first (a reconnect gets
-    the same cluster back).
+    A live lease the user already holds is handed over first, under a new
+    token: a reconnected page gets its cluster back, and the page it replaced
+    can neither save to it nor release it any more.
     """
     now = timezone.now()
     held = (
@@ -46,7 +47,12 @@ def claim_next_cluster(task: Task, user) -> ClusterAnnotation | None:
         ).select_related("cluster", "cluster__site").order_by("id").first()
     )
     if held is not None:
-        return held
+        token = uuid.uuid4().hex
+        if ClusterAnnotation.objects.filter(pk=held.pk, lease_token=held.lease_token).update(
+            lease_token=token, lease_expires_at=now + _lease_length()
+        ):
+            held.lease_token = token
+            return held
     for _ in range(10):
         candidates = list(
             ClusterAnnotation.objects.filter(task=task, labelled_at__isnull=True)
@@ -131,10 +137,17 @@ def do_save_labels(task: Task, user, *, annotation_id: int, token: str,
     return annotation
 
 
-def release_leases(user, task_id: int) -> int:
-    """Give back every cluster of ``task_id`` leased to ``user`` (they left the page)."""
+def release_leases(user, task_id: int, tokens) -> int:
+    """Give back the clusters leased to ``user`` under ``tokens`` (one page was closed).
+
+    Only the closed page's leases go: the same person's other tab, or the
+    page that reconnected and took the cluster back, keeps its own.
+    """
+    tokens = [t for t in tokens if t]
+    if not tokens:
+        return 0
     return ClusterAnnotation.objects.filter(
-        task_id=task_id, leased_to=user, labelled_at__isnull=True
+        task_id=task_id, leased_to=user, labelled_at__isnull=True, lease_token__in=tokens
     ).update(leased_to=None, lease_token="", lease_expires_at=None)
 
 

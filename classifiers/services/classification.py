@@ -79,6 +79,11 @@ def classify_detections(classifier: Classifier, detections: list[Detection]) -> 
     if not crops:
         return
     probabilities = model.predict(np.stack(crops), verbose=0, batch_size=64)
+    if probabilities.shape[-1] != len(classifier.classes) or "" in classifier.classes:
+        raise ClassifierError(
+            f"The classifier {classifier} names {len(classifier.classes)} classes but its model "
+            f"outputs {probabilities.shape[-1]}; fix its class list (no empty names)."
+        )
     for det, probs in zip(order, probabilities, strict=True):
         best = int(np.argmax(probs))
         det.classification = classifier.classes[best]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Max
 
 from ..models import Cluster, Image, Site, Survey
 from ..taxonomy import CLUSTER_GAP_SECONDS, CLUSTER_MAX_SECONDS
@@ -51,10 +52,15 @@ def cluster_survey(survey: Survey) -> int:
             continue
         groups = split_into_clusters(rows)
         with transaction.atomic():
+            before = Cluster.objects.filter(site=site).aggregate(m=Max("id"))["m"] or 0
             clusters = Cluster.objects.bulk_create([
                 Cluster(survey=survey, site=site, start=g[0][1], end=g[-1][1], image_count=len(g))
                 for g in groups
             ], batch_size=500)
+            if clusters and clusters[0].pk is None:
+                # Backends without INSERT … RETURNING (Oracle MySQL) leave pks unset;
+                # one insert's auto-increment ids are consecutive, in order.
+                clusters = list(Cluster.objects.filter(site=site, id__gt=before).order_by("id"))
             updates = [
                 Image(id=row[0], cluster_id=cluster.pk)
                 for cluster, group in zip(clusters, groups, strict=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -114,8 +115,17 @@ def read_image(data: bytes, tz: ZoneInfo) -> ImageInfo:
     if not data:
         raise UnreadableImage("empty file (0 bytes)")
     digest = content_hash(data)
+    PILImage.MAX_IMAGE_PIXELS = settings.MAX_IMAGE_PIXELS
     try:
-        img = PILImage.open(io.BytesIO(data))
+        with warnings.catch_warnings():
+            # Sizes between the limit and twice it only warn; the check below refuses them.
+            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+            img = PILImage.open(io.BytesIO(data))
+    except PILImage.DecompressionBombError as exc:
+        raise UnreadableImage(
+            f"is larger than the limit of {settings.MAX_IMAGE_PIXELS} pixels "
+            "(MAX_IMAGE_PIXELS); refusing a possible decompression bomb"
+        ) from exc
     except (UnidentifiedImageError, OSError) as exc:
         raise UnreadableImage(f"cannot be read as an image ({exc})") from exc
     # MPO is a JPEG with extra preview frames (many trail cameras write it).
@@ -127,17 +137,17 @@ def read_image(data: bytes, tz: ZoneInfo) -> ImageInfo:
             f"is {width}×{height} pixels, above the limit of {settings.MAX_IMAGE_PIXELS} "
             "(MAX_IMAGE_PIXELS); refusing a possible decompression bomb"
         )
-    warnings = []
+    notes = []
     timestamp = exif_timestamp(img, tz)
     if timestamp is None:
-        warnings.append("no EXIF timestamp; imported without one")
+        notes.append("no EXIF timestamp; imported without one")
     elif timestamp.year < 2000 or timestamp > datetime.now(tz):
-        warnings.append(f"suspect timestamp {timestamp:%Y-%m-%d %H:%M:%S}; check the camera clock")
+        notes.append(f"suspect timestamp {timestamp:%Y-%m-%d %H:%M:%S}; check the camera clock")
     try:
         web = make_web_copy(img)
     except (OSError, ValueError, SyntaxError) as exc:
         raise UnreadableImage(f"damaged image data ({exc})") from exc
-    return ImageInfo(digest, timestamp, width, height, web, warnings)
+    return ImageInfo(digest, timestamp, width, height, web, notes)
 
 
 def make_web_copy(img: PILImage.Image) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -12,6 +13,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .. import events
@@ -21,6 +23,9 @@ from ..taxonomy import JPEG_SUFFIXES, ImportStatus, SurveyStatus
 from .images import read_image
 
 logger = logging.getLogger(__name__)
+# A running import that has not finished a batch for this long was cut off
+# (worker killed); its redelivered task takes it over.
+STALE_RUN_SECONDS = 15 * 60
 
 
 def check_source_dir(source: str) -> Path:
@@ -75,6 +80,18 @@ def list_source_files(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
             files.append(rel)
     files.sort()
     return files, refused
+
+
+def _save_exactly(key: str, data: bytes) -> str:
+    """Store ``data`` under ``key`` itself.
+
+    An object already there is a leftover of a run cut off before it recorded
+    the image (keys of recorded images are skipped earlier), so it is replaced
+    rather than saved beside under a new name.
+    """
+    if default_storage.exists(key):
+        default_storage.delete(key)
+    return default_storage.save(key, ContentFile(data))
 
 
 class _Importer:
@@ -151,10 +168,8 @@ class _Importer:
                                           skipped=False))
             folder = os.path.dirname(rel)
             camera = self.camera_for(site_name, folder)
-            stored_key = default_storage.save(key, ContentFile(data))
-            web_key = default_storage.save(
-                f"surveys/{self.survey.pk}/web/{rel}", ContentFile(info.web_jpeg)
-            )
+            stored_key = _save_exactly(key, data)
+            web_key = _save_exactly(f"surveys/{self.survey.pk}/web/{rel}", info.web_jpeg)
             self.hashes[info.content_hash] = stored_key
             self.done_keys.add(key)
             images.append(Image(
@@ -169,14 +184,18 @@ class _Importer:
 def run_import(run: ImportRun) -> bool:
     """Import every JPEG under the run's source folder into its survey.
 
-    Claims the run (PENDING → RUNNING) first and returns False when another
-    worker has it or it is finished. Unreadable files become ImportIssues and
+    Claims the run (PENDING → RUNNING, or a RUNNING run whose worker has been
+    silent for STALE_RUN_SECONDS and so was cut off) and returns False when
+    another worker has it or it is finished. Unreadable files become ImportIssues and
     the import goes on. Files already imported are skipped, so a re-run after
     a crash only adds what is missing. Advances the survey's pipeline at the end.
     """
-    claimed = ImportRun.objects.filter(pk=run.pk, status=ImportStatus.PENDING).update(
-        status=ImportStatus.RUNNING, started_at=timezone.now()
-    )
+    now = timezone.now()
+    stale = now - timedelta(seconds=STALE_RUN_SECONDS)
+    claimed = ImportRun.objects.filter(
+        Q(status=ImportStatus.PENDING)
+        | Q(status=ImportStatus.RUNNING, heartbeat_at__lt=stale)
+    ).filter(pk=run.pk).update(status=ImportStatus.RUNNING, started_at=now, heartbeat_at=now)
     if not claimed:
         return False
     run.refresh_from_db()
@@ -201,27 +220,31 @@ def run_import(run: ImportRun) -> bool:
                 importer.issue_count += len(issues)
                 run.processed = start + len(batch)
                 run.imported += len(images)
-                run.save(update_fields=["processed", "imported"])
+                run.heartbeat_at = timezone.now()
+                run.save(update_fields=["processed", "imported", "heartbeat_at"])
                 events.import_progress(run, issues=importer.issue_count)
+        _finish(run, survey, importer.issue_count)
     except Exception as exc:
         logger.exception("import %s failed", run.pk)
         _fail(run, f"The import stopped: {exc}")
         raise
+    return True
+
+
+def _finish(run: ImportRun, survey: Survey, issue_count: int) -> None:
+    from .pipeline import advance
+
     with transaction.atomic():
         run.status = ImportStatus.DONE
         run.finished_at = timezone.now()
         run.message = (
-            f"Imported {run.imported} of {run.total} files; "
-            f"{importer.issue_count} issue(s) recorded."
+            f"Imported {run.imported} of {run.total} files; {issue_count} issue(s) recorded."
         )
         run.save(update_fields=["status", "finished_at", "message"])
         survey.image_count = Image.objects.filter(camera__site__survey=survey).count()
         survey.save(update_fields=["image_count"])
-        events.import_progress(run, issues=importer.issue_count)
-        from .pipeline import advance
-
+        events.import_progress(run, issues=issue_count)
         advance(survey, finished=SurveyStatus.IMPORTING)
-    return True
 
 
 def _fail(run: ImportRun, message: str) -> None:

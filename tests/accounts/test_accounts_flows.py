@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.contrib import admin
 from django.core import mail
 from django.core.management import call_command
@@ -119,6 +120,8 @@ def test_invitation_accepted_makes_membership(client, by):
     org = OrganisationFactory(name="Mara Watch")
     org_admin = member(org, Role.ADMIN)
     invitee = UserFactory(username="spotter", email="spotter@example.org")
+    EmailAddress.objects.create(user=invitee, email="spotter@example.org", verified=True,
+                                primary=True)
     invitation = do_invite(org, acting_user=org_admin,
                            **({"username": "Spotter"} if by == "username"
                               else {"email": "SPOTTER@example.org"}))
@@ -133,9 +136,41 @@ def test_invitation_accepted_makes_membership(client, by):
     assert invitation.status == InvitationStatus.ACCEPTED
 
 
+def test_email_invitation_cannot_be_taken_with_an_unverified_address(client):
+    """Sign-up is open: claiming the invited address is not proof of owning it."""
+    org = OrganisationFactory(name="Private Org")
+    org_admin = member(org, Role.ADMIN)
+    invitation = do_invite(org, acting_user=org_admin, email="ranger@park.example",
+                           role=Role.ADMIN)
+    client.post("/accounts/signup/", {
+        "username": "squatter", "email": "ranger@park.example",
+        "password1": "a-long-pass-phrase", "password2": "a-long-pass-phrase",
+    })
+    squatter = User.objects.get(username="squatter")
+    assert not EmailAddress.objects.get(user=squatter).verified
+    assert "Private Org invites you" not in client.get("/").content.decode()
+    response = client.post(reverse("answer_invitation", args=[invitation.pk]),
+                           {"answer": "accept"})
+    assert response.status_code == 404
+    squatter.refresh_from_db()
+    assert not squatter.memberships.exists() and not squatter.is_staff
+    # Once the address is verified (the confirmation email was opened), it works.
+    EmailAddress.objects.filter(user=squatter).update(verified=True)
+    client.post(reverse("answer_invitation", args=[invitation.pk]), {"answer": "accept"})
+    assert squatter.memberships.get().organisation == org
+
+
+def test_username_invitation_needs_an_existing_account():
+    org = OrganisationFactory()
+    org_admin = member(org, Role.ADMIN)
+    with pytest.raises(AccountsError, match="No account is called"):
+        do_invite(org, acting_user=org_admin, username="not-yet-signed-up")
+
+
 def test_invitation_cannot_be_answered_by_someone_else(client):
     org = OrganisationFactory()
     org_admin = member(org, Role.ADMIN)
+    UserFactory(username="intended")
     invitation = do_invite(org, acting_user=org_admin, username="intended")
     intruder = UserFactory(username="intruder")
     client.force_login(intruder)
@@ -149,6 +184,7 @@ def test_invitation_rules():
     org, other = OrganisationFactory(), OrganisationFactory()
     org_admin = member(org, Role.ADMIN)
     writer = member(org, Role.WRITE)
+    UserFactory(username="x")
     with pytest.raises(AccountsError, match="Only an organisation admin"):
         do_invite(org, acting_user=writer, username="x")
     with pytest.raises(AccountsError, match="Only an organisation admin"):

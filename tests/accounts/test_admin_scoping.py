@@ -185,3 +185,32 @@ def test_user_and_enquiry_admins_are_superuser_only(worlds, client):
     assert response.status_code == 403
     response = client.get(reverse("admin:accounts_enquiry_changelist"))
     assert response.status_code == 403
+
+
+def test_list_filters_name_only_own_organisations(worlds, client):
+    a, b = worlds
+    for model in (Survey, Task, Membership):
+        body = client.get(_url(model, "changelist")).content.decode()
+        assert "Org B" not in body and "Survey B" not in body, model
+
+
+def test_storage_keys_cannot_be_edited_by_org_admins(worlds, client):
+    a, b = worlds
+    image = a[Image]
+    client.post(_url(Image, "change", image.pk), {"key": b[Image].key, "cluster": ""})
+    image.refresh_from_db()
+    assert image.key != b[Image].key
+    form = client.get(_url(Classifier, "change", a[Classifier].pk)).context["adminform"].form
+    assert "model_key" not in form.fields
+
+
+def test_org_admin_cannot_publish_a_shared_classifier(worlds, client):
+    client.post(_url(Classifier, "add"), {"name": "Everyone's", "description": "",
+                                          "threshold": 0.5})
+    assert not Classifier.objects.filter(name="Everyone's").exists()
+
+
+def test_org_admin_can_withdraw_an_invitation(worlds, client):
+    a, b = worlds
+    client.post(_url(Invitation, "delete", a[Invitation].pk), {"post": "yes"})
+    assert not Invitation.objects.filter(pk=a[Invitation].pk).exists()

@@ -128,7 +128,8 @@ def test_image_files_are_members_only(client):
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
 
-    image.key = default_storage.save("surveys/t/originals/a.jpg", ContentFile(b"\xff\xd8data"))
+    prefix = f"surveys/{task.survey_id}/originals"
+    image.key = default_storage.save(f"{prefix}/a.jpg", ContentFile(b"\xff\xd8data"))
     image.save()
     url = f"/images/{image.pk}/web/"
     assert client.get(url).status_code == 302  # to the log-in page
@@ -139,3 +140,10 @@ def test_image_files_are_members_only(client):
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == b"\xff\xd8data"
     assert client.get(f"/images/{image.pk}/../../etc/").status_code == 404
+    # A row naming another survey's object (however it got there) serves nothing.
+    other = launched_task(1)
+    secret = default_storage.save(f"surveys/{other.survey_id}/originals/s.jpg",
+                                  ContentFile(b"\xff\xd8secret"))
+    image.key = secret
+    image.save()
+    assert client.get(f"/images/{image.pk}/original/").status_code == 404

@@ -28,8 +28,13 @@ def label(task, name):
 def test_claim_save_and_finish():
     task = launched_task(2)
     user = annotator_for(task)
-    first = claim_next_cluster(task, user)
-    assert claim_next_cluster(task, user).pk == first.pk  # a live lease comes back
+    stale_page = claim_next_cluster(task, user)
+    first = claim_next_cluster(task, user)  # a reconnect gets the cluster back…
+    assert first.pk == stale_page.pk and first.lease_token != stale_page.lease_token
+    assert release_leases(user, task.pk, [stale_page.lease_token]) == 0  # …the old page can't
+    with pytest.raises(StaleLease):
+        do_save_labels(task, user, annotation_id=first.pk, token=stale_page.lease_token,
+                       label_ids=[label(task, "Zebra").pk])
     do_save_labels(task, user, annotation_id=first.pk, token=first.lease_token,
                    label_ids=[label(task, "Zebra").pk])
     first.refresh_from_db()
@@ -89,7 +94,8 @@ def test_release_on_leave_and_expiry_housekeeping():
     task = launched_task(2)
     a, b = annotator_for(task), annotator_for(task)
     held = claim_next_cluster(task, a)
-    assert release_leases(a, task.pk) == 1
+    assert release_leases(a, task.pk, ["not-this-page"]) == 0
+    assert release_leases(a, task.pk, [held.lease_token]) == 1
     assert claim_next_cluster(task, b).pk == held.pk
     ClusterAnnotation.objects.filter(leased_to=b).update(
         lease_expires_at=timezone.now() - timedelta(seconds=5))

@@ -63,3 +63,15 @@ def test_admin_creates_task_with_labels_and_refuses_bad_hotkeys(client):
     assert response.status_code == 302
     task = Task.objects.get()
     assert sorted(task.labels.values_list("name", "hotkey")) == [("Hawk", "h"), ("Owl", "o")]
+
+
+def test_label_row_without_name_is_a_form_error_not_a_crash(client):
+    from tests.factories import SurveyFactory
+
+    org = OrganisationFactory()
+    client.force_login(member(org, "admin"))
+    survey = SurveyFactory(organisation=org)
+    response = client.post("/admin/annotation/task/add/",
+                           _task_form(survey, [("", "o"), ("Owl", "o")]))
+    assert response.status_code == 200
+    assert "This field is required" in response.content.decode()

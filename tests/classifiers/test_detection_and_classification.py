@@ -78,3 +78,32 @@ def test_detect_and_classify_the_generated_survey(demo_source, demo_classifier):
     scores = np.array(list(Detection.objects.filter(image__camera__site__survey=survey)
                            .values_list("classification_score", flat=True)))
     assert (scores > 0).all() and (scores <= 1).all()
+
+
+@pytest.mark.django_db
+def test_a_broken_stage_marks_the_survey_failed_not_stuck(demo_source, demo_classifier):
+    from classifiers import tasks as ai_tasks
+    from surveys.taxonomy import SurveyStatus
+
+    root, _ = demo_source
+    demo_classifier.classes = ["Zebra", "Elephant"]  # the model has three outputs
+    demo_classifier.save()
+    survey = SurveyFactory(classifier=demo_classifier)
+    run_import(do_start_import(survey, str(root)))
+    cluster_survey(survey)
+    detect_survey(survey)
+    survey.__class__.objects.filter(pk=survey.pk).update(status=SurveyStatus.CLASSIFYING)
+    ai_tasks.classify_survey(survey.pk)
+    survey.refresh_from_db()
+    assert survey.status == SurveyStatus.FAILED
+    assert "2 classes but its model outputs 3" in survey.status_detail
+    # A file gone missing from storage: failed with the reason, and Celery sees the error.
+    from django.core.files.storage import default_storage
+
+    survey.__class__.objects.filter(pk=survey.pk).update(status=SurveyStatus.DETECTING)
+    Image.objects.filter(camera__site__survey=survey).update(detected=False)
+    default_storage.delete(Image.objects.filter(camera__site__survey=survey).first().web_key)
+    with pytest.raises(FileNotFoundError):
+        ai_tasks.detect_survey(survey.pk)
+    survey.refresh_from_db()
+    assert survey.status == SurveyStatus.FAILED and "stopped" in survey.status_detail

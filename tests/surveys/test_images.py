@@ -82,8 +82,9 @@ def test_truncated_image_data_is_refused():
         read_image(data[: len(data) // 3], TZ)
 
 
-def test_decompression_bomb_is_refused(settings):
+@pytest.mark.parametrize("size", [(1200, 1000), (1600, 1500)])  # over 1x and over 2x
+def test_decompression_bomb_is_refused(settings, size):
     settings.MAX_IMAGE_PIXELS = 1000 * 1000
-    data = jpeg_bytes(picture(1200, 1000), datetime(2022, 1, 1))
+    data = jpeg_bytes(picture(*size), datetime(2022, 1, 1))
     with pytest.raises(UnreadableImage, match="decompression bomb"):
         read_image(data, TZ)

@@ -185,3 +185,32 @@ def test_real_camera_trap_photos(tmp_path):
     assert images.count() == run.total - 1
     assert images.filter(timestamp__isnull=False).count() >= run.total - 2
     assert all(i.width and i.height for i in images)
+
+
+def test_run_cut_off_mid_way_is_taken_over_and_finishes(demo_source, tmp_path):
+    """A worker killed mid-import: the redelivered task resumes, no renamed leftovers."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from surveys.services import importing
+
+    root, _ = demo_source
+    survey = SurveyFactory()
+    run = do_start_import(survey, str(root))
+    # The dead worker's traces: the run is RUNNING, and one file reached storage
+    # without its Image row.
+    ImportRun.objects.filter(pk=run.pk).update(status=ImportStatus.RUNNING,
+                                               heartbeat_at=timezone.now())
+    leftover = f"surveys/{survey.pk}/originals/Kopje/CAM01/IMG_0001.JPG"
+    default_storage.save(leftover, __import__("io").BytesIO(b"partial"))
+    assert run_import(run) is False  # still fresh: someone else may be on it
+    ImportRun.objects.filter(pk=run.pk).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=importing.STALE_RUN_SECONDS + 1))
+    assert run_import(run) is True
+    run.refresh_from_db()
+    assert run.status == ImportStatus.DONE and run.imported == 48
+    image = Image.objects.get(key=leftover)
+    assert default_storage.open(image.key).read()[:2] == b"\xff\xd8"
+    folder = Path(default_storage.path(leftover)).parent
+    assert len(list(folder.iterdir())) == 12  # no renamed copies beside the originals

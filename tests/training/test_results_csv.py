@@ -31,6 +31,7 @@ def test_hostile_label_and_names_are_neutralised_and_multi_label_gives_two_rows(
     assert write_results_csv(task, out) == 2
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert [r["species"] for r in rows] == ["'=cmd|' /C calc'!A0", "Lion"]
+    assert [r["count"] for r in rows] == ["", ""]  # two species: boxes not split yet
     assert {r["annotator"] for r in rows} == {"'-annotator"}
     assert ClusterAnnotation.objects.get(pk=held.pk).labels.count() == 2
 
@@ -43,3 +44,28 @@ def test_export_command_errors(tmp_path):
     with pytest.raises(CommandError, match="does not exist"):
         call_command("export_results", "--task", str(task.pk),
                      "--out", str(tmp_path / "missing" / "x.csv"))
+
+
+@pytest.mark.django_db
+def test_count_is_the_most_animal_boxes_on_one_image():
+    from classifiers.models import Detection
+    from classifiers.taxonomy import Category
+    from tests.factories import ImageFactory
+
+    task = launched_task(1)
+    annotation = ClusterAnnotation.objects.get(task=task)
+    first = annotation.cluster.images.get()
+    second = ImageFactory(camera=first.camera, cluster=annotation.cluster)
+    box = {"left": 0, "top": 0, "right": 0.2, "bottom": 0.2, "score": 0.9, "source": "t"}
+    for image, categories in ((first, [1, 1, 2]), (second, [1, 1, 1, 3, 3])):
+        for category in categories:
+            Detection.objects.create(image=image, category=category, **box)
+    Detection.objects.create(image=second, category=Category.ANIMAL, static=True, **box)
+    user = annotator_for(task)
+    held = claim_next_cluster(task, user)
+    do_save_labels(task, user, annotation_id=held.pk, token=held.lease_token,
+                   label_ids=[Label.objects.get(task=task, name="Zebra").pk])
+    out = io.StringIO()
+    write_results_csv(task, out)
+    (row,) = csv.DictReader(io.StringIO(out.getvalue()))
+    assert row["count"] == "3"  # people, vehicles and static boxes do not count

@@ -10,7 +10,7 @@ from django.db.models import Count
 
 from annotation.models import ClusterAnnotation, Task
 from classifiers.models import Detection
-from classifiers.taxonomy import DetectionStatus
+from classifiers.taxonomy import Category, DetectionStatus
 from surveys.models import Image
 
 RESULT_COLUMNS = ["cluster_id", "site", "camera", "first_timestamp", "species", "count",
@@ -39,10 +39,10 @@ def _first_images(task: Task) -> dict[int, tuple[str, object]]:
 
 
 def _animal_counts(task: Task) -> dict[int, int]:
-    """Per cluster: the most relevant boxes seen on any one of its images."""
+    """Per cluster: the most animal boxes seen on any one of its images."""
     per_image = (
         Detection.objects.filter(
-            image__cluster__survey=task.survey, static=False,
+            image__cluster__survey=task.survey, static=False, category=Category.ANIMAL,
             status__in=[DetectionStatus.ACTIVE, DetectionStatus.EDITED, DetectionStatus.ADDED],
         ).values("image_id", "image__cluster_id").annotate(n=Count("id"))
     )
@@ -51,6 +51,20 @@ def _animal_counts(task: Task) -> dict[int, int]:
         cid = row["image__cluster_id"]
         counts[cid] = max(counts[cid], row["n"])
     return counts
+
+
+def _count(label, species: list, animals: int):
+    """The row's count: animal boxes for a single-species cluster.
+
+    Nothing/Knocked Down count 0. Unknown, Vehicles/Humans/Livestock and the
+    species of a multi-species cluster are left blank: the boxes are not yet
+    split per species (that comes with per-box labels).
+    """
+    if label.exclusive:
+        return 0
+    if label.is_special or len(species) != 1:
+        return ""
+    return animals
 
 
 def write_results_csv(task: Task, out) -> int:
@@ -70,8 +84,10 @@ def write_results_csv(task: Task, out) -> int:
     for annotation in annotations:
         cluster = annotation.cluster
         camera, taken = first.get(cluster.pk, ("", None))
-        for label in sorted(annotation.labels.all(), key=lambda lab: lab.name):
-            count = 0 if label.exclusive else counts.get(cluster.pk, 0)
+        labels = sorted(annotation.labels.all(), key=lambda lab: lab.name)
+        species = [label for label in labels if not label.is_special]
+        for label in labels:
+            count = _count(label, species, counts.get(cluster.pk, 0))
             writer.writerow([
                 cluster.pk,
                 safe_cell(cluster.site.name),
