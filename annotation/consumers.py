@@ -10,7 +10,7 @@ from surveys.selectors import survey_for_member
 from traptagger.broadcast import relay
 
 from . import events
-from .exceptions import AnnotationError
+from .exceptions import AnnotationError, NotAllowed
 from .selectors import annotatable_task, cluster_payload, task_progress
 from .services import leases
 
@@ -79,7 +79,12 @@ class TaggingConsumer(AsyncJsonWebsocketConsumer):
         await self.offer_next()
 
     async def offer_next(self):
-        message = await database_sync_to_async(_next_message)(self.task, self.user)
+        try:
+            message = await database_sync_to_async(_next_message)(self.task, self.user)
+        except NotAllowed as exc:
+            await self.send_json(events.error(str(exc)))
+            await self.close(code=4403)
+            return
         if message.get("lease"):
             self.leases.add(message["lease"])
         await self.send_json(message)

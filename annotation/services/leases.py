@@ -18,8 +18,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from ..exceptions import AnnotationError, StaleLease
+from ..exceptions import AnnotationError, NotAllowed, StaleLease
 from ..models import ClusterAnnotation, Label, Task
+from ..selectors import annotatable_task
 from ..taxonomy import NOTE_MAX_LENGTH
 
 CANDIDATES = 20
@@ -33,13 +34,25 @@ def _free(now) -> Q:
     return Q(leased_to__isnull=True) | Q(lease_expires_at__lt=now)
 
 
+def check_may_annotate(task: Task, user) -> None:
+    """Raise NotAllowed unless ``user`` may still annotate ``task``.
+
+    Checked on every claim and save, so that a member removed (or a task
+    closed) while their page is open stops at their next action.
+    """
+    if annotatable_task(user, task.pk) is None:
+        raise NotAllowed("You may no longer annotate this task (membership or task changed).")
+
+
 def claim_next_cluster(task: Task, user) -> ClusterAnnotation | None:
     """Lease the next unlabelled cluster of ``task`` to ``user``; None when none is left.
 
     A live lease the user already holds is handed over first, under a new
     token: a reconnected page gets its cluster back, and the page it replaced
-    can neither save to it nor release it any more.
+    can neither save to it nor release it any more. Raises NotAllowed when
+    the user may no longer annotate the task.
     """
+    check_may_annotate(task, user)
     now = timezone.now()
     held = (
         ClusterAnnotation.objects.filter(
@@ -105,6 +118,7 @@ def do_save_labels(task: Task, user, *, annotation_id: int, token: str,
     Raises AnnotationError for bad labels and StaleLease when the lease is no
     longer the user's (it expired and someone else took the cluster).
     """
+    check_may_annotate(task, user)
     labels = check_labels(task, label_ids)
     if len(note) > NOTE_MAX_LENGTH:
         raise AnnotationError(f"The note is longer than {NOTE_MAX_LENGTH} characters.")

@@ -147,3 +147,30 @@ def test_image_files_are_members_only(client):
     image.key = secret
     image.save()
     assert client.get(f"/images/{image.pk}/original/").status_code == 404
+
+
+def test_member_removed_while_labelling_is_stopped():
+    task = launched_task(3)
+    user = annotator_for(task)
+    comm = communicator(f"/ws/annotate/{task.pk}/", user)
+    zebra = Label.objects.get(task=task, name="Zebra")
+
+    async def run():
+        assert (await comm.connect())[0]
+        await comm.send_json_to({"type": "cluster.request"})
+        offer = await comm.receive_json_from(timeout=10)
+        from channels.db import database_sync_to_async
+
+        await database_sync_to_async(user.memberships.all().delete)()
+        await comm.send_json_to({"type": "label.submit", "annotation_id": offer["annotation_id"],
+                                 "lease": offer["lease"], "labels": [zebra.pk]})
+        refused = await comm.receive_json_from(timeout=10)
+        error = await comm.receive_json_from(timeout=10)
+        closing = await comm.receive_output(timeout=10)
+        return refused, error, closing
+
+    refused, error, closing = async_to_sync(run)()
+    assert refused["type"] == "label.refused" and "no longer annotate" in refused["reason"]
+    assert error["type"] == "error"
+    assert closing == {"type": "websocket.close", "code": 4403}
+    assert not ClusterAnnotation.objects.filter(labelled_at__isnull=False).exists()
