@@ -82,14 +82,16 @@ def list_source_files(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
     return files, refused
 
 
-def _save_exactly(key: str, data: bytes) -> str:
+def _save_exactly(key: str, data: bytes, *, may_exist: bool) -> str:
     """Store ``data`` under ``key`` itself.
 
-    An object already there is a leftover of a run cut off before it recorded
-    the image (keys of recorded images are skipped earlier), so it is replaced
-    rather than saved beside under a new name.
+    An object already there can only be a leftover of a run cut off before it
+    recorded the image (keys of recorded images are skipped earlier), so it is
+    replaced rather than saved beside under a new name. Only runs that follow
+    an unfinished one look (``may_exist``): the look costs a request per file
+    on S3.
     """
-    if default_storage.exists(key):
+    if may_exist and default_storage.exists(key):
         default_storage.delete(key)
     return default_storage.save(key, ContentFile(data))
 
@@ -97,7 +99,7 @@ def _save_exactly(key: str, data: bytes) -> str:
 class _Importer:
     """State for one run: site/camera caches and what is already in the survey."""
 
-    def __init__(self, run: ImportRun):
+    def __init__(self, run: ImportRun, *, taken_over: bool = False):
         self.run = run
         self.survey = run.survey
         self.root = Path(run.source)
@@ -112,6 +114,9 @@ class _Importer:
         self.hashes = dict(existing.values_list("content_hash", "key"))
         self.done_keys = set(existing.values_list("key", flat=True))
         self.issue_count = run.issues.count()
+        # Leftover files are possible only after a run that did not finish.
+        self.may_have_leftovers = taken_over or ImportRun.objects.filter(
+            survey=self.survey).exclude(pk=run.pk).exclude(status=ImportStatus.DONE).exists()
 
     def site_name(self, rel: str) -> str:
         folder = os.path.dirname(rel)
@@ -168,8 +173,10 @@ class _Importer:
                                           skipped=False))
             folder = os.path.dirname(rel)
             camera = self.camera_for(site_name, folder)
-            stored_key = _save_exactly(key, data)
-            web_key = _save_exactly(f"surveys/{self.survey.pk}/web/{rel}", info.web_jpeg)
+            careful = self.may_have_leftovers
+            stored_key = _save_exactly(key, data, may_exist=careful)
+            web_key = _save_exactly(f"surveys/{self.survey.pk}/web/{rel}", info.web_jpeg,
+                                    may_exist=careful)
             self.hashes[info.content_hash] = stored_key
             self.done_keys.add(key)
             images.append(Image(
@@ -191,6 +198,7 @@ def run_import(run: ImportRun) -> bool:
     a crash only adds what is missing. Advances the survey's pipeline at the end.
     """
     now = timezone.now()
+    taken_over = ImportRun.objects.filter(pk=run.pk, status=ImportStatus.RUNNING).exists()
     stale = now - timedelta(seconds=STALE_RUN_SECONDS)
     claimed = ImportRun.objects.filter(
         Q(status=ImportStatus.PENDING)
@@ -202,7 +210,7 @@ def run_import(run: ImportRun) -> bool:
     survey = run.survey
     Survey.objects.filter(pk=survey.pk).update(status=SurveyStatus.IMPORTING, status_detail="")
     try:
-        importer = _Importer(run)
+        importer = _Importer(run, taken_over=taken_over)
         files, refused = list_source_files(importer.root)
         ImportIssue.objects.bulk_create(
             ImportIssue(import_run=run, path=rel, reason=reason) for rel, reason in refused
