@@ -2,27 +2,29 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from .exceptions import AccountsError
+from core.exceptions import UserError
+
+from .access import is_site_staff
 from .models import Enquiry, Invitation, Membership, Organisation, User
 from .scoping import OrgScopedInline, OrgScopedModelAdmin
 from .services.organisations import check_invite, do_approve_enquiry, do_invite
-from .taxonomy import MEMBER_ADMIN_ROLES
+from .taxonomy import Capability
 
 
 class SuperuserOnlyMixin:
     """Site-wide records (accounts, enquiries): only superusers see them."""
 
     def has_module_permission(self, request):
-        return request.user.is_superuser
+        return is_site_staff(request.user)
 
     def has_view_permission(self, request, obj=None):
-        return request.user.is_superuser
+        return is_site_staff(request.user)
 
     has_change_permission = has_view_permission
     has_delete_permission = has_view_permission
 
     def has_add_permission(self, request):
-        return request.user.is_superuser
+        return is_site_staff(request.user)
 
 
 @admin.register(User)
@@ -35,7 +37,7 @@ class MembershipInline(OrgScopedInline):
     extra = 0
     fields = ["user", "role", "can_annotate"]
     autocomplete_fields = []
-    change_roles = MEMBER_ADMIN_ROLES
+    change_capability = Capability.MANAGE_MEMBERS
 
 
 @admin.register(Organisation)
@@ -43,11 +45,11 @@ class OrganisationAdmin(OrgScopedModelAdmin):
     list_display = ["name", "created_at"]
     search_fields = ["name"]
     inlines = [MembershipInline]
-    change_roles = MEMBER_ADMIN_ROLES
+    change_capability = Capability.MANAGE_MEMBERS
 
     def has_add_permission(self, request, *args):
         # New organisations come from approved enquiries or create_organisation.
-        return request.user.is_superuser
+        return is_site_staff(request.user)
 
 
 @admin.register(Membership)
@@ -55,7 +57,7 @@ class MembershipAdmin(OrgScopedModelAdmin):
     list_display = ["user", "organisation", "role", "can_annotate"]
     list_filter = ["role", "organisation"]
     search_fields = ["user__username", "user__email"]
-    change_roles = MEMBER_ADMIN_ROLES
+    change_capability = Capability.MANAGE_MEMBERS
 
 
 class InvitationForm(forms.ModelForm):
@@ -71,7 +73,7 @@ class InvitationForm(forms.ModelForm):
                     data["organisation"], acting_user=self.acting_user,
                     username=data.get("username", ""), email=data.get("email", ""),
                 )
-            except AccountsError as exc:
+            except UserError as exc:
                 raise forms.ValidationError(str(exc)) from exc
         return data
 
@@ -82,7 +84,7 @@ class InvitationAdmin(OrgScopedModelAdmin):
     list_display = ["organisation", "username", "email", "role", "status", "created_at"]
     list_filter = ["status", "organisation"]
     fields = ["organisation", "username", "email", "role"]
-    change_roles = MEMBER_ADMIN_ROLES
+    change_capability = Capability.MANAGE_MEMBERS
 
     def has_change_permission(self, request, obj=None):
         # Invitations are answered by the invitee, not edited.
@@ -119,7 +121,7 @@ class EnquiryAdmin(SuperuserOnlyMixin, admin.ModelAdmin):
         for enquiry in queryset:
             try:
                 new = do_approve_enquiry(enquiry, acting_user=request.user)
-            except AccountsError as exc:
+            except UserError as exc:
                 self.message_user(request, f"{enquiry}: {exc}", messages.ERROR)
                 continue
             self.message_user(

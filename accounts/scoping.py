@@ -1,75 +1,72 @@
 """Organisation scoping for the Django admin: one mixin for every ModelAdmin.
 
-A superuser sees everything. Anyone else sees, edits and is offered as a
-choice only rows owned by organisations where they hold a suitable role.
-Models name their path to the organisation in ``org_path``; permissions come
-from the membership roles (accounts.taxonomy), not from Django's per-model
-permission table.
+Everyone sees, edits and is offered as a choice only rows of organisations
+where they hold the ModelAdmin's capability; the access gateway
+(accounts.access) decides which, site staff included. Permissions come from
+membership roles (accounts.taxonomy), not from Django's per-model permission
+table.
 """
 
 from __future__ import annotations
 
 from django.contrib import admin
 
+from .access import ALL, organisation_ids_for
 from .models import User
-from .selectors import organisation_ids_for, scope_queryset, users_visible_to
-from .taxonomy import ADMIN_SITE_ROLES, WRITE_ROLES
+from .selectors import users_visible_to
+from .taxonomy import Capability
 
 
 class OrgScopedAdminMixin:
-    view_roles = ADMIN_SITE_ROLES
-    change_roles = WRITE_ROLES
+    """Rows, permissions and choices of a ModelAdmin, all through the access gateway."""
+
+    view_capability = Capability.VIEW
+    change_capability = Capability.CHANGE
 
     # --- which organisations -------------------------------------------------
-    def _org_ids(self, request, roles) -> set[int]:
+    def _org_ids(self, request, capability) -> set[int] | None:
         cache = request.__dict__.setdefault("_traptagger_org_ids", {})
-        key = frozenset(roles)
-        if key not in cache:
-            cache[key] = organisation_ids_for(request.user, roles)
-        return cache[key]
+        if capability not in cache:
+            cache[capability] = organisation_ids_for(request.user, capability)
+        return cache[capability]
 
     def viewable_org_ids(self, request):
-        return self._org_ids(request, self.view_roles)
+        return self._org_ids(request, self.view_capability)
 
     def changeable_org_ids(self, request):
-        return self._org_ids(request, self.change_roles)
+        return self._org_ids(request, self.change_capability)
+
+    @staticmethod
+    def _any(org_ids) -> bool:
+        return org_ids is ALL or bool(org_ids)
 
     # --- rows --------------------------------------------------------------
     def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if request.user.is_superuser:
-            return qs
-        return scope_queryset(qs, self.viewable_org_ids(request), include_shared=True)
+        return super().get_queryset(request).of_organisations(
+            self.viewable_org_ids(request), include_shared=True)
 
-    def _owned_by(self, request, obj, org_ids) -> bool:
+    def _owned_by(self, obj, org_ids, *, include_shared: bool = False) -> bool:
         if obj is None:
-            return bool(org_ids)
-        return scope_queryset(type(obj).objects.filter(pk=obj.pk), org_ids).exists()
+            return self._any(org_ids)
+        return type(obj)._default_manager.filter(pk=obj.pk).of_organisations(
+            org_ids, include_shared=include_shared).exists()
 
-    # --- permissions from roles ---------------------------------------------
+    # --- permissions from capabilities --------------------------------------------
     def has_module_permission(self, request):
-        return request.user.is_superuser or bool(self.viewable_org_ids(request))
+        return self._any(self.viewable_org_ids(request))
 
     def has_view_permission(self, request, obj=None):
-        if request.user.is_superuser:
-            return True
-        if obj is not None and getattr(obj, "org_shared_if_null", False) and (
-            getattr(obj, obj.org_path + "_id", None) is None
-        ):
-            return bool(self.viewable_org_ids(request))
-        return self._owned_by(request, obj, self.viewable_org_ids(request))
+        return self._owned_by(obj, self.viewable_org_ids(request), include_shared=True)
 
     def may_change(self, request, obj=None) -> bool:
         """Whether the user's roles let them change (or delete) ``obj``."""
-        if request.user.is_superuser:
-            return True
-        return self._owned_by(request, obj, self.changeable_org_ids(request))
+        return self._owned_by(obj, self.changeable_org_ids(request))
 
     def has_change_permission(self, request, obj=None):
         return self.may_change(request, obj)
 
     def has_add_permission(self, request, *args):
-        return request.user.is_superuser or bool(self.changeable_org_ids(request))
+        return self._any(self.changeable_org_ids(request))
 
     def has_delete_permission(self, request, obj=None):
         return self.may_change(request, obj)
@@ -77,14 +74,12 @@ class OrgScopedAdminMixin:
     # --- choices -------------------------------------------------------------
     def scope_choices(self, request, queryset):
         """Limit a choice queryset to what the user may pick."""
-        if request.user.is_superuser:
-            return queryset
         org_ids = self.changeable_org_ids(request)
         model = queryset.model
         if model is User:
-            return users_visible_to(org_ids)
+            return queryset if org_ids is ALL else users_visible_to(org_ids)
         if getattr(model, "org_path", None):
-            return scope_queryset(queryset, org_ids, include_shared=True)
+            return queryset.of_organisations(org_ids, include_shared=True)
         return queryset
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):

@@ -3,25 +3,31 @@ from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
 from accounts.scoping import OrgScopedInline, OrgScopedModelAdmin
+from core.admin_filters import choices_without
 
 from .exceptions import AnnotationError
 from .models import ClusterAnnotation, Label, Task
-from .services.tasks import do_launch_task
+from .services.task_setup import do_launch_task, do_save_task
+from .taxonomy import UNWIRED_TASK_STATUSES, hotkey_problem
 
 
 class LabelFormSet(BaseInlineFormSet):
+    """Checks the hotkey rule across the labels submitted together."""
+
     def clean(self):
         super().clean()
-        seen: dict[tuple, str] = {}
+        taken: dict[tuple, dict[str, str]] = {}
         for form in self.forms:
             data = getattr(form, "cleaned_data", None)
             if not data or form.errors or data.get("DELETE") or not data.get("hotkey"):
                 continue
-            key = (data.get("parent"), data["hotkey"].lower())
-            if key in seen:
-                raise ValidationError(
-                    f"“{data.get('name')}” and “{seen[key]}” share the hotkey “{key[1]}”.")
-            seen[key] = data.get("name")
+            parent = data.get("parent")
+            level = taken.setdefault(parent, {})
+            problem = hotkey_problem(data["hotkey"], top_level=parent is None, taken=level,
+                                     name=data.get("name"))
+            if problem:
+                raise ValidationError(problem)
+            level[data["hotkey"].lower()] = data.get("name")
 
 
 class LabelInline(OrgScopedInline):
@@ -34,19 +40,18 @@ class LabelInline(OrgScopedInline):
 
 @admin.register(Task)
 class TaskAdmin(OrgScopedModelAdmin):
-    list_display = ["name", "survey", "status", "batch_size", "created_at"]
-    list_filter = ["status"]
+    list_display = ["name", "survey", "status", "created_at"]
+    list_filter = [("status", choices_without(*UNWIRED_TASK_STATUSES))]
     search_fields = ["name", "survey__name"]
     autocomplete_fields = ["survey"]
     readonly_fields = ["status", "created_at"]
-    fields = ["survey", "name", "tagging_level", "batch_size", "status", "created_at"]
+    # tagging_level and batch_size stay hidden until the tagging levels are wired.
+    fields = ["survey", "name", "status", "created_at"]
     inlines = [LabelInline]
     actions = ["launch"]
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+        do_save_task(obj, acting_user=request.user)
 
     @admin.action(description="Launch: open the task to annotators")
     def launch(self, request, queryset):

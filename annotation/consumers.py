@@ -1,27 +1,16 @@
-"""Websocket entry points: the tagging page and survey progress."""
+"""Websocket entry point of the tagging page (protocol: events.py)."""
 
 from __future__ import annotations
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from surveys.events import status_message, survey_group
-from surveys.selectors import survey_for_member
-from traptagger.broadcast import relay
+from core.consumers import refuse
 
 from . import events
 from .exceptions import AnnotationError, NotAllowed
 from .selectors import annotatable_task, cluster_payload, task_progress
 from .services import leases
-
-
-async def refuse(consumer, code: int) -> None:
-    """Accept then close, so that the browser sees why (4401 log in, 4403 not allowed).
-
-    Closing before accepting would reject the handshake and lose the code.
-    """
-    await consumer.accept()
-    await consumer.close(code=code)
 
 
 class TaggingConsumer(AsyncJsonWebsocketConsumer):
@@ -103,37 +92,3 @@ def _int(value):
         return int(value)
     except (TypeError, ValueError):
         return None
-
-
-class SurveyProgressConsumer(AsyncJsonWebsocketConsumer):
-    """Import and AI progress of one survey, for its organisation's members."""
-
-    async def connect(self):
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await refuse(self, 4401)
-            return
-        survey_id = self.scope["url_route"]["kwargs"]["survey_id"]
-        survey = await database_sync_to_async(survey_for_member)(user, survey_id)
-        if survey is None:
-            await refuse(self, 4403)
-            return
-        self.group = survey_group(survey.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        relay.ensure_running()
-        await self.accept()
-        await self.send_json(status_message(survey))
-
-    async def disconnect(self, code):
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-
-    # Group messages are relayed to the browser as they are.
-    async def import_progress(self, event):
-        await self.send_json(event)
-
-    async def survey_status(self, event):
-        await self.send_json(event)
-
-    async def ai_progress(self, event):
-        await self.send_json(event)

@@ -1,4 +1,7 @@
-class AnnotationError(Exception):
+from core.exceptions import AccessDenied, UserError
+
+
+class AnnotationError(UserError):
     """A rule of annotation was broken; the message is for the annotator."""
 
 
@@ -6,5 +9,5 @@ class StaleLease(AnnotationError):
     """The cluster is no longer leased to this annotator; the write is refused."""
 
 
-class NotAllowed(AnnotationError):
+class NotAllowed(AnnotationError, AccessDenied):
     pass

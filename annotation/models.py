@@ -2,7 +2,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from .taxonomy import NOTE_MAX_LENGTH, RESERVED_TOP_HOTKEYS, TaggingLevel, TaskStatus
+from accounts.access import AccessQuerySet
+
+from .taxonomy import NOTE_MAX_LENGTH, TaggingLevel, TaskStatus, hotkey_problem
 
 
 class Task(models.Model):
@@ -22,6 +24,8 @@ class Task(models.Model):
         related_name="+",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AccessQuerySet.as_manager()
 
     class Meta:
         ordering = ["survey", "name"]
@@ -55,6 +59,8 @@ class Label(models.Model):
         default=False, help_text="Cannot be combined with other labels (e.g. Nothing)."
     )
 
+    objects = AccessQuerySet.as_manager()
+
     class Meta:
         ordering = ["task_id", "name"]
         constraints = [
@@ -73,16 +79,14 @@ class Label(models.Model):
         # In an admin inline the task may be new (no id yet) but is set.
         if self.task_id is None and getattr(self, "task", None) is None:
             return  # a special label shared by every task
-        if self.parent_id is None and self.hotkey in RESERVED_TOP_HOTKEYS:
-            raise ValidationError({"hotkey": f"The hotkey “{self.hotkey}” is reserved for the "
-                                             "special labels (n, u, v, q) and Skip (0)."})
-        if self.hotkey and not self.hotkey.isalnum():
-            raise ValidationError({"hotkey": "Use a letter or a digit as the hotkey."})
-        clash = Label.objects.filter(task_id=self.task_id, parent_id=self.parent_id,
-                                     hotkey=self.hotkey).exclude(pk=self.pk)
-        if self.hotkey and self.task_id and clash.exists():
-            raise ValidationError({"hotkey": f"The hotkey “{self.hotkey}” is already used by "
-                                             f"“{clash.first().name}” at this level."})
+        taken = {}
+        if self.task_id:
+            taken = dict(Label.objects.filter(task_id=self.task_id, parent_id=self.parent_id)
+                         .exclude(pk=self.pk).exclude(hotkey="").values_list("hotkey", "name"))
+        problem = hotkey_problem(self.hotkey, top_level=self.parent_id is None, taken=taken,
+                                 name=self.name)
+        if problem:
+            raise ValidationError({"hotkey": problem})
 
 
 class ClusterAnnotation(models.Model):
@@ -110,6 +114,8 @@ class ClusterAnnotation(models.Model):
     lease_token = models.CharField(max_length=32, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     offered_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AccessQuerySet.as_manager()
 
     class Meta:
         ordering = ["task", "id"]

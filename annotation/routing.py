@@ -4,5 +4,4 @@ from . import consumers
 
 websocket_urlpatterns = [
     path("ws/annotate/<int:task_id>/", consumers.TaggingConsumer.as_asgi()),
-    path("ws/surveys/<int:survey_id>/", consumers.SurveyProgressConsumer.as_asgi()),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, Q
 
-from accounts.models import Membership
+from accounts.taxonomy import Capability
 from classifiers.models import Detection
 from classifiers.taxonomy import DetectionStatus
 from surveys.models import Image
@@ -14,12 +14,10 @@ from .taxonomy import TaskStatus
 
 
 def annotatable_tasks(user):
-    """Launched tasks of organisations where ``user`` may annotate."""
-    if not user.is_authenticated:
-        return Task.objects.none()
-    org_ids = Membership.objects.filter(user=user, can_annotate=True).values("organisation_id")
+    """Launched tasks of organisations where ``user`` may annotate (accounts.access)."""
     return (
-        Task.objects.filter(status=TaskStatus.LAUNCHED, survey__organisation_id__in=org_ids)
+        Task.objects.accessible_to(user, Capability.ANNOTATE)
+        .filter(status=TaskStatus.LAUNCHED)
         .select_related("survey", "survey__organisation")
     )
 

@@ -7,6 +7,10 @@ class TaskStatus(models.TextChoices):
     FINISHED = "finished", "Finished"
 
 
+# Statuses that nothing sets yet: hidden from the admin until their issue wires them.
+UNWIRED_TASK_STATUSES = frozenset({TaskStatus.FINISHED})
+
+
 class TaggingLevel(models.TextChoices):
     SPECIES = "species", "Species (top-level labels)"
 
@@ -21,3 +25,25 @@ SPECIAL_LABELS = [
     ("Knocked Down", "q", True),
 ]
 NOTE_MAX_LENGTH = 512
+
+
+def hotkey_problem(hotkey: str, *, top_level: bool, taken: dict[str, str],
+                   name: str = "This label") -> str | None:
+    """Why ``hotkey`` cannot be a task label's key, or None when it can.
+
+    The one hotkey rule, used by the model, the admin's label formset and the
+    task services. ``taken`` maps keys already used at the same level to the
+    labels using them.
+    """
+    hotkey = (hotkey or "").lower()
+    if not hotkey:
+        return None
+    if top_level and hotkey in RESERVED_TOP_HOTKEYS:
+        return (f"The hotkey “{hotkey}” is reserved for the special labels (n, u, v, q) "
+                "and Skip (0).")
+    if len(hotkey) != 1 or not hotkey.isalnum():
+        return "Use a letter or a digit as the hotkey."
+    if hotkey in taken:
+        return (f"“{name}” and “{taken[hotkey]}” share the hotkey “{hotkey}”; give each "
+                "label its own key at this level.")
+    return None

@@ -1,5 +1,7 @@
 from django.db import models
 
+from accounts.access import AccessQuerySet
+
 from .taxonomy import Category, DetectionStatus
 
 
@@ -23,6 +25,8 @@ class Classifier(models.Model):
     input_size = models.PositiveSmallIntegerField(default=64)
     threshold = models.FloatField(default=0.5)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AccessQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -56,6 +60,8 @@ class Detection(models.Model):
     static = models.BooleanField(default=False)
     classification = models.CharField(max_length=100, blank=True)
     classification_score = models.FloatField(null=True, blank=True)
+
+    objects = AccessQuerySet.as_manager()
 
     class Meta:
         ordering = ["image", "-score"]

@@ -18,5 +18,8 @@ class DetectionStatus(models.TextChoices):
     ADDED = "added", "Added"
 
 
+# Statuses that nothing sets or reads yet: hidden from the admin until wired.
+UNWIRED_DETECTION_STATUSES = frozenset({DetectionStatus.HIDDEN, DetectionStatus.MASKED})
+
 # A box smaller than this fraction of the image does not vote for a cluster's species.
 MIN_CLASSIFY_AREA = 0.0025

@@ -3,6 +3,7 @@ from django.contrib import admin
 from accounts.scoping import OrgScopedInline, OrgScopedModelAdmin
 
 from .models import Camera, Cluster, Image, ImportIssue, ImportRun, Site, Survey
+from .services.surveys import do_save_survey
 
 
 class SiteInline(OrgScopedInline):
@@ -17,16 +18,16 @@ class SurveyAdmin(OrgScopedModelAdmin):
     list_filter = ["status", "organisation"]
     search_fields = ["name", "description"]
     readonly_fields = ["status", "status_detail", "image_count", "cluster_count", "created_at"]
-    fields = ["organisation", "name", "description", "site_regex", "camera_regex",
-              "trigger_source", "survey_type", "timezone", "detector", "classifier",
-              "status", "status_detail", "image_count", "cluster_count", "created_at"]
+    # camera_regex, trigger_source and survey_type stay hidden until the import
+    # and clustering read them.
+    fields = ["organisation", "name", "description", "site_regex", "timezone", "detector",
+              "classifier", "status", "status_detail", "image_count", "cluster_count",
+              "created_at"]
     inlines = [SiteInline]
     change_form_template = "admin/surveys/survey/change_form.html"
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+        do_save_survey(obj, acting_user=request.user)
 
 
 @admin.register(Site)

@@ -1,10 +1,11 @@
 """Websocket messages about surveys (group ``survey.<id>``).
 
 ``import.progress``  {survey_id, import_id, processed, total, imported, issues, status}
-``survey.status``    {survey_id, status, label, detail}
+``stage.progress``   {survey_id, stage: "clustering"|"detecting"|"classifying", done, total}
+``survey.status``    {survey_id, status, label, detail}  (on every status change)
 """
 
-from traptagger.broadcast import broadcast
+from core.broadcast import broadcast
 
 
 def survey_group(survey_id: int) -> str:
@@ -36,3 +37,10 @@ def status_message(survey) -> dict:
 
 def survey_status(survey) -> None:
     broadcast(survey_group(survey.pk), status_message(survey))
+
+
+def stage_progress(survey_id: int, *, stage: str, done: int, total: int) -> None:
+    broadcast(survey_group(survey_id), {
+        "type": "stage.progress", "survey_id": survey_id, "stage": stage,
+        "done": done, "total": total,
+    })

@@ -1,4 +1,7 @@
-class SurveyError(Exception):
+from core.exceptions import UserError
+
+
+class SurveyError(UserError):
     """A rule of the surveys domain was broken; the message is for the user."""
 
 

@@ -5,6 +5,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from accounts.access import AccessQuerySet
+
 from .taxonomy import DETECTOR_CHOICES, ImportStatus, SurveyStatus, SurveyType, TriggerSource
 
 
@@ -53,6 +55,9 @@ class Survey(models.Model):
         max_length=20, choices=SurveyStatus.choices, default=SurveyStatus.NEW
     )
     status_detail = models.CharField(max_length=500, blank=True)
+    # Set when a worker claims the current stage and touched as it reports
+    # progress; empty while the stage waits in its queue (services.pipeline).
+    stage_heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
     classifier = models.ForeignKey(
         "classifiers.Classifier", on_delete=models.SET_NULL, null=True, blank=True,
         related_name="surveys",
@@ -68,6 +73,8 @@ class Survey(models.Model):
         related_name="+",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AccessQuerySet.as_manager()
 
     class Meta:
         ordering = ["organisation", "name"]
@@ -90,6 +97,8 @@ class Site(models.Model):
     longitude = models.FloatField(null=True, blank=True)
     altitude = models.FloatField(null=True, blank=True)
 
+    objects = AccessQuerySet.as_manager()
+
     class Meta:
         ordering = ["survey", "name"]
         constraints = [
@@ -107,6 +116,8 @@ class Camera(models.Model):
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="cameras")
     path = models.CharField(max_length=500, help_text="Folder relative to the survey root.")
+
+    objects = AccessQuerySet.as_manager()
 
     class Meta:
         ordering = ["site", "path"]
@@ -131,6 +142,8 @@ class Cluster(models.Model):
     # What the species classifier suggests for the whole cluster.
     suggestion = models.CharField(max_length=100, blank=True)
     suggestion_score = models.FloatField(null=True, blank=True)
+
+    objects = AccessQuerySet.as_manager()
 
     class Meta:
         ordering = ["site", "start", "id"]
@@ -164,6 +177,8 @@ class Image(models.Model):
     height = models.PositiveIntegerField(null=True, blank=True)
     file_size = models.PositiveBigIntegerField(default=0)
     detected = models.BooleanField(default=False)
+
+    objects = AccessQuerySet.as_manager()
 
     class Meta:
         ordering = ["corrected_timestamp", "filename"]
@@ -204,6 +219,8 @@ class ImportRun(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    objects = AccessQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
 
@@ -220,6 +237,8 @@ class ImportIssue(models.Model):
     path = models.CharField(max_length=1000)
     reason = models.CharField(max_length=1000)
     skipped = models.BooleanField(default=True)
+
+    objects = AccessQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]

@@ -12,16 +12,16 @@ from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.test import override_settings
 
+from core.broadcast import purge_broadcasts
+from core.models import Broadcast
 from tests.conftest import subprocess_env, ws_headers
 from tests.factories import SurveyFactory, member
 from traptagger.asgi import application
-from traptagger.models import Broadcast
-from traptagger.tasks import purge_broadcasts
 
 ROOT = Path(__file__).resolve().parent.parent
 SEND = (
     "import django, sys; django.setup(); "
-    "from traptagger.broadcast import broadcast; "
+    "from core.broadcast import broadcast; "
     "broadcast(sys.argv[1], {'type': 'import.progress', 'survey_id': int(sys.argv[2]), "
     "'processed': 7, 'total': 9, 'imported': 7, 'issues': 0, 'status': 'running'})"
 )

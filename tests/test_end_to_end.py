@@ -11,7 +11,7 @@ from django.core.management import call_command
 
 from accounts.taxonomy import Role
 from annotation.models import ClusterAnnotation, Label
-from annotation.services.tasks import do_create_task, do_launch_task
+from annotation.services.task_setup import do_create_task, do_launch_task
 from classifiers import tasks as ai_tasks
 from surveys import tasks as survey_tasks
 from surveys.models import Cluster, ImportRun
@@ -34,10 +34,10 @@ def test_main_job(demo_source, demo_classifier, tmp_path):
     # The worker's tasks, in pipeline order, each run a second time to show it is a no-op.
     run = ImportRun.objects.create(survey=survey, source=str(root))
     for task, arg, stage in (
-        (survey_tasks.run_import, run.pk, SurveyStatus.CLUSTERING),
-        (survey_tasks.cluster_survey, survey.pk, SurveyStatus.DETECTING),
-        (ai_tasks.detect_survey, survey.pk, SurveyStatus.CLASSIFYING),
-        (ai_tasks.classify_survey, survey.pk, SurveyStatus.READY),
+        (survey_tasks.run_import_task, run.pk, SurveyStatus.CLUSTERING),
+        (survey_tasks.cluster_survey_task, survey.pk, SurveyStatus.DETECTING),
+        (ai_tasks.detect_survey_task, survey.pk, SurveyStatus.CLASSIFYING),
+        (ai_tasks.classify_survey_task, survey.pk, SurveyStatus.READY),
     ):
         task(arg)
         task(arg)

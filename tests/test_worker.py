@@ -69,7 +69,7 @@ def test_worker_process_runs_pipeline_and_progress_reaches_browser(
                 assert (await comm.connect())[0]
                 seen.append(await comm.receive_json_from(timeout=10))
                 await asyncio.sleep(0.5)  # let the relay note where the outbox ends
-                producer.send_task("surveys.tasks.run_import", args=[run.pk], queue="import")
+                producer.send_task("surveys.run_import", args=[run.pk], queue="import")
                 deadline = asyncio.get_running_loop().time() + 300
                 while asyncio.get_running_loop().time() < deadline:
                     try:
@@ -96,6 +96,6 @@ def test_worker_process_runs_pipeline_and_progress_reaches_browser(
     assert not Detection.objects.filter(image__cluster__survey=survey,
                                         classification="").exists()
     kinds = [e["type"] for e in seen]
-    assert "import.progress" in kinds and "ai.progress" in kinds
+    assert "import.progress" in kinds and "stage.progress" in kinds
     stages = [e["status"] for e in seen if e["type"] == "survey.status"]
     assert stages[-4:] == ["clustering", "detecting", "classifying", "ready"], stages

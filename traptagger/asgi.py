@@ -15,7 +15,13 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from annotation.routing import websocket_urlpatterns  # noqa: E402
+from annotation import routing as annotation_routing  # noqa: E402
+from surveys import routing as survey_routing  # noqa: E402
+
+websocket_urlpatterns = [
+    *annotation_routing.websocket_urlpatterns,
+    *survey_routing.websocket_urlpatterns,
+]
 
 application = ProtocolTypeRouter({
     "http": django_asgi_app,

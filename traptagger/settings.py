@@ -80,12 +80,13 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "allauth",
     "allauth.account",
-    "traptagger.apps.CoreConfig",
+    "core",
     "accounts",
     "surveys",
     "classifiers",
     "annotation",
     "training",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -230,7 +231,7 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 # True when a message sent from any process reaches every consumer. When it
 # is False, events raised outside the web server go through the database
-# outbox (traptagger.broadcast) and the server relays them.
+# outbox (core.broadcast) and the server relays them.
 CHANNEL_LAYER_SHARED = bool(REDIS_URL)
 BROADCAST_RELAY_INTERVAL = env.float("BROADCAST_RELAY_INTERVAL", default=0.5)
 
@@ -260,11 +261,15 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "annotation-release-expired-leases": {
-        "task": "annotation.tasks.release_expired_leases",
+        "task": "annotation.release_expired_leases",
         "schedule": 60.0,
     },
-    "traptagger-purge-broadcasts": {
-        "task": "traptagger.tasks.purge_broadcasts",
+    "surveys-resume-stale-work": {
+        "task": "surveys.resume_stale_work",
+        "schedule": 300.0,
+    },
+    "core-purge-broadcasts": {
+        "task": "core.purge_broadcasts",
         "schedule": 600.0,
     },
 }

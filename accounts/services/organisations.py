@@ -12,14 +12,17 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.exceptions import AccessDenied
+
+from ..access import check_capability, check_site_staff
 from ..exceptions import AccountsError, DuplicateOrganisation, PermissionDenied
 from ..models import Enquiry, Invitation, Membership, Organisation, User
-from ..selectors import organisation_with_role, verified_emails
-from ..taxonomy import MEMBER_ADMIN_ROLES, EnquiryStatus, InvitationStatus, Role
+from ..selectors import verified_emails
+from ..taxonomy import Capability, EnquiryStatus, InvitationStatus, Role
 
 
 @dataclass
-class NewAdmin:
+class NewAccount:
     organisation: Organisation
     user: User
     password: str
@@ -27,6 +30,14 @@ class NewAdmin:
 
 def generate_password() -> str:
     return secrets.token_urlsafe(12)
+
+
+def _mail_on_commit(*, subject: str, message: str, recipient: str) -> None:
+    """Send a mail once the current transaction commits (a rolled-back change mails nobody)."""
+    transaction.on_commit(lambda: send_mail(
+        subject=subject, message=message, from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[recipient],
+    ))
 
 
 def check_organisation_name_free(name: str) -> None:
@@ -38,7 +49,7 @@ def check_organisation_name_free(name: str) -> None:
         )
 
 
-def do_create_organisation(name: str, *, admin_username: str, admin_email: str) -> NewAdmin:
+def do_create_organisation(name: str, *, admin_username: str, admin_email: str) -> NewAccount:
     """Create an organisation with its first admin (staff, not superuser).
 
     Returns the new admin with a generated password. Raises AccountsError when
@@ -61,7 +72,7 @@ def do_create_organisation(name: str, *, admin_username: str, admin_email: str) 
         Membership.objects.create(
             user=user, organisation=organisation, role=Role.ADMIN, can_annotate=True
         )
-    return NewAdmin(organisation=organisation, user=user, password=password)
+    return NewAccount(organisation=organisation, user=user, password=password)
 
 
 def check_enquiry(organisation_name: str, email: str) -> None:
@@ -99,14 +110,17 @@ def _username_for(email: str) -> str:
     return candidate
 
 
-def do_approve_enquiry(enquiry: Enquiry, *, acting_user: User) -> NewAdmin:
+def do_approve_enquiry(enquiry: Enquiry, *, acting_user: User) -> NewAccount:
     """Create the organisation and its first admin for ``enquiry`` and email the credentials.
 
-    Only staff superusers may approve. Raises AccountsError when the enquiry
-    was already decided or its organisation name has been taken since.
+    Only site staff may approve (AccessDenied). Raises AccountsError when the
+    enquiry was already decided or its organisation name has been taken
+    since. The mail leaves once the approval is committed.
     """
-    if not acting_user.is_superuser:
-        raise PermissionDenied("Only site staff can approve enquiries.")
+    try:
+        check_site_staff(acting_user, "approve enquiries")
+    except AccessDenied as exc:
+        raise PermissionDenied(str(exc)) from exc
     with transaction.atomic():
         locked = Enquiry.objects.select_for_update().get(pk=enquiry.pk)
         if locked.status != EnquiryStatus.NEW:
@@ -120,17 +134,16 @@ def do_approve_enquiry(enquiry: Enquiry, *, acting_user: User) -> NewAdmin:
         locked.organisation = new.organisation
         locked.decided_at = timezone.now()
         locked.save(update_fields=["status", "organisation", "decided_at"])
-    send_mail(
-        subject=f"Your TrapTagger organisation “{new.organisation.name}” is ready",
-        message=(
-            f"Hello{(' ' + locked.contact_name) if locked.contact_name else ''},\n\n"
-            f"Your organisation “{new.organisation.name}” has been created.\n"
-            f"Username: {new.user.username}\nPassword: {new.password}\n\n"
-            "Log in to the admin and change your password on first use.\n"
-        ),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        recipient_list=[locked.email],
-    )
+        _mail_on_commit(
+            subject=f"Your TrapTagger organisation “{new.organisation.name}” is ready",
+            message=(
+                f"Hello{(' ' + locked.contact_name) if locked.contact_name else ''},\n\n"
+                f"Your organisation “{new.organisation.name}” has been created.\n"
+                f"Username: {new.user.username}\nPassword: {new.password}\n\n"
+                "Log in to the admin and change your password on first use.\n"
+            ),
+            recipient=locked.email,
+        )
     enquiry.refresh_from_db()
     return new
 
@@ -138,10 +151,10 @@ def do_approve_enquiry(enquiry: Enquiry, *, acting_user: User) -> NewAdmin:
 def check_invite(organisation: Organisation, *, acting_user: User, username: str = "",
                  email: str = "") -> None:
     """Raise AccountsError unless ``acting_user`` may invite this person to ``organisation``."""
-    if not organisation_with_role(acting_user, organisation, MEMBER_ADMIN_ROLES) and not (
-        acting_user.is_superuser
-    ):
-        raise PermissionDenied("Only an organisation admin can invite members.")
+    try:
+        check_capability(acting_user, organisation, Capability.MANAGE_MEMBERS)
+    except AccessDenied as exc:
+        raise PermissionDenied("Only an organisation admin can invite members.") from exc
     username, email = username.strip(), email.strip()
     if not username and not email:
         raise AccountsError("Give a username or an email address to invite.")
@@ -166,7 +179,8 @@ def do_invite(organisation: Organisation, *, acting_user: User, username: str = 
               email: str = "", role: str = Role.ANNOTATOR) -> Invitation:
     """Invite a person (by username or email) to ``organisation``; needs the admin role.
 
-    Emails the invitee when an address is known. Raises AccountsError (see check_invite).
+    Emails the invitee, once the invitation is committed, when an address is
+    known. Raises AccountsError (see check_invite).
     """
     check_invite(organisation, acting_user=acting_user, username=username, email=email)
     username, email = username.strip(), email.strip().lower()
@@ -177,14 +191,13 @@ def do_invite(organisation: Organisation, *, acting_user: User, username: str = 
     )
     recipient = invitee.email if invitee else email
     if recipient:
-        send_mail(
+        _mail_on_commit(
             subject=f"Invitation to join {organisation} on TrapTagger",
             message=(
                 f"{acting_user.username} invited you to join {organisation} as {role}.\n"
                 "Log in (or sign up) and accept the invitation on your home page.\n"
             ),
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            recipient_list=[recipient],
+            recipient=recipient,
         )
     return invitation
 
@@ -221,3 +234,31 @@ def do_answer_invitation(invitation: Invitation, *, user: User, accept: bool) ->
             user.is_staff = True
             user.save(update_fields=["is_staff"])
     return membership
+
+
+def do_add_member(organisation: Organisation, *, username: str, email: str = "",
+                  role: str = Role.ANNOTATOR, password: str | None = None,
+                  can_annotate: bool = True) -> NewAccount:
+    """Create an account and make it a member of ``organisation`` (operators and the demo).
+
+    People normally join through invitations; this is for set-up scripts.
+    Returns the account with its password (generated unless given). Raises
+    AccountsError when the username is taken.
+    """
+    if User.objects.filter(username__iexact=username).exists():
+        raise AccountsError(f"The username “{username}” is already taken.")
+    password = password or generate_password()
+    with transaction.atomic():
+        user = User.objects.create_user(username=username, email=email, password=password,
+                                        is_staff=role != Role.ANNOTATOR)
+        Membership.objects.create(user=user, organisation=organisation, role=role,
+                                  can_annotate=can_annotate)
+    return NewAccount(organisation=organisation, user=user, password=password)
+
+
+def do_reset_password(user: User, password: str | None = None) -> str:
+    """Give ``user`` a new password (generated unless given) and return it."""
+    password = password or generate_password()
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    return password

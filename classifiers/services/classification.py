@@ -12,9 +12,9 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from PIL import Image as PILImage
 
+from core.progress import Progress, ignore_progress
 from surveys.models import Cluster, Survey
 
-from .. import events
 from ..exceptions import ClassifierError
 from ..models import Classifier, Detection
 from ..taxonomy import MIN_CLASSIFY_AREA, Category, DetectionStatus
@@ -90,10 +90,12 @@ def classify_detections(classifier: Classifier, detections: list[Detection]) -> 
         det.classification_score = round(float(probs[best]), 4)
 
 
-def classify_survey(survey: Survey) -> int:
+def do_classify_survey(survey: Survey, *, progress: Progress = ignore_progress) -> int:
     """Classify the survey's unclassified animal detections, then suggest a species per cluster.
 
-    Safe to re-run: classified detections are skipped; suggestions are recomputed.
+    Safe to re-run: classified detections are skipped; suggestions are
+    recomputed. ``progress(done, total)`` counts detections. Raises
+    ClassifierError when the survey has no usable classifier.
     """
     classifier = survey.classifier
     if classifier is None:
@@ -113,8 +115,8 @@ def classify_survey(survey: Survey) -> int:
         classify_detections(classifier, batch)
         with transaction.atomic():
             Detection.objects.bulk_update(batch, ["classification", "classification_score"])
-            done += len(batch)
-            events.ai_progress(survey.pk, stage="classifying", done=done, total=total)
+        done += len(batch)
+        progress(done, total)
     suggest_cluster_species(survey, classifier)
     return done
 

@@ -8,9 +8,9 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from PIL import Image as PILImage
 
+from core.progress import Progress, ignore_progress
 from surveys.models import Cluster, Image, Survey
 
-from .. import events
 from ..exceptions import ClassifierError
 from ..models import Detection
 from ..taxonomy import DetectionStatus
@@ -26,11 +26,12 @@ def load_web_image(image: Image) -> PILImage.Image:
     return img
 
 
-def detect_survey(survey: Survey) -> int:
+def do_detect_survey(survey: Survey, *, progress: Progress = ignore_progress) -> int:
     """Detect boxes on every image of ``survey`` not yet detected; return boxes made.
 
     Works a cluster at a time (the motion detector compares a cluster's
-    images). Safe to re-run: detected images are skipped.
+    images). Safe to re-run: detected images are skipped. ``progress(done,
+    total)`` counts clusters.
     """
     detector = DETECTORS.get(survey.detector)
     if detector is None:
@@ -57,7 +58,7 @@ def detect_survey(survey: Survey) -> int:
         with transaction.atomic():
             Detection.objects.bulk_create(rows)
             Image.objects.filter(id__in=[i.pk for i in images]).update(detected=True)
-            if n % PROGRESS_EVERY == 0 or n == len(cluster_ids):
-                events.ai_progress(survey.pk, stage="detecting", done=n, total=len(cluster_ids))
+        if n % PROGRESS_EVERY == 0 or n == len(cluster_ids):
+            progress(n, len(cluster_ids))
         made += len(rows)
     return made

@@ -1,4 +1,4 @@
-// Live import / AI progress on the survey's admin page (messages: surveys/events.py).
+// Live import and stage progress on the survey's admin page (messages: surveys/events.py).
 (function () {
   "use strict";
   const box = document.getElementById("survey-progress");
@@ -15,7 +15,7 @@
     } else if (msg.type === "import.progress") {
       detail.textContent = "imported " + msg.imported + ", read " + msg.processed + " of " +
         msg.total + " files, " + msg.issues + " issue(s)";
-    } else if (msg.type === "ai.progress") {
+    } else if (msg.type === "stage.progress") {
       detail.textContent = msg.stage + ": " + msg.done + " of " + msg.total;
     }
   };

@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import Max
 
+from core.progress import Progress, ignore_progress
+
 from ..models import Cluster, Image, Site, Survey
 from ..taxonomy import CLUSTER_GAP_SECONDS, CLUSTER_MAX_SECONDS
 
@@ -36,19 +38,21 @@ def split_into_clusters(
     return clusters
 
 
-def cluster_survey(survey: Survey) -> int:
+def do_cluster_survey(survey: Survey, *, progress: Progress = ignore_progress) -> int:
     """Cluster every image of ``survey`` that is not in a cluster yet; return clusters made.
 
     Safe to re-run: images already clustered are left alone, so a second run
-    makes nothing.
+    makes nothing. ``progress(done, total)`` is called after each site.
     """
     made = 0
-    for site in Site.objects.filter(survey=survey).order_by("id"):
+    sites = list(Site.objects.filter(survey=survey).order_by("id"))
+    for n, site in enumerate(sites, start=1):
         rows = list(
             Image.objects.filter(camera__site=site, cluster__isnull=True)
             .values_list("id", "corrected_timestamp", "filename")
         )
         if not rows:
+            progress(n, len(sites))
             continue
         groups = split_into_clusters(rows)
         with transaction.atomic():
@@ -68,6 +72,7 @@ def cluster_survey(survey: Survey) -> int:
             ]
             Image.objects.bulk_update(updates, ["cluster"], batch_size=1000)
         made += len(clusters)
+        progress(n, len(sites))
     Survey.objects.filter(pk=survey.pk).update(
         cluster_count=Cluster.objects.filter(survey=survey).count()
     )

@@ -20,6 +20,7 @@ from .. import events
 from ..exceptions import ImportSourceError, SurveyError, UnreadableImage
 from ..models import Camera, Image, ImportIssue, ImportRun, Site, Survey
 from ..taxonomy import JPEG_SUFFIXES, ImportStatus, SurveyStatus
+from . import pipeline
 from .images import read_image
 
 logger = logging.getLogger(__name__)
@@ -49,14 +50,20 @@ def check_site_regex(pattern: str) -> re.Pattern:
         ) from exc
 
 
-def do_start_import(survey: Survey, source: str, *, acting_user=None) -> ImportRun:
-    """Record an import of ``source`` into ``survey`` and queue it on the ``import`` queue."""
+def do_start_import(survey: Survey, source: str, *, acting_user=None,
+                    inline: bool = False) -> ImportRun:
+    """Record an import of ``source`` into ``survey`` and start it on the ``import`` queue.
+
+    The survey moves to *importing* at once. ``inline`` runs the import, and
+    the pipeline stages after it, in this process once the transaction
+    commits (see pipeline.enqueue). Raises SurveyError for a bad folder or
+    site regex.
+    """
     root = check_source_dir(source)
     check_site_regex(survey.site_regex)
     run = ImportRun.objects.create(survey=survey, source=str(root), created_by=acting_user)
-    from ..tasks import run_import
-
-    transaction.on_commit(lambda: run_import.delay(run.pk))
+    pipeline.do_transition(survey, pipeline.ANY, SurveyStatus.IMPORTING)
+    pipeline.enqueue(pipeline.IMPORT_TASK, "import", run.pk, inline=inline)
     return run
 
 
@@ -188,14 +195,15 @@ class _Importer:
         return images, issues
 
 
-def run_import(run: ImportRun) -> bool:
+def do_run_import(run: ImportRun, *, inline: bool = False) -> bool:
     """Import every JPEG under the run's source folder into its survey.
 
     Claims the run (PENDING → RUNNING, or a RUNNING run whose worker has been
     silent for STALE_RUN_SECONDS and so was cut off) and returns False when
     another worker has it or it is finished. Unreadable files become ImportIssues and
     the import goes on. Files already imported are skipped, so a re-run after
-    a crash only adds what is missing. Advances the survey's pipeline at the end.
+    a crash only adds what is missing. The last run of the survey to finish
+    moves its pipeline on (``inline``: in this process, see pipeline.enqueue).
     """
     now = timezone.now()
     taken_over = ImportRun.objects.filter(pk=run.pk, status=ImportStatus.RUNNING).exists()
@@ -208,7 +216,8 @@ def run_import(run: ImportRun) -> bool:
         return False
     run.refresh_from_db()
     survey = run.survey
-    Survey.objects.filter(pk=survey.pk).update(status=SurveyStatus.IMPORTING, status_detail="")
+    if survey.status != SurveyStatus.IMPORTING:  # a failed run resumed
+        pipeline.do_transition(survey, pipeline.ANY, SurveyStatus.IMPORTING)
     try:
         importer = _Importer(run, taken_over=taken_over)
         files, refused = list_source_files(importer.root)
@@ -231,7 +240,7 @@ def run_import(run: ImportRun) -> bool:
                 run.heartbeat_at = timezone.now()
                 run.save(update_fields=["processed", "imported", "heartbeat_at"])
                 events.import_progress(run, issues=importer.issue_count)
-        _finish(run, survey, importer.issue_count)
+        _finish(run, survey, importer.issue_count, inline=inline)
     except Exception as exc:
         logger.exception("import %s failed", run.pk)
         _fail(run, f"The import stopped: {exc}")
@@ -239,9 +248,7 @@ def run_import(run: ImportRun) -> bool:
     return True
 
 
-def _finish(run: ImportRun, survey: Survey, issue_count: int) -> None:
-    from .pipeline import advance
-
+def _finish(run: ImportRun, survey: Survey, issue_count: int, *, inline: bool) -> None:
     with transaction.atomic():
         run.status = ImportStatus.DONE
         run.finished_at = timezone.now()
@@ -252,13 +259,29 @@ def _finish(run: ImportRun, survey: Survey, issue_count: int) -> None:
         survey.image_count = Image.objects.filter(camera__site__survey=survey).count()
         survey.save(update_fields=["image_count"])
         events.import_progress(run, issues=issue_count)
-        advance(survey, finished=SurveyStatus.IMPORTING)
+        others = ImportRun.objects.filter(
+            survey=survey, status__in=[ImportStatus.PENDING, ImportStatus.RUNNING]
+        ).exclude(pk=run.pk)
+        if not others.exists():  # the last import to finish moves the pipeline on
+            pipeline.stage_done(survey, SurveyStatus.IMPORTING, inline=inline)
 
 
 def _fail(run: ImportRun, message: str) -> None:
     ImportRun.objects.filter(pk=run.pk).update(
         status=ImportStatus.FAILED, message=message[:1000], finished_at=timezone.now()
     )
-    Survey.objects.filter(pk=run.survey_id).update(
-        status=SurveyStatus.FAILED, status_detail=message[:500]
-    )
+    pipeline.do_transition(run.survey, SurveyStatus.IMPORTING, SurveyStatus.FAILED, message)
+
+
+def resume_stale_imports() -> list[int]:
+    """Re-send every running import whose worker went silent; return their ids.
+
+    Some brokers drop the message of a killed worker; the re-sent task takes
+    the stale run over (see do_run_import) and imports only what is missing.
+    """
+    stale = timezone.now() - timedelta(seconds=STALE_RUN_SECONDS)
+    ids = list(ImportRun.objects.filter(
+        status=ImportStatus.RUNNING, heartbeat_at__lt=stale).values_list("pk", flat=True))
+    for run_id in ids:
+        pipeline.enqueue(pipeline.IMPORT_TASK, "import", run_id)
+    return ids

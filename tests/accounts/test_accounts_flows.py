@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.core import mail
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import transaction
 from django.test import RequestFactory
 from django.urls import reverse
 
@@ -53,14 +54,15 @@ def test_enquiry_refuses_bad_email(client):
     assert not Enquiry.objects.exists()
 
 
-def test_staff_approve_enquiry_in_admin(client):
+def test_staff_approve_enquiry_in_admin(client, django_capture_on_commit_callbacks):
     staff = UserFactory(is_staff=True, is_superuser=True)
     enquiry = Enquiry.objects.create(organisation_name="Kruger Counts",
                                      email="ranger@kruger.example", contact_name="Ranger")
     client.force_login(staff)
-    response = client.post(reverse("admin:accounts_enquiry_changelist"), {
-        "action": "approve", "_selected_action": [enquiry.pk],
-    }, follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("admin:accounts_enquiry_changelist"), {
+            "action": "approve", "_selected_action": [enquiry.pk],
+        }, follow=True)
     assert "Created Kruger Counts" in response.content.decode()
     enquiry.refresh_from_db()
     assert enquiry.status == EnquiryStatus.APPROVED
@@ -116,15 +118,16 @@ def test_sign_up_refuses_duplicates(client):
 
 
 @pytest.mark.parametrize("by", ["username", "email"])
-def test_invitation_accepted_makes_membership(client, by):
+def test_invitation_accepted_makes_membership(client, by, django_capture_on_commit_callbacks):
     org = OrganisationFactory(name="Mara Watch")
     org_admin = member(org, Role.ADMIN)
     invitee = UserFactory(username="spotter", email="spotter@example.org")
     EmailAddress.objects.create(user=invitee, email="spotter@example.org", verified=True,
                                 primary=True)
-    invitation = do_invite(org, acting_user=org_admin,
-                           **({"username": "Spotter"} if by == "username"
-                              else {"email": "SPOTTER@example.org"}))
+    with django_capture_on_commit_callbacks(execute=True):
+        invitation = do_invite(org, acting_user=org_admin,
+                               **({"username": "Spotter"} if by == "username"
+                                  else {"email": "SPOTTER@example.org"}))
     assert mail.outbox and mail.outbox[-1].to[0].lower() == "spotter@example.org"
     client.force_login(invitee)
     home = client.get("/").content.decode()
@@ -158,6 +161,19 @@ def test_email_invitation_cannot_be_taken_with_an_unverified_address(client):
     EmailAddress.objects.filter(user=squatter).update(verified=True)
     client.post(reverse("answer_invitation", args=[invitation.pk]), {"answer": "accept"})
     assert squatter.memberships.get().organisation == org
+
+
+@pytest.mark.django_db(transaction=True)
+def test_invitation_rolled_back_sends_no_mail():
+    org = OrganisationFactory()
+    org_admin = member(org, Role.ADMIN)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        do_invite(org, acting_user=org_admin, email="later@example.org")
+        raise RuntimeError("the admin's save failed after the invitation")
+    assert not Invitation.objects.exists()
+    assert mail.outbox == []
+    do_invite(org, acting_user=org_admin, email="later@example.org")
+    assert [m.to for m in mail.outbox] == [["later@example.org"]]
 
 
 def test_username_invitation_needs_an_existing_account():

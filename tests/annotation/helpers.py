@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from accounts.taxonomy import Role
-from annotation.services.tasks import do_create_task, do_launch_task
+from annotation.services.task_setup import do_create_task, do_launch_task
 from surveys.taxonomy import SurveyStatus
 from tests.factories import ClusterFactory, ImageFactory, SiteFactory, SurveyFactory, member
 

@@ -15,7 +15,7 @@ from annotation.services.leases import (
     release_expired_leases,
     release_leases,
 )
-from annotation.services.tasks import do_launch_task
+from annotation.services.task_setup import do_launch_task
 from tests.annotation.helpers import annotator_for, launched_task
 from tests.factories import UserFactory
 

@@ -79,7 +79,7 @@ def main() -> None:
     from accounts.models import Organisation
     from surveys.models import Survey
     from surveys.services.images import read_image
-    from surveys.services.importing import do_start_import, run_import
+    from surveys.services.importing import do_run_import, do_start_import
     from traptagger.celery import app
 
     app.conf.broker_url = "memory://"
@@ -96,7 +96,7 @@ def main() -> None:
 
     def full(fs):
         survey = Survey.objects.create(organisation=org, name=f"Bench {time.time()}")
-        run_import(do_start_import(survey, str(source)))
+        do_run_import(do_start_import(survey, str(source)))
 
     whole = timed("full import", full, files)
     print(f"our read / naive read:    {ours / base:5.2f}x")

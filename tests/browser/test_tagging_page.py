@@ -12,7 +12,7 @@ import pytest
 
 from accounts.taxonomy import Role
 from annotation.models import ClusterAnnotation
-from annotation.services.tasks import do_create_task, do_launch_task
+from annotation.services.task_setup import do_create_task, do_launch_task
 from classifiers import tasks as ai_tasks
 from surveys import tasks as survey_tasks
 from surveys.models import ImportRun
@@ -63,9 +63,9 @@ def ready_task(source):
     annotator = member(org, Role.ANNOTATOR, username="clicker")
     survey = SurveyFactory(organisation=org, detector="whole")
     run = ImportRun.objects.create(survey=survey, source=str(source))
-    survey_tasks.run_import(run.pk)
-    survey_tasks.cluster_survey(survey.pk)
-    ai_tasks.detect_survey(survey.pk)
+    survey_tasks.run_import_task(run.pk)
+    survey_tasks.cluster_survey_task(survey.pk)
+    ai_tasks.detect_survey_task(survey.pk)
     survey.refresh_from_db()
     assert survey.status == SurveyStatus.READY
     task = do_create_task(survey, name="Species", acting_user=admin,

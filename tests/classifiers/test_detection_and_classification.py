@@ -5,12 +5,12 @@ import pytest
 from PIL import Image as PILImage
 
 from classifiers.models import Detection
-from classifiers.services.classification import classify_survey, square_crop
-from classifiers.services.detection import detect_survey
+from classifiers.services.classification import do_classify_survey, square_crop
+from classifiers.services.detection import do_detect_survey
 from classifiers.services.detectors import Box, detect_motion, detect_whole
 from surveys.models import Cluster, Image
-from surveys.services.clustering import cluster_survey
-from surveys.services.importing import do_start_import, run_import
+from surveys.services.clustering import do_cluster_survey
+from surveys.services.importing import do_run_import, do_start_import
 from tests.factories import SurveyFactory
 from training.synthetic import background, scene
 
@@ -57,13 +57,13 @@ def test_square_crop_pads_with_black():
 def test_detect_and_classify_the_generated_survey(demo_source, demo_classifier):
     root, truth = demo_source
     survey = SurveyFactory(classifier=demo_classifier, detector="motion")
-    run_import(do_start_import(survey, str(root)))
-    cluster_survey(survey)
-    made = detect_survey(survey)
+    do_run_import(do_start_import(survey, str(root)))
+    do_cluster_survey(survey)
+    made = do_detect_survey(survey)
     assert made > 0
     assert not Image.objects.filter(camera__site__survey=survey, detected=False).exists()
-    assert detect_survey(survey) == 0  # re-run: nothing left to do
-    classified = classify_survey(survey)
+    assert do_detect_survey(survey) == 0  # re-run: nothing left to do
+    classified = do_classify_survey(survey)
     assert classified == Detection.objects.filter(image__camera__site__survey=survey).count()
     species_of = {t.path: t.species for t in truth}
     right = wrong = 0
@@ -89,11 +89,11 @@ def test_a_broken_stage_marks_the_survey_failed_not_stuck(demo_source, demo_clas
     demo_classifier.classes = ["Zebra", "Elephant"]  # the model has three outputs
     demo_classifier.save()
     survey = SurveyFactory(classifier=demo_classifier)
-    run_import(do_start_import(survey, str(root)))
-    cluster_survey(survey)
-    detect_survey(survey)
+    do_run_import(do_start_import(survey, str(root)))
+    do_cluster_survey(survey)
+    do_detect_survey(survey)
     survey.__class__.objects.filter(pk=survey.pk).update(status=SurveyStatus.CLASSIFYING)
-    ai_tasks.classify_survey(survey.pk)
+    ai_tasks.classify_survey_task(survey.pk)
     survey.refresh_from_db()
     assert survey.status == SurveyStatus.FAILED
     assert "2 classes but its model outputs 3" in survey.status_detail
@@ -104,6 +104,6 @@ def test_a_broken_stage_marks_the_survey_failed_not_stuck(demo_source, demo_clas
     Image.objects.filter(camera__site__survey=survey).update(detected=False)
     default_storage.delete(Image.objects.filter(camera__site__survey=survey).first().web_key)
     with pytest.raises(FileNotFoundError):
-        ai_tasks.detect_survey(survey.pk)
+        ai_tasks.detect_survey_task(survey.pk)
     survey.refresh_from_db()
     assert survey.status == SurveyStatus.FAILED and "stopped" in survey.status_detail

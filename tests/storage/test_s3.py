@@ -13,11 +13,11 @@ import pytest
 from django.core.files.storage import default_storage
 
 from classifiers.models import Detection
-from classifiers.services.classification import classify_survey
-from classifiers.services.detection import detect_survey
+from classifiers.services.classification import do_classify_survey
+from classifiers.services.detection import do_detect_survey
 from surveys.models import Image
-from surveys.services.clustering import cluster_survey
-from surveys.services.importing import do_start_import, run_import
+from surveys.services.clustering import do_cluster_survey
+from surveys.services.importing import do_run_import, do_start_import
 from tests.conftest import free_port
 from tests.factories import SurveyFactory, member
 
@@ -79,15 +79,15 @@ def test_pipeline_with_files_on_s3(s3_storage, demo_source, demo_model_file, tmp
                                            classes=list(SPECIES), input_size=64)
     survey = SurveyFactory(classifier=classifier)
     run = do_start_import(survey, str(source))
-    run_import(run)
+    do_run_import(run)
     run.refresh_from_db()
     assert run.imported == 24
     listed = s3_storage.list_objects_v2(Bucket=BUCKET, Prefix=f"surveys/{survey.pk}/")
     assert listed["KeyCount"] == 48  # originals and web copies
     assert not any(media_storage.iterdir())  # nothing landed on local disk
-    cluster_survey(survey)
-    assert detect_survey(survey) > 0
-    assert classify_survey(survey) == Detection.objects.filter(
+    do_cluster_survey(survey)
+    assert do_detect_survey(survey) > 0
+    assert do_classify_survey(survey) == Detection.objects.filter(
         image__camera__site__survey=survey).count()
     # Members get a short-lived signed URL to the object; others get nothing.
     image = Image.objects.filter(camera__site__survey=survey).first()

@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from surveys.models import Cluster, Image
-from surveys.services.clustering import cluster_survey, split_into_clusters
+from surveys.services.clustering import do_cluster_survey, split_into_clusters
 from tests.factories import CameraFactory, ImageFactory, SiteFactory
 
 T0 = datetime(2024, 1, 1, 6, 0, 0, tzinfo=UTC)
@@ -47,7 +47,7 @@ def test_cluster_survey_per_site_and_second_run_changes_nothing():
             ts = T0 + timedelta(seconds=o)
             ImageFactory(camera=cam, timestamp=ts, corrected_timestamp=ts)
     survey = site_a.survey
-    assert cluster_survey(survey) == 3  # A: [0,2,4,30] and [500]; B: [1,3]
+    assert do_cluster_survey(survey) == 3  # A: [0,2,4,30] and [500]; B: [1,3]
     sizes = sorted(Cluster.objects.filter(survey=survey).values_list("site__name", "image_count"))
     assert sizes == [("A", 1), ("A", 4), ("B", 2)]
     assert not Image.objects.filter(cluster__isnull=True).exists()
@@ -56,5 +56,5 @@ def test_cluster_survey_per_site_and_second_run_changes_nothing():
     assert {i.camera_id for i in big.images.all()} == {cam_a1.pk, cam_a2.pk}
     survey.refresh_from_db()
     assert survey.cluster_count == 3
-    assert cluster_survey(survey) == 0
+    assert do_cluster_survey(survey) == 0
     assert Cluster.objects.filter(survey=survey).count() == 3

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from surveys.models import Camera, Image, ImportRun, Site
-from surveys.services.importing import do_start_import, run_import
+from surveys.services.importing import do_run_import, do_start_import
 from surveys.taxonomy import ImportStatus, SurveyStatus
 from tests.conftest import CAMERA_TRAPS
 from tests.factories import OrganisationFactory, SurveyFactory
@@ -43,7 +43,7 @@ def with_new_exif(data: bytes, stamp: str) -> bytes:
 
 def import_folder(survey, folder) -> ImportRun:
     run = do_start_import(survey, str(folder))
-    assert run_import(run) is True
+    assert do_run_import(run) is True
     run.refresh_from_db()
     return run
 
@@ -114,8 +114,8 @@ def test_a_claimed_run_is_not_run_twice(demo_source):
     root, _ = demo_source
     survey = SurveyFactory()
     run = do_start_import(survey, str(root))
-    assert run_import(run) is True
-    assert run_import(run) is False
+    assert do_run_import(run) is True
+    assert do_run_import(run) is False
     assert Image.objects.filter(camera__site__survey=survey).count() == 48
 
 
@@ -153,13 +153,24 @@ def test_command_refuses_missing_folder_with_nonzero_exit(tmp_path):
     assert f"The folder {missing} does not exist" in result.stderr
 
 
-def test_command_imports_in_process(demo_source, capsys):
+@pytest.mark.django_db(transaction=True)
+def test_command_now_runs_the_whole_pipeline_in_process(demo_source, capsys):
+    """--now needs no worker: import, clustering and detection all run in the command."""
+    from classifiers.models import Detection
+    from surveys.models import Cluster, Survey
+
     root, _ = demo_source
     org = OrganisationFactory(name="Field Team")
     call_command("import_survey", "--org", "field team", "--survey", "Season 1",
                  "--source", str(root), "--now")
     out = capsys.readouterr().out
     assert "Imported 48 of 48 files" in out
+    survey = Survey.objects.get(name="Season 1")
+    assert survey.status == SurveyStatus.READY, survey.status_detail
+    assert "Survey “Season 1”: Ready" in out
+    assert Cluster.objects.filter(survey=survey).count() == survey.cluster_count > 0
+    assert not Image.objects.filter(camera__site__survey=survey, detected=False).exists()
+    assert Detection.objects.filter(image__camera__site__survey=survey).exists()
     with pytest.raises(CommandError, match="no organisation called"):
         call_command("import_survey", "--org", "Nobody", "--survey", "S", "--source", str(root))
     with pytest.raises(CommandError, match="not a time zone name"):
@@ -204,10 +215,10 @@ def test_run_cut_off_mid_way_is_taken_over_and_finishes(demo_source, tmp_path):
                                                heartbeat_at=timezone.now())
     leftover = f"surveys/{survey.pk}/originals/Kopje/CAM01/IMG_0001.JPG"
     default_storage.save(leftover, __import__("io").BytesIO(b"partial"))
-    assert run_import(run) is False  # still fresh: someone else may be on it
+    assert do_run_import(run) is False  # still fresh: someone else may be on it
     ImportRun.objects.filter(pk=run.pk).update(
         heartbeat_at=timezone.now() - timedelta(seconds=importing.STALE_RUN_SECONDS + 1))
-    assert run_import(run) is True
+    assert do_run_import(run) is True
     run.refresh_from_db()
     assert run.status == ImportStatus.DONE and run.imported == 48
     image = Image.objects.get(key=leftover)

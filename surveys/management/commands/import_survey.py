@@ -4,16 +4,19 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Organisation
+from core.exceptions import UserError
 from surveys.exceptions import SurveyError
-from surveys.models import ImportRun, Survey, validate_timezone
+from surveys.models import ImportRun, validate_timezone
 from surveys.services import importing
+from surveys.services.surveys import do_get_or_create_survey
 from surveys.taxonomy import ImportStatus, SurveyStatus
 
 
 class Command(BaseCommand):
     help = (
         "Import a folder of camera-trap JPEGs into a survey (created if new). The import "
-        "runs on the 'import' queue; --wait follows it, --now runs it in this process."
+        "and the stages after it (cluster, detect, classify) run on workers; --wait "
+        "follows them, --now runs them all in this process."
     )
 
     def add_arguments(self, parser):
@@ -26,7 +29,8 @@ class Command(BaseCommand):
         parser.add_argument("--wait", action="store_true",
                             help="Wait for the whole pipeline and print progress.")
         parser.add_argument("--now", action="store_true",
-                            help="Run the import here instead of on a worker (no worker needed).")
+                            help="Run the import and every later stage (cluster, detect, "
+                            "classify) in this process: no worker needed.")
 
     def handle(self, *args, org, survey, source, site_regex, timezone, wait, now, **options):
         try:
@@ -43,26 +47,29 @@ class Command(BaseCommand):
         )
         if organisation is None:
             raise CommandError(f"There is no organisation called {org!r}.")
-        target, created = Survey.objects.get_or_create(organisation=organisation, name=survey)
-        changed = []
-        if site_regex and target.site_regex != site_regex:
-            target.site_regex = site_regex
-            changed.append("site_regex")
-        if timezone and target.timezone != timezone:
-            target.timezone = timezone
-            changed.append("timezone")
-        if changed:
-            target.save(update_fields=changed)
-        run = importing.do_start_import(target, source)
+        try:
+            target, created = do_get_or_create_survey(
+                organisation, survey, site_regex=site_regex, timezone=timezone)
+            if now:
+                self.stdout.write(f"Importing into survey “{target.name}” (id {target.pk}) "
+                                  "and running every stage here…")
+            run = importing.do_start_import(target, source, inline=now)
+        except UserError as exc:
+            raise CommandError(str(exc)) from exc
+        except Exception as exc:
+            if not now:
+                raise
+            run = ImportRun.objects.filter(survey=target).order_by("-pk").first()
+            self._report(run)
+            raise CommandError(f"The pipeline stopped: {exc!r}") from exc
+        if now:
+            self._report(run)
+            return
         self.stdout.write(
             f"{'Created' if created else 'Using'} survey “{target.name}” (id {target.pk}); "
             f"import #{run.pk} queued on the 'import' queue."
         )
-        if now:
-            importing.run_import(run)
-            run.refresh_from_db()
-            self._report(run)
-        elif wait:
+        if wait:
             self._follow(run)
 
     def _follow(self, run: ImportRun) -> None:
@@ -83,8 +90,14 @@ class Command(BaseCommand):
         self._report(run)
 
     def _report(self, run: ImportRun) -> None:
+        run.refresh_from_db()
+        survey = run.survey
         self.stdout.write(run.message or run.get_status_display())
         for issue in run.issues.all()[:50]:
             self.stdout.write(f"  {issue.path}: {issue.reason}")
+        self.stdout.write(f"Survey “{survey.name}”: {survey.get_status_display()}"
+                          + (f" ({survey.status_detail})" if survey.status_detail else ""))
         if run.status == ImportStatus.FAILED:
             raise CommandError(run.message)
+        if survey.status == SurveyStatus.FAILED:
+            raise CommandError(survey.status_detail or "The survey's processing failed.")

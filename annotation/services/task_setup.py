@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from accounts.selectors import organisation_with_role
-from accounts.taxonomy import WRITE_ROLES
+from accounts.access import check_capability
+from accounts.taxonomy import Capability
+from core.exceptions import AccessDenied
 from surveys.models import Cluster, Survey
 from surveys.taxonomy import SurveyStatus
 
 from ..exceptions import AnnotationError, NotAllowed
 from ..models import ClusterAnnotation, Label, Task
-from ..taxonomy import SPECIAL_LABELS, TaskStatus
+from ..taxonomy import SPECIAL_LABELS, TaskStatus, hotkey_problem
 
 
 def ensure_special_labels() -> None:
@@ -23,14 +24,46 @@ def ensure_special_labels() -> None:
         )
 
 
+def check_may_change(user, survey: Survey, action: str) -> None:
+    """Raise NotAllowed unless ``user`` may change the survey's tasks."""
+    try:
+        check_capability(user, survey, Capability.CHANGE)
+    except AccessDenied as exc:
+        raise NotAllowed(
+            f"Only admins and writers of the survey's organisation {action}.") from exc
+
+
+def check_new_labels(labels: list[tuple[str, str]]) -> None:
+    """Raise AnnotationError when top-level (name, hotkey) pairs break the hotkey rule."""
+    taken: dict[str, str] = {}
+    for name, hotkey in labels:
+        problem = hotkey_problem(hotkey, top_level=True, taken=taken, name=name)
+        if problem:
+            raise AnnotationError(problem)
+        if hotkey:
+            taken[hotkey.lower()] = name
+
+
+def do_save_task(task: Task, *, acting_user) -> Task:
+    """Save a new or changed ``task`` (as the admin form filled it in).
+
+    Needs the CHANGE capability on the task's survey; a new task records who
+    made it. Labels are saved by the caller afterwards (``do_create_task``, or
+    the admin's inline).
+    """
+    check_may_change(acting_user, task.survey, "create and change tasks")
+    if task.pk is None:
+        task.created_by = acting_user
+    task.save()
+    return task
+
+
 def do_create_task(survey: Survey, *, name: str, labels: list[tuple[str, str]],
                    acting_user) -> Task:
     """Create a task with ``labels`` as (name, hotkey) pairs; validates every hotkey."""
-    if not (acting_user.is_superuser or
-            organisation_with_role(acting_user, survey.organisation, WRITE_ROLES)):
-        raise NotAllowed("Only admins and writers of the survey's organisation create tasks.")
+    check_new_labels(labels)
     with transaction.atomic():
-        task = Task.objects.create(survey=survey, name=name, created_by=acting_user)
+        task = do_save_task(Task(survey=survey, name=name), acting_user=acting_user)
         for label_name, hotkey in labels:
             label = Label(task=task, name=label_name, hotkey=hotkey)
             label.full_clean()
@@ -44,9 +77,7 @@ def do_launch_task(task: Task, *, acting_user) -> int:
     The survey must be ready. Safe to re-run: clusters already in the task
     are kept with their labels. Returns how many clusters were added.
     """
-    if not (acting_user.is_superuser or
-            organisation_with_role(acting_user, task.survey.organisation, WRITE_ROLES)):
-        raise NotAllowed("Only admins and writers of the survey's organisation launch tasks.")
+    check_may_change(acting_user, task.survey, "launch tasks")
     if task.survey.status != SurveyStatus.READY:
         raise AnnotationError(
             f"The survey {task.survey} is still {task.survey.get_status_display().lower()}; "

@@ -12,16 +12,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
 
-from accounts.models import Membership, Organisation, User
-from accounts.services.organisations import do_create_organisation, generate_password
+from accounts.models import Organisation, User
+from accounts.services.organisations import (
+    do_add_member,
+    do_create_organisation,
+    do_reset_password,
+)
 from accounts.taxonomy import Role
 from annotation.models import Task
-from annotation.services.tasks import do_create_task, do_launch_task
+from annotation.services.task_setup import do_create_task, do_launch_task
 from annotation.taxonomy import TaskStatus
 from surveys.models import ImportRun, Survey
 from surveys.services.importing import do_start_import
+from surveys.services.surveys import do_get_or_create_survey
 from surveys.taxonomy import ImportStatus, SurveyStatus
 from training.services.demo_classifier import do_build_demo_classifier
 from training.synthetic import SPECIES, write_demo_survey
@@ -58,20 +62,12 @@ def ensure_accounts(say=print) -> tuple[Organisation, dict[str, str]]:
         organisation, credentials[DEMO_ADMIN] = new.organisation, new.password
         say(f"Created the organisation “{DEMO_ORG}” and its admin {DEMO_ADMIN}.")
     if not User.objects.filter(username=DEMO_ANNOTATOR).exists():
-        password = generate_password()
-        with transaction.atomic():
-            user = User.objects.create_user(
-                DEMO_ANNOTATOR, email="demo-annotator@example.org", password=password
-            )
-            Membership.objects.create(user=user, organisation=organisation,
-                                      role=Role.ANNOTATOR, can_annotate=True)
-        credentials[DEMO_ANNOTATOR] = password
+        new = do_add_member(organisation, username=DEMO_ANNOTATOR,
+                            email="demo-annotator@example.org", role=Role.ANNOTATOR)
+        credentials[DEMO_ANNOTATOR] = new.password
     for username in (DEMO_ADMIN, DEMO_ANNOTATOR):
         if username not in credentials:  # the file was lost: set a new password
-            user = User.objects.get(username=username)
-            credentials[username] = generate_password()
-            user.set_password(credentials[username])
-            user.save(update_fields=["password"])
+            credentials[username] = do_reset_password(User.objects.get(username=username))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(credentials, indent=2))
     path.chmod(0o600)
@@ -109,11 +105,12 @@ def ensure_demo(*, timeout: float = 900, say=print) -> Demo:
     report = do_build_demo_classifier()
     if report.accuracy is not None:
         say(f"Trained the demo classifier (held-out accuracy {report.accuracy:.0%}).")
-    survey, created = Survey.objects.get_or_create(
-        organisation=organisation, name=DEMO_SURVEY,
-        defaults={"classifier": report.classifier, "created_by": admin,
-                  "description": "Generated scenes from three sites (demo data)."},
-    )
+    survey = Survey.objects.filter(organisation=organisation, name=DEMO_SURVEY).first()
+    created = survey is None
+    if created:
+        survey, _ = do_get_or_create_survey(
+            organisation, DEMO_SURVEY, acting_user=admin, classifier=report.classifier,
+            description="Generated scenes from three sites (demo data).")
     if created or survey.status in (SurveyStatus.NEW, SurveyStatus.FAILED):
         source = settings.VAR_DIR / "demo-source"
         if not source.exists():

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from .models import Broadcast
 
@@ -79,3 +81,10 @@ def _rows_after(last_id: int):
 
 
 relay = Relay()
+
+
+def purge_broadcasts(max_age_seconds: int = 3600) -> int:
+    """Delete outbox rows older than ``max_age_seconds`` (relays read them within seconds)."""
+    cutoff = timezone.now() - timedelta(seconds=max_age_seconds)
+    deleted, _ = Broadcast.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

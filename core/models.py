@@ -6,7 +6,7 @@ class Broadcast(models.Model):
 
     With an in-memory channel layer only consumers inside the web server's
     process can be reached. Worker processes therefore write their events
-    here and the server relays them (see ``traptagger.broadcast``).
+    here and the server relays them (see ``core.broadcast``).
     """
 
     group = models.CharField(max_length=100)

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from traptagger.demo import ensure_demo
+from demo.services import ensure_demo
 
 
 class Command(BaseCommand):

@@ -57,7 +57,7 @@ class Command(BaseCommand):
                            "--loglevel", "INFO",
                            "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")])
             if demo:
-                from traptagger.demo import ensure_demo
+                from demo.services import ensure_demo
 
                 self.stdout.write("Preparing the demo (the first run trains a small model and "
                                   "imports a generated survey; about a minute)…")
