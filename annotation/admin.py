@@ -7,7 +7,7 @@ from core.admin_filters import choices_without
 
 from .exceptions import AnnotationError
 from .models import ClusterAnnotation, Label, Task
-from .services.task_setup import do_launch_task, do_save_task
+from .services.task_setup import do_launch_task, do_save_labels_of, do_save_task
 from .taxonomy import UNWIRED_TASK_STATUSES, hotkey_problem
 
 
@@ -52,6 +52,13 @@ class TaskAdmin(OrgScopedModelAdmin):
 
     def save_model(self, request, obj, form, change):
         do_save_task(obj, acting_user=request.user)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Label:
+            return super().save_formset(request, form, formset, change)
+        labels = formset.save(commit=False)
+        do_save_labels_of(form.instance, labels, formset.deleted_objects,
+                          acting_user=request.user)
 
     @admin.action(description="Launch: open the task to annotators")
     def launch(self, request, queryset):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, Q
+from django.db.models import Count, Prefetch, Q
 
 from accounts.taxonomy import Capability
 from classifiers.models import Detection
@@ -20,6 +20,14 @@ def annotatable_tasks(user):
         .filter(status=TaskStatus.LAUNCHED)
         .select_related("survey", "survey__organisation")
     )
+
+
+def annotatable_tasks_with_progress(user):
+    """The user's launched tasks, each with ``total`` and ``done`` cluster counts (one query)."""
+    return annotatable_tasks(user).annotate(
+        total=Count("annotations"),
+        done=Count("annotations", filter=Q(annotations__labelled_at__isnull=False)),
+    ).order_by("survey__name", "name")
 
 
 def annotatable_task(user, task_id) -> Task | None:

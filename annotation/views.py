@@ -1,22 +1,17 @@
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import render
 
 from accounts.selectors import pending_invitations_for
 
-from .selectors import annotatable_task, annotatable_tasks, labels_for
+from .selectors import annotatable_task, annotatable_tasks_with_progress, labels_for
 
 
 def home(request):
     if not request.user.is_authenticated:
         return render(request, "home.html", {})
-    tasks = annotatable_tasks(request.user).annotate(
-        total=Count("annotations"),
-        done=Count("annotations", filter=Q(annotations__labelled_at__isnull=False)),
-    ).order_by("survey__name", "name")
     return render(request, "home.html", {
-        "tasks": tasks,
+        "tasks": annotatable_tasks_with_progress(request.user),
         "invitations": pending_invitations_for(request.user),
     })
 

@@ -58,6 +58,26 @@ def do_save_task(task: Task, *, acting_user) -> Task:
     return task
 
 
+def do_save_labels_of(task: Task, labels: list[Label], deleted: list[Label], *,
+                      acting_user) -> None:
+    """Save changed and new labels of ``task`` and delete ``deleted`` (the admin's inline).
+
+    Needs the CHANGE capability on the task's survey. Each label was
+    validated against the hotkey rule by its form; labels of another task
+    are refused.
+    """
+    check_may_change(acting_user, task.survey, "change labels")
+    if any(label.task_id not in (None, task.pk) for label in [*labels, *deleted]):
+        raise NotAllowed("A label of another task cannot be changed here.")
+    with transaction.atomic():
+        for label in deleted:
+            if label.pk:
+                label.delete()
+        for label in labels:
+            label.task = task
+            label.save()
+
+
 def do_create_task(survey: Survey, *, name: str, labels: list[tuple[str, str]],
                    acting_user) -> Task:
     """Create a task with ``labels`` as (name, hotkey) pairs; validates every hotkey."""
