@@ -116,7 +116,9 @@ def do_save_labels(task: Task, user, *, annotation_id: int, token: str,
     """Save the labels of the cluster leased to ``user`` and end the lease.
 
     Raises AnnotationError for bad labels and StaleLease when the lease is no
-    longer the user's (it expired and someone else took the cluster).
+    longer the user's (it expired and someone else took the cluster). Sending
+    the same labels again after they were saved (a page that lost its socket
+    before the acknowledgement) changes nothing and succeeds.
     """
     check_may_annotate(task, user)
     labels = check_labels(task, label_ids)
@@ -128,6 +130,8 @@ def do_save_labels(task: Task, user, *, annotation_id: int, token: str,
             ClusterAnnotation.objects.select_for_update()
             .filter(pk=annotation_id, task=task).first()
         )
+        if annotation is not None and _is_resend(annotation, user, labels):
+            return annotation  # a page resending what was saved before its socket dropped
         if annotation is None or annotation.leased_to_id != user.pk or (
             annotation.lease_token != token
         ) or annotation.labelled_at is not None:
@@ -151,18 +155,28 @@ def do_save_labels(task: Task, user, *, annotation_id: int, token: str,
     return annotation
 
 
+def _is_resend(annotation: ClusterAnnotation, user, labels: list[Label]) -> bool:
+    return (
+        annotation.labelled_at is not None and annotation.annotator_id == user.pk
+        and set(annotation.labels.values_list("pk", flat=True)) == {label.pk for label in labels}
+    )
+
+
 def release_leases(user, task_id: int, tokens) -> int:
     """Give back the clusters leased to ``user`` under ``tokens`` (one page was closed).
 
     Only the closed page's leases go: the same person's other tab, or the
-    page that reconnected and took the cluster back, keeps its own.
+    page that reconnected and took the cluster back, keeps its own. A lease
+    given back expires at once rather than being wiped: anyone may claim the
+    cluster now, but until someone does, the page that held it can still save
+    a label it sent just before its socket dropped.
     """
     tokens = [t for t in tokens if t]
     if not tokens:
         return 0
     return ClusterAnnotation.objects.filter(
         task_id=task_id, leased_to=user, labelled_at__isnull=True, lease_token__in=tokens
-    ).update(leased_to=None, lease_token="", lease_expires_at=None)
+    ).update(lease_expires_at=timezone.now())
 
 
 def release_expired_leases() -> int:

@@ -18,6 +18,9 @@
   let picked = new Set();
   let heartbeat = null;
   let retry = 0;
+  // A label sent but not yet acknowledged. If the socket drops it is sent again
+  // on reconnect: the server saves it once (a resend of saved labels is a no-op).
+  let pending = null;
 
   function say(text, kind) {
     message.textContent = text || "";
@@ -63,14 +66,26 @@
     root.dataset.clusterId = String(msg.cluster_id);
   }
 
+  function send(message) {
+    if (socket && socket.readyState === WebSocket.OPEN) { socket.send(JSON.stringify(message)); }
+  }
+
   function submit(labelIds) {
-    if (!current || !socket || socket.readyState !== WebSocket.OPEN) return;
-    socket.send(JSON.stringify({
+    if (!current || pending) return;
+    pending = {
       type: "label.submit", annotation_id: current.annotation_id, lease: current.lease,
       labels: labelIds, note: "",
-    }));
+    };
     root.dataset.pending = String(current.annotation_id);
     current = null;
+    send(pending); // when the socket is down, it goes out on reconnect
+  }
+
+  function acknowledged(annotationId) {
+    if (pending && pending.annotation_id === annotationId) {
+      pending = null;
+      delete root.dataset.pending;
+    }
   }
 
   function connect() {
@@ -79,10 +94,15 @@
     socket.onopen = () => {
       retry = 0;
       connection.textContent = "";
-      socket.send(JSON.stringify({ type: "cluster.request" }));
+      if (pending) {
+        send(pending); // its answer is followed by the next cluster
+      } else {
+        current = null; // a reconnect hands back the cluster held, under a new lease
+        send({ type: "cluster.request" });
+      }
       heartbeat = setInterval(() => {
         if (current) {
-          socket.send(JSON.stringify({ type: "heartbeat", annotation_id: current.annotation_id, lease: current.lease }));
+          send({ type: "heartbeat", annotation_id: current.annotation_id, lease: current.lease });
         }
       }, 30000);
     };
@@ -90,10 +110,11 @@
       const msg = JSON.parse(event.data);
       if (msg.type === "cluster.offered") { onOffered(msg); }
       else if (msg.type === "label.saved") {
+        acknowledged(msg.annotation_id);
         say("Saved.", "ok");
         root.dataset.saved = String(Number(root.dataset.saved || 0) + 1);
       }
-      else if (msg.type === "label.refused") { say(msg.reason, "error"); }
+      else if (msg.type === "label.refused") { acknowledged(msg.annotation_id); say(msg.reason, "error"); }
       else if (msg.type === "task.finished") {
         current = null; showImage();
         progress.textContent = msg.progress.done + " / " + msg.progress.total + " clusters labelled";
@@ -109,6 +130,7 @@
         return;
       }
       connection.textContent = "Connection lost; reconnecting…";
+      root.dataset.reconnects = String(Number(root.dataset.reconnects || 0) + 1);
       retry = Math.min(retry + 1, 5);
       setTimeout(connect, 1000 * retry);
     };

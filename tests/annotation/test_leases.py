@@ -96,7 +96,16 @@ def test_release_on_leave_and_expiry_housekeeping():
     held = claim_next_cluster(task, a)
     assert release_leases(a, task.pk, ["not-this-page"]) == 0
     assert release_leases(a, task.pk, [held.lease_token]) == 1
+    # Given back, the page that held it may still save a label sent as it closed…
+    do_save_labels(task, a, annotation_id=held.pk, token=held.lease_token,
+                   label_ids=[label(task, "Zebra").pk])
+    held = claim_next_cluster(task, a)
+    assert release_leases(a, task.pk, [held.lease_token]) == 1
+    # …until someone else claims the cluster.
     assert claim_next_cluster(task, b).pk == held.pk
+    with pytest.raises(StaleLease):
+        do_save_labels(task, a, annotation_id=held.pk, token=held.lease_token,
+                       label_ids=[label(task, "Zebra").pk])
     ClusterAnnotation.objects.filter(leased_to=b).update(
         lease_expires_at=timezone.now() - timedelta(seconds=5))
     assert release_expired_leases() == 1
@@ -152,3 +161,29 @@ def test_concurrent_annotators_never_share_a_cluster():
     everything = [pk for ids in labelled.values() for pk in ids]
     assert len(everything) == 40 and len(set(everything)) == 40
     assert ClusterAnnotation.objects.filter(task=task, labelled_at__isnull=True).count() == 0
+
+
+@pytest.mark.django_db
+def test_a_resend_after_a_lost_acknowledgement_is_safe():
+    """A page whose socket dropped resends its label: saved once, never twice or changed."""
+    task = launched_task(2)
+    user = annotator_for(task)
+    held = claim_next_cluster(task, user)
+    zebra, lion = label(task, "Zebra"), label(task, "Lion")
+    do_save_labels(task, user, annotation_id=held.pk, token=held.lease_token,
+                   label_ids=[zebra.pk])
+    saved = ClusterAnnotation.objects.get(pk=held.pk)
+    # The same labels again (the acknowledgement was lost): nothing changes.
+    do_save_labels(task, user, annotation_id=held.pk, token=held.lease_token,
+                   label_ids=[zebra.pk])
+    again = ClusterAnnotation.objects.get(pk=held.pk)
+    assert again.labelled_at == saved.labelled_at
+    assert list(again.labels.values_list("name", flat=True)) == ["Zebra"]
+    # Other labels on a finished cluster, or someone else's resend, are refused.
+    with pytest.raises(StaleLease):
+        do_save_labels(task, user, annotation_id=held.pk, token=held.lease_token,
+                       label_ids=[lion.pk])
+    with pytest.raises(StaleLease):
+        do_save_labels(task, annotator_for(task), annotation_id=held.pk,
+                       token=held.lease_token, label_ids=[zebra.pk])
+    assert ClusterAnnotation.objects.filter(task=task, labelled_at__isnull=False).count() == 1

@@ -31,30 +31,54 @@ pytestmark = [
 ]
 
 
+class Daphne:
+    """A real daphne process on a fixed port that a test can stop and start again."""
+
+    def __init__(self, tmp_path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = subprocess_env({"TRAPTAGGER_VAR_DIR": str(tmp_path / "var")})
+        for name in ("REDIS_URL", "CELERY_BROKER_URL"):
+            self.env.pop(name, None)
+        self.log_path = tmp_path / "daphne.log"
+        self.proc = None
+
+    def start(self):
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+             "traptagger.asgi:application"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        self.proc.log = log
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                assert self.proc.poll() is None, self.log_path.read_text()
+                time.sleep(0.2)
+        raise AssertionError("daphne did not start:\n" + self.log_path.read_text())
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+        self.proc.log.close()
+
+
 @pytest.fixture
-def server(transactional_db, tmp_path):
-    port = free_port()
-    env = subprocess_env({"TRAPTAGGER_VAR_DIR": str(tmp_path / "var")})
-    for name in ("REDIS_URL", "CELERY_BROKER_URL"):
-        env.pop(name, None)
-    log = open(tmp_path / "daphne.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-         "traptagger.asgi:application"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            assert proc.poll() is None, (tmp_path / "daphne.log").read_text()
-            time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+def daphne(transactional_db, tmp_path):
+    server = Daphne(tmp_path)
+    server.start()
+    yield server
+    if server.proc.poll() is None:
+        server.stop()
+
+
+@pytest.fixture
+def server(daphne):
+    return daphne.url
 
 
 def ready_task(source):
@@ -113,3 +137,40 @@ def test_annotator_labels_two_clusters_with_hotkeys(server, demo_source, tmp_pat
     assert all(a.annotator == annotator for a in
                ClusterAnnotation.objects.filter(task=task, labelled_at__isnull=False))
     assert os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE") is None
+
+
+def test_page_reconnects_and_resends_a_label_sent_while_the_server_was_down(
+        daphne, demo_source, tmp_path, monkeypatch):
+    """The server goes away mid-task: the page reconnects by itself and its label is kept."""
+    root, _ = demo_source
+    small = tmp_path / "src"
+    shutil.copytree(root / "Kopje", small / "Kopje")
+    task, annotator = ready_task(small)
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    tagging = "document.getElementById('tagging')"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(f"{daphne.url}/accounts/login/")
+        page.fill("input[name=login]", "clicker")
+        page.fill("input[name=password]", "pass-word-123")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{daphne.url}/")
+        page.goto(f"{daphne.url}/annotate/{task.pk}/")
+        page.wait_for_selector("#tagging[data-cluster-id]")
+        first = page.get_attribute("#tagging", "data-cluster-id")
+        daphne.stop()
+        page.wait_for_function(f"{tagging}.dataset.reconnects >= '1'")
+        page.keyboard.press("e")  # labelled while the server is down
+        page.wait_for_function(f"{tagging}.dataset.pending !== undefined")
+        daphne.start()
+        page.wait_for_function(f"{tagging}.dataset.saved === '1'", timeout=30000)
+        page.wait_for_function(f"{tagging}.dataset.clusterId !== '{first}'")
+        page.wait_for_function(f"{tagging}.dataset.pending === undefined")
+        browser.close()
+    monkeypatch.delenv("DJANGO_ALLOW_ASYNC_UNSAFE")
+    done = {a.cluster_id: [lab.name for lab in a.labels.all()]
+            for a in ClusterAnnotation.objects.filter(task=task, labelled_at__isnull=False)}
+    assert done == {int(first): ["Elephant"]}
