@@ -1,8 +1,13 @@
 # TrapTagger: the two commands a newcomer needs are `make run` and `make test`.
 PYTHON ?= python3
+PORT ?= 8000
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+MYSQL_STAMP := $(VENV)/.mysql-installed
+# The MySQL driver is installed only when DATABASE_URL names MySQL (it needs
+# the MariaDB client headers; see requirements/mysql.txt).
+DB_DRIVER := $(if $(filter mysql%,$(DATABASE_URL)),$(MYSQL_STAMP))
 
 .PHONY: run test lint bench venv clean-var
 
@@ -12,22 +17,26 @@ $(STAMP): requirements/base.txt requirements/dev.txt
 	$(PY) -m pip install --quiet -r requirements/dev.txt
 	touch $(STAMP)
 
-venv: $(STAMP)
+$(MYSQL_STAMP): $(STAMP) requirements/mysql.txt
+	$(PY) -m pip install --quiet -r requirements/mysql.txt
+	touch $(MYSQL_STAMP)
+
+venv: $(STAMP) $(DB_DRIVER)
 
 ## make run: the embedded instance (SQLite, local files) with the demo, on http://127.0.0.1:8000
-run: $(STAMP)
+run: $(STAMP) $(DB_DRIVER)
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py serve_local --demo
+	$(PY) manage.py serve_local --demo --port $(PORT)
 
 ## make test: the whole suite (DATABASE_URL / REDIS_URL when set, else the embedded default)
-test: $(STAMP)
+test: $(STAMP) $(DB_DRIVER)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(STAMP) $(DB_DRIVER)
 	$(VENV)/bin/ruff check .
 	$(PY) manage.py makemigrations --check --dry-run
 
-bench: $(STAMP)
+bench: $(STAMP) $(DB_DRIVER)
 	$(PY) -m tests.benchmarks.run
 
 clean-var:

@@ -130,6 +130,14 @@ DATABASES = {
 }
 _db = DATABASES["default"]
 if "mysql" in _db["ENGINE"]:
+    try:
+        import MySQLdb  # noqa: F401
+    except ImportError as exc:
+        raise ImproperlyConfigured(
+            "DATABASE_URL names MySQL but its driver, mysqlclient, is not installed. "
+            "Install it with: apt-get install -y libmariadb-dev pkg-config && "
+            "pip install -r requirements/mysql.txt"
+        ) from exc
     _db.setdefault("OPTIONS", {})
     _db["OPTIONS"].setdefault("charset", "utf8mb4")
     _db["OPTIONS"].setdefault("init_command", "SET sql_mode='STRICT_TRANS_TABLES'")
