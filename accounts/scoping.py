@@ -10,11 +10,36 @@ table.
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.widgets import ForeignKeyRawIdWidget
+from django.core.exceptions import ValidationError
 
 from .access import ALL, organisation_ids_for
 from .models import User
 from .selectors import users_visible_to
 from .taxonomy import Capability
+
+
+class ScopedRawIdWidget(ForeignKeyRawIdWidget):
+    """A raw-id widget that names the chosen object only when the user may pick it.
+
+    Django's widget looks the label up in the whole table, so a form sent
+    back with another organisation's id would show that object's name.
+    """
+
+    @classmethod
+    def from_widget(cls, widget: ForeignKeyRawIdWidget, queryset):
+        scoped = cls(widget.rel, widget.admin_site, attrs=widget.attrs, using=widget.db)
+        scoped.queryset = queryset
+        return scoped
+
+    def label_and_url_for_value(self, value):
+        key = self.rel.get_related_field().name
+        try:
+            if not self.queryset.filter(**{key: value}).exists():
+                return "", ""
+        except (ValueError, TypeError, ValidationError):
+            return "", ""
+        return super().label_and_url_for_value(value)
 
 
 class OrgScopedAdminMixin:
@@ -86,6 +111,8 @@ class OrgScopedAdminMixin:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if field is not None and hasattr(field, "queryset"):
             field.queryset = self.scope_choices(request, field.queryset)
+            if isinstance(field.widget, ForeignKeyRawIdWidget):
+                field.widget = ScopedRawIdWidget.from_widget(field.widget, field.queryset)
         return field
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):

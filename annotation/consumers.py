@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from core.consumers import refuse
+from core.consumers import MAX_ID, BadMessage, RateLimit, parse_id, parse_message, refuse
 
 from . import events
 from .exceptions import AnnotationError, NotAllowed
 from .selectors import annotatable_task, cluster_payload, task_progress
 from .services import leases
+
+logger = logging.getLogger(__name__)
+# A page sends a message per key press and a heartbeat every 30 s; people
+# press at most a few keys a second.
+RATE_PER_SECOND, RATE_BURST, RATE_LIMIT_CLOSE_AFTER = 10, 30, 200
+MAX_LABELS = 50
 
 
 class TaggingConsumer(AsyncJsonWebsocketConsumer):
@@ -20,6 +28,7 @@ class TaggingConsumer(AsyncJsonWebsocketConsumer):
         self.user = self.scope.get("user")
         self.task = None
         self.leases: set[str] = set()  # tokens of the leases this page was given
+        self.pace = RateLimit(RATE_PER_SECOND, RATE_BURST)
         if self.user is None or not self.user.is_authenticated:
             await refuse(self, 4401)
             return
@@ -31,35 +40,69 @@ class TaggingConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
 
     async def disconnect(self, code):
-        if self.task is not None:
+        await self.release()
+
+    async def release(self):
+        if self.task is not None and self.leases:
             await database_sync_to_async(leases.release_leases)(
                 self.user, self.task.pk, self.leases)
 
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        """Every frame: paced, parsed, dispatched. Bad input gets an ``error``, not a close."""
+        if not self.pace.allow():
+            if self.pace.refused > RATE_LIMIT_CLOSE_AFTER:
+                await self.send_json(events.error("Too many messages; closing."))
+                await self.close(code=4008)
+                return
+            await self.send_json(events.error("Too many messages; slow down."))
+            return
+        try:
+            content = parse_message(text_data, bytes_data)
+            await self.receive_json(content)
+        except BadMessage as exc:
+            await self.send_json(events.error(str(exc)))
+        except Exception:
+            # An unexpected failure closes the socket (1011); the page's
+            # clusters go back at once rather than after their lease runs out.
+            logger.exception("tagging socket of user %s failed", getattr(self.user, "pk", None))
+            await self.release()
+            raise
+
     async def receive_json(self, content, **kwargs):
-        kind = content.get("type") if isinstance(content, dict) else None
+        kind = content["type"]
         if kind == "cluster.request":
             await self.offer_next()
         elif kind == "label.submit":
             await self.submit(content)
         elif kind == "heartbeat":
             await database_sync_to_async(leases.extend_lease)(
-                self.user, _int(content.get("annotation_id")), str(content.get("lease", ""))
+                self.user, parse_id(content.get("annotation_id")), str(content.get("lease", ""))
             )
         else:
-            await self.send_json(events.error(f"Unknown message type {kind!r}."))
+            await self.send_json(events.error(f"Unknown message type {kind[:40]!r}."))
 
     async def submit(self, content):
-        annotation_id = _int(content.get("annotation_id"))
-        raw_labels = content.get("labels")
-        if not isinstance(raw_labels, list):
-            await self.send_json(events.label_refused(annotation_id, "labels must be a list"))
+        raw_id = content.get("annotation_id")
+        try:
+            raw_labels = content.get("labels")
+            if not isinstance(raw_labels, list) or len(raw_labels) > MAX_LABELS:
+                raise BadMessage(f"labels must be a list of at most {MAX_LABELS} ids")
+            annotation_id = parse_id(raw_id)
+            label_ids = [parse_id(x) for x in raw_labels]
+            note = content.get("note", "")
+            if not isinstance(note, str):
+                raise BadMessage("note must be text")
+            lease = content.get("lease", "")
+            if not isinstance(lease, str):
+                raise BadMessage("lease must be text")
+        except BadMessage as exc:
+            refused_id = raw_id if type(raw_id) is int and 0 < raw_id <= MAX_ID else None
+            await self.send_json(events.label_refused(refused_id, str(exc)))
             return
-        label_ids = [i for i in (_int(x) for x in raw_labels) if i is not None]
         try:
             await database_sync_to_async(leases.do_save_labels)(
                 self.task, self.user, annotation_id=annotation_id,
-                token=str(content.get("lease", "")), label_ids=label_ids,
-                note=str(content.get("note", "")),
+                token=lease, label_ids=label_ids, note=note,
             )
         except AnnotationError as exc:
             await self.send_json(events.label_refused(annotation_id, str(exc)))
@@ -85,10 +128,3 @@ def _next_message(task, user) -> dict:
     if annotation is None:
         return events.task_finished(progress)
     return events.cluster_offered(cluster_payload(annotation), progress)
-
-
-def _int(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None

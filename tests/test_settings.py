@@ -1,10 +1,13 @@
 """Settings in the embedded and the production mode, read in fresh processes."""
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = (
@@ -17,6 +20,11 @@ PROBE = (
 )
 OVERRIDES = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "MEDIA_ROOT", "SECRET_KEY",
              "ALLOWED_HOSTS", "TRAPTAGGER_MODE", "DEBUG", "AWS_STORAGE_BUCKET_NAME")
+
+
+needs_mysql_driver = pytest.mark.skipif(
+    importlib.util.find_spec("MySQLdb") is None,
+    reason="mysqlclient is not installed (requirements/mysql.txt)")
 
 
 def probe(tmp_path, **env_vars):
@@ -62,14 +70,28 @@ def test_each_default_can_be_overridden_alone(tmp_path):
     assert got["layer"] == "channels.layers.InMemoryChannelLayer"
     assert got["media"] == str(tmp_path / "m2")
 
-    got = json.loads(probe(tmp_path, DATABASE_URL="mysql://root@127.0.0.1:3306/other")
-                     .stdout.strip().splitlines()[-1])
-    assert got["engine"] == "django.db.backends.mysql"
-    assert got["db_name"] == "other"
-
     got = json.loads(probe(tmp_path, AWS_STORAGE_BUCKET_NAME="photos")
                      .stdout.strip().splitlines()[-1])
     assert got["storage"] == "storages.backends.s3.S3Storage"
+
+
+@needs_mysql_driver
+def test_database_url_alone_switches_to_mysql(tmp_path):
+    result = probe(tmp_path, DATABASE_URL="mysql://root@127.0.0.1:3306/other")
+    got = json.loads(result.stdout.strip().splitlines()[-1])
+    assert got["engine"] == "django.db.backends.mysql"
+    assert got["db_name"] == "other"
+
+
+def test_mysql_without_its_driver_says_what_to_install(tmp_path):
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "MySQLdb.py").write_text("raise ImportError('mysqlclient is not installed')\n")
+    result = probe(tmp_path, DATABASE_URL="mysql://root@127.0.0.1:3306/other",
+                   PYTHONPATH=str(hide))
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert "DATABASE_URL names MySQL" in last and "requirements/mysql.txt" in last
 
 
 def test_production_refuses_to_start_without_secret_key(tmp_path):
@@ -85,6 +107,7 @@ def test_production_refuses_to_start_without_allowed_hosts(tmp_path):
     assert "ALLOWED_HOSTS is not set" in result.stderr
 
 
+@needs_mysql_driver
 def test_production_reads_everything_from_the_environment(tmp_path):
     result = probe(tmp_path, TRAPTAGGER_MODE="production", SECRET_KEY="k" * 50,
                    ALLOWED_HOSTS="tt.example.org,www.tt.example.org",

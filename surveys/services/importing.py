@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 import os
 import re
+import stat
+import time
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -27,6 +30,8 @@ logger = logging.getLogger(__name__)
 # A running import that has not finished a batch for this long was cut off
 # (worker killed); its redelivered task takes it over.
 STALE_RUN_SECONDS = 15 * 60
+# Leaves room under Image.key (700) for the "surveys/<id>/originals/" prefix.
+MAX_PATH_CHARS = 600
 
 
 def check_source_dir(source: str) -> Path:
@@ -67,26 +72,103 @@ def do_start_import(survey: Survey, source: str, *, acting_user=None,
     return run
 
 
+def printable(rel: str) -> str:
+    """A path as text that can be stored and shown (undecodable bytes become �)."""
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def name_problem(rel: str) -> str | None:
+    """Why a file's relative path cannot name a stored object, or None."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return "its name is not valid UTF-8 text; rename the file and import again"
+    if "\\" in rel:
+        return "its name holds a backslash (\\); rename the file and import again"
+    if any(ord(c) < 32 or ord(c) == 127 for c in rel):
+        return "its name holds control characters; rename the file and import again"
+    if len(rel) > MAX_PATH_CHARS:
+        return f"its path is longer than {MAX_PATH_CHARS} characters; shorten it"
+    return None
+
+
 def list_source_files(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
     """JPEGs under ``root`` as sorted relative paths, and files refused with reasons.
 
-    Symbolic links that lead outside ``root`` are refused (they could expose
-    files the importer was never given).
+    Only regular files are taken (a pipe named ``x.jpg`` would block a read
+    for ever). Links that lead outside ``root`` are refused (they could expose
+    files the importer was never given); linked folders are not followed.
+    Names that cannot become storage keys and files over the size limit are
+    refused here, before anything is stored.
     """
     files, refused = [], []
+    cap = settings.MAX_IMPORT_FILE_BYTES
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
+        for name in list(dirnames):
+            full = Path(dirpath) / name
+            if full.is_symlink():
+                dirnames.remove(name)
+                rel = printable(full.relative_to(root).as_posix())
+                inside = full.resolve().is_relative_to(root)
+                refused.append((rel, "is a link to a folder inside the survey folder; its "
+                                "files are imported from that folder, not through the link"
+                                if inside else
+                                "is a link to a folder outside the survey folder; skipped"))
         for name in filenames:
             full = Path(dirpath) / name
             rel = full.relative_to(root).as_posix()
             if not name.lower().endswith(JPEG_SUFFIXES):
                 continue
-            if full.is_symlink() and not full.resolve().is_relative_to(root):
-                refused.append((rel, "is a link to a file outside the survey folder; skipped"))
+            problem = name_problem(rel)
+            if problem is None and full.is_symlink() and not full.resolve().is_relative_to(root):
+                problem = "is a link to a file outside the survey folder; skipped"
+            if problem is None:
+                problem = _file_problem(full, cap)
+            if problem:
+                refused.append((printable(rel), problem))
                 continue
             files.append(rel)
     files.sort()
     return files, refused
+
+
+def _file_problem(full: Path, cap: int) -> str | None:
+    try:
+        info = full.stat()
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if not stat.S_ISREG(info.st_mode):
+        return "is not a regular file (a pipe, device or socket); skipped"
+    if info.st_size > cap:
+        return (f"is {info.st_size / 1e6:.0f} MB, over the {cap / 1e6:.0f} MB limit per file "
+                "(MAX_IMPORT_FILE_BYTES)")
+    return None
+
+
+def read_source_file(path: Path, *, cap: int, seconds: float) -> bytes:
+    """The file's bytes; UnreadableImage unless it is a regular file read within the limits.
+
+    Opened without blocking and checked again once open, so that a file
+    swapped for a pipe after listing cannot hang the import.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnreadableImage("is not a regular file (a pipe, device or socket); skipped")
+        chunks, total = [], 0
+        deadline = time.monotonic() + seconds
+        while chunk := os.read(fd, 1 << 20):
+            total += len(chunk)
+            if total > cap:
+                raise UnreadableImage(f"is over the {cap / 1e6:.0f} MB limit per file")
+            if time.monotonic() > deadline:
+                raise UnreadableImage(f"took longer than {seconds:.0f} s to read; skipped")
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def _save_exactly(key: str, data: bytes, *, may_exist: bool) -> str:
@@ -151,6 +233,18 @@ class _Importer:
     def key_for(self, rel: str) -> str:
         return f"surveys/{self.survey.pk}/originals/{rel}"
 
+    def store(self, rel: str, key: str, data: bytes, web_jpeg: bytes) -> tuple[str, str]:
+        """Save the original and its web copy; neither stays behind if either fails."""
+        careful = self.may_have_leftovers
+        stored_key = _save_exactly(key, data, may_exist=careful)
+        try:
+            web_key = _save_exactly(f"surveys/{self.survey.pk}/web/{rel}", web_jpeg,
+                                    may_exist=careful)
+        except Exception:
+            default_storage.delete(stored_key)
+            raise
+        return stored_key, web_key
+
     def import_batch(self, rels: list[str]) -> tuple[list[Image], list[ImportIssue]]:
         images, issues = [], []
         for rel in rels:
@@ -159,7 +253,8 @@ class _Importer:
                 continue  # imported by an earlier run
             try:
                 site_name = self.site_name(rel)
-                data = (self.root / rel).read_bytes()
+                data = read_source_file(self.root / rel, cap=settings.MAX_IMPORT_FILE_BYTES,
+                                        seconds=settings.IMPORT_FILE_READ_SECONDS)
                 info = read_image(data, self.tz)
             except OSError as exc:
                 issues.append(ImportIssue(import_run=self.run, path=rel,
@@ -180,10 +275,13 @@ class _Importer:
                                           skipped=False))
             folder = os.path.dirname(rel)
             camera = self.camera_for(site_name, folder)
-            careful = self.may_have_leftovers
-            stored_key = _save_exactly(key, data, may_exist=careful)
-            web_key = _save_exactly(f"surveys/{self.survey.pk}/web/{rel}", info.web_jpeg,
-                                    may_exist=careful)
+            try:
+                stored_key, web_key = self.store(rel, key, data, info.web_jpeg)
+            except (SuspiciousFileOperation, ValueError) as exc:
+                issues.append(ImportIssue(
+                    import_run=self.run, path=rel,
+                    reason=f"cannot be stored under its name ({exc}); rename the file"))
+                continue
             self.hashes[info.content_hash] = stored_key
             self.done_keys.add(key)
             images.append(Image(
