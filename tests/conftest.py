@@ -37,6 +37,16 @@ def media_storage(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _own_cache(settings, request):
+    """Each test starts with an empty cache of its own (the login throttle counts there)."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": request.node.nodeid}}
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _quiet_mail(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 

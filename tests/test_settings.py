@@ -18,6 +18,7 @@ PROBE = (
     "'storage': s.STORAGES['default']['BACKEND'], 'media': str(s.MEDIA_ROOT), "
     "'hosts': s.ALLOWED_HOSTS, 'key': s.SECRET_KEY, 'shared': s.CHANNEL_LAYER_SHARED}))"
 )
+STRONG_KEY = "kV3r9-Qz8LmN2pXw7TyB4hJd6FsA1cGe0UoIiRtY5nMbZ_w8Ee2Rr4Tt"
 OVERRIDES = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "MEDIA_ROOT", "SECRET_KEY",
              "ALLOWED_HOSTS", "TRAPTAGGER_MODE", "DEBUG", "AWS_STORAGE_BUCKET_NAME")
 
@@ -102,20 +103,20 @@ def test_production_refuses_to_start_without_secret_key(tmp_path):
 
 
 def test_production_refuses_to_start_without_allowed_hosts(tmp_path):
-    result = probe(tmp_path, TRAPTAGGER_MODE="production", SECRET_KEY="x" * 50)
+    result = probe(tmp_path, TRAPTAGGER_MODE="production", SECRET_KEY=STRONG_KEY)
     assert result.returncode != 0
     assert "ALLOWED_HOSTS is not set" in result.stderr
 
 
 @needs_mysql_driver
 def test_production_reads_everything_from_the_environment(tmp_path):
-    result = probe(tmp_path, TRAPTAGGER_MODE="production", SECRET_KEY="k" * 50,
+    result = probe(tmp_path, TRAPTAGGER_MODE="production", SECRET_KEY=STRONG_KEY,
                    ALLOWED_HOSTS="tt.example.org,www.tt.example.org",
                    DATABASE_URL="mysql://tt:pw@db.internal:3306/traptagger",
                    REDIS_URL="redis://127.0.0.1:6379/1")
     assert result.returncode == 0, result.stderr
     got = json.loads(result.stdout.strip().splitlines()[-1])
-    assert got["key"] == "k" * 50
+    assert got["key"] == STRONG_KEY
     assert got["hosts"] == ["tt.example.org", "www.tt.example.org"]
     assert got["engine"] == "django.db.backends.mysql"
     assert got["debug"] is False
@@ -125,3 +126,32 @@ def test_unknown_mode_is_refused(tmp_path):
     result = probe(tmp_path, TRAPTAGGER_MODE="staging")
     assert result.returncode != 0
     assert "TRAPTAGGER_MODE must be" in result.stderr
+
+
+@pytest.mark.parametrize("key", ["changeme", "change-me-to-a-long-random-string-please-now",
+                                 "k" * 60, "django-insecure-" + "ab12cd34ef56" * 4])
+def test_production_refuses_a_weak_secret_key(tmp_path, key):
+    result = probe(tmp_path, TRAPTAGGER_MODE="production", SECRET_KEY=key,
+                   ALLOWED_HOSTS="tt.example.org")
+    assert result.returncode != 0
+    assert "SECRET_KEY is too weak" in result.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("hosts", ["*", "tt.example.org,*", "*.example.org"])
+def test_production_refuses_a_wildcard_host(tmp_path, hosts):
+    result = probe(tmp_path, TRAPTAGGER_MODE="production", SECRET_KEY=STRONG_KEY,
+                   ALLOWED_HOSTS=hosts)
+    assert result.returncode != 0
+    assert "wildcard" in result.stderr.strip().splitlines()[-1]
+
+
+def test_check_deploy_is_clean_with_the_documented_settings(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in OVERRIDES}
+    env.update(TRAPTAGGER_VAR_DIR=str(tmp_path / "var"), TRAPTAGGER_MODE="production",
+               SECRET_KEY=STRONG_KEY, ALLOWED_HOSTS="tt.example.org",
+               CSRF_TRUSTED_ORIGINS="https://tt.example.org")
+    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level",
+                             "WARNING"], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout

@@ -48,6 +48,19 @@ def _embedded_secret_key() -> str:
     return key_file.read_text().strip()
 
 
+_WEAK_KEY_WORDS = ("change", "secret", "insecure", "example", "password", "default")
+
+
+def _check_secret_key(key: str) -> None:
+    """Refuse a production key that is short, repetitive or a placeholder."""
+    if len(key) < 50 or len(set(key)) < 10 or any(w in key.lower() for w in _WEAK_KEY_WORDS):
+        raise ImproperlyConfigured(
+            "SECRET_KEY is too weak for production (short, repetitive or a placeholder). "
+            "Use 50 random characters: python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(50))'."
+        )
+
+
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if PRODUCTION:
@@ -56,6 +69,8 @@ if not SECRET_KEY:
             "from the environment: export SECRET_KEY=<a long random string>."
         )
     SECRET_KEY = _embedded_secret_key()
+elif PRODUCTION:
+    _check_secret_key(SECRET_KEY)
 
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -66,6 +81,11 @@ if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured(
         "ALLOWED_HOSTS is not set. In production mode list the host names this "
         "instance answers to, e.g. ALLOWED_HOSTS=traptagger.example.org."
+    )
+if PRODUCTION and any("*" in host for host in ALLOWED_HOSTS):
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS holds a wildcard (*). In production list the host names this "
+        "instance answers to; a wildcard lets forged Host headers through."
     )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -83,7 +103,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "core",
-    "accounts",
+    "accounts.apps.AccountsConfig",
     "surveys",
     "classifiers",
     "annotation",
@@ -93,6 +113,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -163,6 +184,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 AUTHENTICATION_BACKENDS = [
+    # First: slows password guessing on every login form (accounts.services.login_throttle).
+    "accounts.backends.LoginThrottleBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
@@ -171,6 +194,9 @@ AUTHENTICATION_BACKENDS = [
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*", "password2*"]
 ACCOUNT_UNIQUE_EMAIL = True
+# allauth's own failed-login limit locks an account for anyone after 5 failures,
+# which lets a stranger lock its owner out; the project's throttle replaces it.
+ACCOUNT_RATE_LIMITS = {"login_failed": None}
 # "optional": people can log in at once, and a confirmation email lets them prove an
 # address (invitations by email only reach verified addresses).
 ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="optional")
@@ -238,6 +264,17 @@ else:
 # is False, events raised outside the web server go through the database
 # outbox (core.broadcast) and the server relays them.
 CHANNEL_LAYER_SHARED = bool(REDIS_URL)
+# The cache holds the login throttle's counts: shared through Redis when there
+# is one (several web nodes), else in the one web process.
+if REDIS_URL:
+    CACHES = {"default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env.str("CHANNELS_PREFIX", default="traptagger") + "-cache",
+        "OPTIONS": {"socket_timeout": 5, "socket_connect_timeout": 5},
+    }}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 BROADCAST_RELAY_INTERVAL = env.float("BROADCAST_RELAY_INTERVAL", default=0.5)
 
 CELERY_BROKER_DIR = Path(env.str("CELERY_BROKER_DIR", default=str(VAR_DIR / "celery")))
@@ -294,12 +331,41 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 if PRODUCTION:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
+    # TLS ends at the proxy (deploy/nginx.conf), which says so in X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]  # load balancers probe over plain HTTP
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    # Preloading is a separate commitment to browser vendors; an operator opts in.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# Scripts only from this site; images also from the media store (S3) when remote.
+CSP_IMG_SOURCES = env.list("CSP_IMG_SOURCES", default=[])
+_media_origin = env.str("AWS_S3_ENDPOINT_URL", default="") or (
+    f"https://{env.str('AWS_STORAGE_BUCKET_NAME')}.s3.amazonaws.com"
+    if env.str("AWS_STORAGE_BUCKET_NAME", default="") else "")
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",  # the admin sets style attributes
+    "img-src " + " ".join(["'self'", "data:", *filter(None, [_media_origin]),
+                           *CSP_IMG_SOURCES]),
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+])
 
 # --- Domain defaults --------------------------------------------------------------
 # Pillow refuses images above this many pixels (decompression bombs).
 MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=120_000_000)
 IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=200)
+# An import or pipeline stage whose worker has not reported for this long was
+# cut off (worker killed); beat re-sends it and the new delivery takes it over.
+PIPELINE_STALE_SECONDS = env.int("PIPELINE_STALE_SECONDS", default=15 * 60)
 # One file of an import: larger files, or files slower to read, are skipped with an issue.
 MAX_IMPORT_FILE_BYTES = env.int("MAX_IMPORT_FILE_BYTES", default=200_000_000)
 IMPORT_FILE_READ_SECONDS = env.float("IMPORT_FILE_READ_SECONDS", default=120)

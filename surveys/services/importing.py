@@ -27,9 +27,6 @@ from . import pipeline
 from .images import read_image
 
 logger = logging.getLogger(__name__)
-# A running import that has not finished a batch for this long was cut off
-# (worker killed); its redelivered task takes it over.
-STALE_RUN_SECONDS = 15 * 60
 # Leaves room under Image.key (700) for the "surveys/<id>/originals/" prefix.
 MAX_PATH_CHARS = 600
 
@@ -297,7 +294,7 @@ def do_run_import(run: ImportRun, *, inline: bool = False) -> bool:
     """Import every JPEG under the run's source folder into its survey.
 
     Claims the run (PENDING → RUNNING, or a RUNNING run whose worker has been
-    silent for STALE_RUN_SECONDS and so was cut off) and returns False when
+    silent for settings.PIPELINE_STALE_SECONDS and so was cut off) and returns False when
     another worker has it or it is finished. Unreadable files become ImportIssues and
     the import goes on. Files already imported are skipped, so a re-run after
     a crash only adds what is missing. The last run of the survey to finish
@@ -305,7 +302,7 @@ def do_run_import(run: ImportRun, *, inline: bool = False) -> bool:
     """
     now = timezone.now()
     taken_over = ImportRun.objects.filter(pk=run.pk, status=ImportStatus.RUNNING).exists()
-    stale = now - timedelta(seconds=STALE_RUN_SECONDS)
+    stale = now - timedelta(seconds=settings.PIPELINE_STALE_SECONDS)
     claimed = ImportRun.objects.filter(
         Q(status=ImportStatus.PENDING)
         | Q(status=ImportStatus.RUNNING, heartbeat_at__lt=stale)
@@ -377,7 +374,7 @@ def resume_stale_imports() -> list[int]:
     Some brokers drop the message of a killed worker; the re-sent task takes
     the stale run over (see do_run_import) and imports only what is missing.
     """
-    stale = timezone.now() - timedelta(seconds=STALE_RUN_SECONDS)
+    stale = timezone.now() - timedelta(seconds=settings.PIPELINE_STALE_SECONDS)
     ids = list(ImportRun.objects.filter(
         status=ImportStatus.RUNNING, heartbeat_at__lt=stale).values_list("pk", flat=True))
     for run_id in ids:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from celery import current_app
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -40,9 +41,6 @@ from ..taxonomy import SurveyStatus
 
 logger = logging.getLogger(__name__)
 
-# A claimed stage whose worker has not reported for this long was cut off
-# (worker killed); a new delivery of its task takes it over.
-STALE_STAGE_SECONDS = 15 * 60
 # Progress reports touch the claim at most this often.
 HEARTBEAT_EVERY_SECONDS = 30
 IMPORT_TASK = "surveys.run_import"
@@ -146,10 +144,10 @@ def claim_stage(survey_id: int, status: str) -> Survey | None:
 
     Not ours: the survey is at another stage (the stage is done, or failed),
     or another worker claimed it and still reports. A claim whose worker has
-    been silent for STALE_STAGE_SECONDS is taken over.
+    been silent for settings.PIPELINE_STALE_SECONDS is taken over.
     """
     now = timezone.now()
-    stale = now - timedelta(seconds=STALE_STAGE_SECONDS)
+    stale = now - timedelta(seconds=settings.PIPELINE_STALE_SECONDS)
     claimed = Survey.objects.filter(pk=survey_id, status=status).filter(
         Q(stage_heartbeat_at__isnull=True) | Q(stage_heartbeat_at__lt=stale)
     ).update(stage_heartbeat_at=now)
@@ -207,7 +205,7 @@ def resume_stale_stages() -> list[int]:
     Some brokers drop a message whose worker was killed; this sweep (run by
     beat) re-sends the stage's task, which takes the stale claim over.
     """
-    stale = timezone.now() - timedelta(seconds=STALE_STAGE_SECONDS)
+    stale = timezone.now() - timedelta(seconds=settings.PIPELINE_STALE_SECONDS)
     rows = list(Survey.objects.filter(
         status__in=STAGE_STATUSES, stage_heartbeat_at__lt=stale,
     ).values_list("pk", "status"))

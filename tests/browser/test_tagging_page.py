@@ -22,6 +22,9 @@ from tests.factories import OrganisationFactory, SurveyFactory, member
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
+# Records every Content-Security-Policy violation the page meets.
+CSP_WATCH = ("window.__csp = []; document.addEventListener('securitypolicyviolation', "
+             "e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -112,6 +115,7 @@ def test_annotator_labels_two_clusters_with_hotkeys(server, demo_source, tmp_pat
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
+        page.add_init_script(CSP_WATCH)
         page.goto(f"{server}/accounts/login/")
         page.fill("input[name=login]", "clicker")
         page.fill("input[name=password]", "pass-word-123")
@@ -119,16 +123,17 @@ def test_annotator_labels_two_clusters_with_hotkeys(server, demo_source, tmp_pat
         page.wait_for_url(f"{server}/")
         page.click(f"a[href='/annotate/{task.pk}/']")
         page.wait_for_selector("#tagging[data-cluster-id]")
-        page.wait_for_function("document.getElementById('image').naturalWidth > 0")
+        page.wait_for_function("() => document.getElementById('image').naturalWidth > 0")
         first = page.get_attribute("#tagging", "data-cluster-id")
         page.keyboard.press("z")
         page.wait_for_function(
-            f"document.getElementById('tagging').dataset.clusterId !== '{first}'")
+            f"() => document.getElementById('tagging').dataset.clusterId !== '{first}'")
         second = page.get_attribute("#tagging", "data-cluster-id")
         page.keyboard.press("l")
-        page.wait_for_function("document.getElementById('tagging').dataset.saved === '2'")
+        page.wait_for_function("() => document.getElementById('tagging').dataset.saved === '2'")
         page.wait_for_function(
-            "document.getElementById('progress').textContent.startsWith('2 / 4')")
+            "() => document.getElementById('progress').textContent.startsWith('2 / 4')")
+        assert page.evaluate("window.__csp") == []  # the page works under the policy
         browser.close()
     monkeypatch.delenv("DJANGO_ALLOW_ASYNC_UNSAFE")
     done = {a.cluster_id: [lab.name for lab in a.labels.all()]
@@ -162,15 +167,47 @@ def test_page_reconnects_and_resends_a_label_sent_while_the_server_was_down(
         page.wait_for_selector("#tagging[data-cluster-id]")
         first = page.get_attribute("#tagging", "data-cluster-id")
         daphne.stop()
-        page.wait_for_function(f"{tagging}.dataset.reconnects >= '1'")
+        page.wait_for_function(f"() => {tagging}.dataset.reconnects >= '1'")
         page.keyboard.press("e")  # labelled while the server is down
-        page.wait_for_function(f"{tagging}.dataset.pending !== undefined")
+        page.wait_for_function(f"() => {tagging}.dataset.pending !== undefined")
         daphne.start()
-        page.wait_for_function(f"{tagging}.dataset.saved === '1'", timeout=30000)
-        page.wait_for_function(f"{tagging}.dataset.clusterId !== '{first}'")
-        page.wait_for_function(f"{tagging}.dataset.pending === undefined")
+        page.wait_for_function(f"() => {tagging}.dataset.saved === '1'", timeout=30000)
+        page.wait_for_function(f"() => {tagging}.dataset.clusterId !== '{first}'")
+        page.wait_for_function(f"() => {tagging}.dataset.pending === undefined")
         browser.close()
     monkeypatch.delenv("DJANGO_ALLOW_ASYNC_UNSAFE")
     done = {a.cluster_id: [lab.name for lab in a.labels.all()]
             for a in ClusterAnnotation.objects.filter(task=task, labelled_at__isnull=False)}
     assert done == {int(first): ["Elephant"]}
+
+
+def test_admin_pages_work_under_the_content_security_policy(server, monkeypatch):
+    """The admin (changelist, change form with its live progress box) meets no CSP violation."""
+    org = OrganisationFactory(name="CSP Org")
+    member(org, Role.ADMIN, username="boss")
+    survey = SurveyFactory(organisation=org, name="Under Policy")
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.add_init_script(CSP_WATCH)
+        response = page.goto(f"{server}/admin/login/")
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        page.fill("input[name=username]", "boss")
+        page.fill("input[name=password]", "pass-word-123")
+        page.click("input[type=submit]")
+        page.wait_for_url(f"{server}/admin/")
+        page.goto(f"{server}/admin/surveys/survey/")
+        page.wait_for_selector("text=Under Policy")
+        page.goto(f"{server}/admin/surveys/survey/{survey.pk}/change/")
+        # The progress box's script ran and its websocket answered.
+        page.wait_for_function(
+            "() => document.getElementById('survey-status').textContent.trim() === 'New'")
+        page.goto(f"{server}/admin/annotation/task/add/")
+        page.wait_for_selector("#task_form")
+        violations = page.evaluate("window.__csp")
+        browser.close()
+    monkeypatch.delenv("DJANGO_ALLOW_ASYNC_UNSAFE")
+    assert violations == []

@@ -9,6 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -204,7 +205,6 @@ def test_run_cut_off_mid_way_is_taken_over_and_finishes(demo_source, tmp_path):
 
     from django.utils import timezone
 
-    from surveys.services import importing
 
     root, _ = demo_source
     survey = SurveyFactory()
@@ -217,7 +217,7 @@ def test_run_cut_off_mid_way_is_taken_over_and_finishes(demo_source, tmp_path):
     default_storage.save(leftover, __import__("io").BytesIO(b"partial"))
     assert do_run_import(run) is False  # still fresh: someone else may be on it
     ImportRun.objects.filter(pk=run.pk).update(
-        heartbeat_at=timezone.now() - timedelta(seconds=importing.STALE_RUN_SECONDS + 1))
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.PIPELINE_STALE_SECONDS + 1))
     assert do_run_import(run) is True
     run.refresh_from_db()
     assert run.status == ImportStatus.DONE and run.imported == 48

@@ -7,6 +7,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
@@ -97,7 +98,7 @@ def test_stale_claim_is_taken_over_and_the_sweep_resends_it(
     assert pipeline.resume_stale_stages() == []
     # Its worker dies: the heartbeat stops.
     Survey.objects.filter(pk=survey.pk).update(
-        stage_heartbeat_at=timezone.now() - timedelta(seconds=pipeline.STALE_STAGE_SECONDS + 5))
+        stage_heartbeat_at=timezone.now() - timedelta(seconds=settings.PIPELINE_STALE_SECONDS + 5))
     sent = []
 
     class Recorder:
