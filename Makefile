@@ -9,7 +9,7 @@ MYSQL_STAMP := $(VENV)/.mysql-installed
 # the MariaDB client headers; see requirements/mysql.txt).
 DB_DRIVER := $(if $(filter mysql%,$(DATABASE_URL)),$(MYSQL_STAMP))
 
-.PHONY: run test lint bench venv clean-var
+.PHONY: run test hostile lint bench venv clean-var
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ run: $(STAMP) $(DB_DRIVER)
 ## make test: the whole suite (DATABASE_URL / REDIS_URL when set, else the embedded default)
 test: $(STAMP) $(DB_DRIVER)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## make hostile: the standing hostile suite (cross-organisation access, hostile files and
+## input, XSS in Chromium, login guessing, killed workers); also part of make test
+hostile: $(STAMP) $(DB_DRIVER)
+	$(PY) -m pytest -m hostile -rs $(PYTEST_ARGS)
 
 lint: $(STAMP) $(DB_DRIVER)
 	$(VENV)/bin/ruff check .

@@ -3,6 +3,7 @@ from django.contrib import admin
 from accounts.scoping import OrgScopedInline, OrgScopedModelAdmin
 
 from .models import Camera, Cluster, Image, ImportIssue, ImportRun, Site, Survey
+from .selectors import import_run_state, survey_state
 from .services.surveys import do_save_survey
 
 
@@ -14,20 +15,24 @@ class SiteInline(OrgScopedInline):
 
 @admin.register(Survey)
 class SurveyAdmin(OrgScopedModelAdmin):
-    list_display = ["name", "organisation", "status", "image_count", "cluster_count", "created_at"]
+    list_display = ["name", "organisation", "state", "image_count", "cluster_count", "created_at"]
     list_filter = ["status", "organisation"]
     search_fields = ["name", "description"]
-    readonly_fields = ["status", "status_detail", "image_count", "cluster_count", "created_at"]
+    readonly_fields = ["state", "status_detail", "image_count", "cluster_count", "created_at"]
     # camera_regex, trigger_source and survey_type stay hidden until the import
     # and clustering read them.
     fields = ["organisation", "name", "description", "site_regex", "timezone", "detector",
-              "classifier", "status", "status_detail", "image_count", "cluster_count",
+              "classifier", "state", "status_detail", "image_count", "cluster_count",
               "created_at"]
     inlines = [SiteInline]
     change_form_template = "admin/surveys/survey/change_form.html"
 
     def save_model(self, request, obj, form, change):
         do_save_survey(obj, acting_user=request.user)
+
+    @admin.display(description="status", ordering="status")
+    def state(self, obj):
+        return survey_state(obj)
 
 
 @admin.register(Site)
@@ -80,11 +85,16 @@ class ImportIssueInline(OrgScopedInline):
 
 @admin.register(ImportRun)
 class ImportRunAdmin(OrgScopedModelAdmin):
-    list_display = ["id", "survey", "status", "processed", "total", "imported", "created_at"]
+    list_display = ["id", "survey", "state", "processed", "total", "imported", "created_at"]
     list_filter = ["status"]
-    readonly_fields = ["survey", "source", "status", "total", "processed", "imported",
-                       "message", "created_by", "created_at", "started_at", "finished_at"]
+    fields = ["survey", "source", "state", "total", "processed", "imported", "message",
+              "created_by", "created_at", "started_at", "heartbeat_at", "finished_at"]
+    readonly_fields = fields
     inlines = [ImportIssueInline]
+
+    @admin.display(description="status", ordering="status")
+    def state(self, obj):
+        return import_run_state(obj)
 
     def has_add_permission(self, request, *args):
         return False  # imports start from import_survey (browser uploads come later)

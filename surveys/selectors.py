@@ -1,8 +1,14 @@
 """Reads about surveys and images, scoped by the access gateway."""
 
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
 from accounts.taxonomy import Capability
 
-from .models import Image, Survey
+from .models import Image, ImportRun, Survey
+from .taxonomy import ImportStatus
 
 
 def survey_for(user, survey_id, capability: str = Capability.MEMBER) -> Survey | None:
@@ -30,3 +36,30 @@ def image_file_key(image: Image, variant: str) -> str | None:
         return None
     return key
 
+
+
+def stalled_since(heartbeat) -> timedelta | None:
+    """How long a worker has been silent, when that is longer than the stale limit."""
+    if heartbeat is None:
+        return None
+    silent = timezone.now() - heartbeat
+    return silent if silent.total_seconds() > settings.PIPELINE_STALE_SECONDS else None
+
+
+def import_run_state(run: ImportRun) -> str:
+    """The run's status as the admin shows it: a running run whose worker fell silent says so."""
+    if run.status == ImportStatus.RUNNING:
+        silent = stalled_since(run.heartbeat_at)
+        if silent is not None:
+            return (f"Stalled: no progress for {silent.total_seconds() // 60:.0f} min (its "
+                    "worker stopped); it is resumed within 5 minutes")
+    return run.get_status_display()
+
+
+def survey_state(survey: Survey) -> str:
+    """The survey's status as the admin shows it, with a stalled stage called so."""
+    silent = stalled_since(survey.stage_heartbeat_at)
+    if silent is not None:
+        return (f"{survey.get_status_display()}, stalled: no progress for "
+                f"{silent.total_seconds() // 60:.0f} min; it is resumed within 5 minutes")
+    return survey.get_status_display()

@@ -20,7 +20,8 @@ from tests.factories import (
     member,
 )
 
-pytestmark = pytest.mark.django_db
+# The cross-organisation matrix belongs to the standing hostile suite (make hostile).
+pytestmark = [pytest.mark.django_db, pytest.mark.hostile]
 
 
 def make_world(org: Organisation, tag: str) -> dict:

@@ -36,6 +36,7 @@ def connect_result(path, user=None, origin=b"http://127.0.0.1"):
     return async_to_sync(run)()
 
 
+@pytest.mark.hostile
 def test_anonymous_other_org_and_foreign_origin_are_refused():
     task = launched_task(2)
     path = f"/ws/annotate/{task.pk}/"
@@ -97,6 +98,7 @@ def test_label_flow_and_two_annotators_get_different_clusters():
     assert ClusterAnnotation.objects.filter(task=task, annotator=a).count() == 3
 
 
+@pytest.mark.hostile
 def test_malformed_messages_get_clear_errors():
     task = launched_task(1)
     user = annotator_for(task)
@@ -115,6 +117,7 @@ def test_malformed_messages_get_clear_errors():
     async_to_sync(run)()
 
 
+@pytest.mark.hostile
 def test_survey_progress_socket_is_members_only():
     task = launched_task(1)
     path = f"/ws/surveys/{task.survey.pk}/"
@@ -122,6 +125,7 @@ def test_survey_progress_socket_is_members_only():
     assert connect_result(path, annotator_for(task))[0] is True
 
 
+@pytest.mark.hostile
 def test_image_files_are_members_only(client):
     task = launched_task(1)
     image = ClusterAnnotation.objects.get(task=task).cluster.images.get()
@@ -149,6 +153,7 @@ def test_image_files_are_members_only(client):
     assert client.get(f"/images/{image.pk}/original/").status_code == 404
 
 
+@pytest.mark.hostile
 def test_member_removed_while_labelling_is_stopped():
     task = launched_task(3)
     user = annotator_for(task)

@@ -211,3 +211,53 @@ def test_admin_pages_work_under_the_content_security_policy(server, monkeypatch)
         browser.close()
     monkeypatch.delenv("DJANGO_ALLOW_ASYNC_UNSAFE")
     assert violations == []
+
+
+XSS = '<img src=x onerror="window.__xss=1">'
+
+
+@pytest.mark.hostile
+def test_script_in_labels_and_names_never_runs(server, demo_source, tmp_path, monkeypatch):
+    """Labels, site and file names typed by users are shown as text, on the page and the admin."""
+    root, _ = demo_source
+    small = tmp_path / "src"
+    shutil.copytree(root / "Kopje" / "CAM01", small / "Kopje" / "CAM01")
+    task, annotator = ready_task(small)
+    from annotation.models import Label
+    from surveys.models import Site
+
+    Label.objects.filter(task=task, name="Zebra").update(name=XSS)
+    Site.objects.filter(survey=task.survey).update(name="<script>window.__xss=2</script>")
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.add_init_script(CSP_WATCH)
+        page.goto(f"{server}/accounts/login/")
+        page.fill("input[name=login]", "clicker")
+        page.fill("input[name=password]", "pass-word-123")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{server}/")
+        page.goto(f"{server}/annotate/{task.pk}/")
+        page.wait_for_selector("#tagging[data-cluster-id]")
+        page.wait_for_function("() => document.getElementById('image').naturalWidth > 0")
+        shown = page.inner_text("#tagging")
+        ran_on_page = page.evaluate("window.__xss")
+        page.goto(f"{server}/accounts/logout/")
+        page.click("button[type=submit]")
+        page.goto(f"{server}/admin/login/")
+        page.fill("input[name=username]", "boss")
+        page.fill("input[name=password]", "pass-word-123")
+        page.click("input[type=submit]")
+        page.wait_for_url(f"{server}/admin/")
+        page.goto(f"{server}/admin/surveys/site/")
+        admin_text = page.inner_text("#result_list")
+        page.goto(f"{server}/admin/annotation/task/{task.pk}/change/")
+        ran_in_admin = page.evaluate("window.__xss")
+        browser.close()
+    monkeypatch.delenv("DJANGO_ALLOW_ASYNC_UNSAFE")
+    assert ran_on_page is None and ran_in_admin is None
+    assert XSS in shown  # the label's name, as text
+    assert "<script>window.__xss=2</script>" in admin_text

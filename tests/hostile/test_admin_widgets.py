@@ -47,3 +47,28 @@ def test_raw_id_widget_does_not_name_a_foreign_image(client, two_orgs):
         assert "their-secret-file.jpg" not in page.content.decode()
     det.refresh_from_db()
     assert det.image_id == image.pk
+
+
+def test_admin_calls_a_run_and_a_stage_whose_worker_died_stalled(client, two_orgs, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from surveys.models import ImportRun, Survey
+    from surveys.taxonomy import ImportStatus, SurveyStatus
+    from tests.factories import SurveyFactory
+
+    mine, _ = two_orgs
+    survey = SurveyFactory(organisation=mine, status=SurveyStatus.DETECTING)
+    long_ago = timezone.now() - timedelta(seconds=settings.PIPELINE_STALE_SECONDS + 120)
+    Survey.objects.filter(pk=survey.pk).update(stage_heartbeat_at=long_ago)
+    run = ImportRun.objects.create(survey=survey, source="/data", status=ImportStatus.RUNNING,
+                                   heartbeat_at=long_ago)
+    runs = client.get("/admin/surveys/importrun/").content.decode()
+    assert "Stalled: no progress for" in runs
+    page = client.get(f"/admin/surveys/importrun/{run.pk}/change/").content.decode()
+    assert "Stalled" in page and 'name="status"' not in page
+    surveys = client.get("/admin/surveys/survey/").content.decode()
+    assert "Detecting, stalled" in surveys
+    ImportRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
+    assert "Stalled" not in client.get("/admin/surveys/importrun/").content.decode()

@@ -66,6 +66,7 @@ def test_small_image_is_not_enlarged_and_grey_becomes_rgb():
     assert web.size == (640, 360) and web.mode == "RGB"
 
 
+@pytest.mark.hostile
 @pytest.mark.parametrize("data, reason", [
     (b"", "empty file"),
     (b"GIF89a....", "not a JPEG"),
@@ -76,12 +77,14 @@ def test_unreadable_files_are_refused_with_a_reason(data, reason):
         read_image(data, TZ)
 
 
+@pytest.mark.hostile
 def test_truncated_image_data_is_refused():
     data = jpeg_bytes(picture(), datetime(2022, 1, 1))
     with pytest.raises(UnreadableImage):
         read_image(data[: len(data) // 3], TZ)
 
 
+@pytest.mark.hostile
 @pytest.mark.parametrize("size", [(1200, 1000), (1600, 1500)])  # over 1x and over 2x
 def test_decompression_bomb_is_refused(settings, size):
     settings.MAX_IMAGE_PIXELS = 1000 * 1000

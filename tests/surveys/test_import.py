@@ -72,6 +72,7 @@ def test_imports_generated_survey(demo_source):
     assert survey.status == SurveyStatus.CLUSTERING  # the pipeline moved on
 
 
+@pytest.mark.hostile
 def test_bad_files_are_reported_by_name_and_import_goes_on(tmp_path):
     good, _ = scene(__import__("random").Random(1), "Zebra", 640, 480)
     site = tmp_path / "SiteA" / "CAM1"
@@ -131,6 +132,7 @@ def test_site_regex_and_unmatched_folders(demo_source):
     assert "does not match the site regex" in unmatched.first().reason
 
 
+@pytest.mark.hostile
 def test_symlink_leading_outside_is_refused(tmp_path):
     secret = tmp_path / "outside.jpg"
     img, _ = scene(__import__("random").Random(2), None, 320, 240)
