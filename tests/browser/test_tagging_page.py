@@ -223,11 +223,15 @@ def test_script_in_labels_and_names_never_runs(server, demo_source, tmp_path, mo
     small = tmp_path / "src"
     shutil.copytree(root / "Kopje" / "CAM01", small / "Kopje" / "CAM01")
     task, annotator = ready_task(small)
-    from annotation.models import Label
-    from surveys.models import Site
+    from annotation.models import Label, Task
+    from surveys.models import Site, Survey
 
     Label.objects.filter(task=task, name="Zebra").update(name=XSS)
     Site.objects.filter(survey=task.survey).update(name="<script>window.__xss=2</script>")
+    Task.objects.filter(pk=task.pk).update(name='"><svg onload="window.__xss=3">')
+    Survey.objects.filter(pk=task.survey_id).update(
+        name="<iframe srcdoc='<script>parent.__xss=4</script>'>",
+        description="<script>window.__xss=5</script>")
     from playwright.sync_api import sync_playwright
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -240,6 +244,7 @@ def test_script_in_labels_and_names_never_runs(server, demo_source, tmp_path, mo
         page.fill("input[name=password]", "pass-word-123")
         page.click("button[type=submit]")
         page.wait_for_url(f"{server}/")
+        home = page.inner_text("body")
         page.goto(f"{server}/annotate/{task.pk}/")
         page.wait_for_selector("#tagging[data-cluster-id]")
         page.wait_for_function("() => document.getElementById('image').naturalWidth > 0")
@@ -255,9 +260,13 @@ def test_script_in_labels_and_names_never_runs(server, demo_source, tmp_path, mo
         page.goto(f"{server}/admin/surveys/site/")
         admin_text = page.inner_text("#result_list")
         page.goto(f"{server}/admin/annotation/task/{task.pk}/change/")
+        page.goto(f"{server}/admin/surveys/survey/{task.survey_id}/change/")
         ran_in_admin = page.evaluate("window.__xss")
+        violations = page.evaluate("window.__csp")
         browser.close()
     monkeypatch.delenv("DJANGO_ALLOW_ASYNC_UNSAFE")
     assert ran_on_page is None and ran_in_admin is None
     assert XSS in shown  # the label's name, as text
+    assert '"><svg onload="window.__xss=3">' in home  # the task's name, as text
+    assert violations == []  # escaped, so the policy never even had to block it
     assert "<script>window.__xss=2</script>" in admin_text
