@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from annotation import views as annotation_views
+from core import views as core_views
 from surveys import views as survey_views
 
 admin.site.site_header = "TrapTagger administration"
@@ -10,6 +11,7 @@ admin.site.index_title = "Your organisations' surveys, tasks and members"
 
 urlpatterns = [
     path("", annotation_views.home, name="home"),
+    path("healthz", core_views.healthz, name="healthz"),
     path("annotate/<int:task_id>/", annotation_views.tagging_page, name="tagging_page"),
     path("images/<int:image_id>/<str:variant>/", survey_views.image_file, name="image_file"),
     path("admin/", admin.site.urls),
