@@ -16,7 +16,10 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from annotation import routing as annotation_routing  # noqa: E402
+from core.startup import check_or_exit  # noqa: E402
 from surveys import routing as survey_routing  # noqa: E402
+
+check_or_exit("web server")
 
 websocket_urlpatterns = [
     *annotation_routing.websocket_urlpatterns,

@@ -11,7 +11,7 @@ Queues:
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "traptagger.settings")
@@ -22,3 +22,11 @@ app.conf.task_queues = [Queue("default"), Queue("import"), Queue("gpu")]
 app.autodiscover_tasks()
 
 QUEUES = ("default", "import", "gpu")
+
+
+@signals.worker_init.connect
+def _check_services(**kwargs):
+    """A production worker stops at start, with one line, when a service does not answer."""
+    from core.startup import check_or_exit
+
+    check_or_exit("worker")

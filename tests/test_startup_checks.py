@@ -1,0 +1,45 @@
+"""A production process with a wrong service setting stops at start with one clear line."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+STRONG_KEY = "kV3r9-Qz8LmN2pXw7TyB4hJd6FsA1cGe0UoIiRtY5nMbZ_w8Ee2Rr4Tt"
+
+
+def production_env(tmp_path, **extra):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")}
+    env.update(TRAPTAGGER_MODE="production", SECRET_KEY=STRONG_KEY,
+               ALLOWED_HOSTS="127.0.0.1", TRAPTAGGER_VAR_DIR=str(tmp_path / "var"),
+               DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", **extra)
+    return env
+
+
+def test_web_node_with_a_wrong_redis_url_stops_with_one_line(tmp_path):
+    dead = free_port()  # nothing listens here
+    env = production_env(tmp_path, REDIS_URL=f"redis://:pw-secret@127.0.0.1:{dead}/0")
+    result = subprocess.run(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(free_port()),
+         "traptagger.asgi:application"], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=120)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if "cannot start" in line]
+    assert any("REDIS_URL" in line for line in lines), result.stderr
+    assert "pw-secret" not in result.stderr
+
+
+def test_worker_with_a_wrong_broker_stops_with_one_line(tmp_path):
+    dead = free_port()
+    env = production_env(tmp_path, CELERY_BROKER_URL=f"redis://127.0.0.1:{dead}/0")
+    result = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "traptagger", "worker", "-Q", "default",
+         "--pool", "solo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if "cannot start" in line]
+    assert lines and all("CELERY_BROKER_URL" in line for line in lines), result.stderr
