@@ -30,3 +30,17 @@ def _check_services(**kwargs):
     from core.startup import check_or_exit
 
     check_or_exit("worker")
+
+
+@signals.task_prerun.connect
+def _task_started(**kwargs):
+    from core.logs import task_started
+
+    task_started(**kwargs)
+
+
+@signals.task_postrun.connect
+def _task_finished(**kwargs):
+    from core.logs import task_finished
+
+    task_finished(**kwargs)
