@@ -3,24 +3,34 @@
 The pinned redis client gives every socket read a 5 s timeout by default,
 which is exactly how long channels-redis blocks waiting for a message: a
 websocket with nothing to read for 5 s had its channel-layer read time out
-and was closed with 1011. Every long-lived Redis connection therefore gets a
-read timeout far above the longest blocking wait the project asks for, TCP
-keepalive to notice dead peers, and a health check before reusing a
-connection that sat idle.
+and was closed with 1011.
+
+The channel layer therefore reads with no timeout at all. A read timeout
+there is worse than useless: the asyncio client wraps each read in a timeout
+scope, and a consumer cancelled inside it (its socket closed) could swallow
+the cancellation and keep receiving for ever. Dead peers are found by TCP
+keepalive (probes after 60 s idle, every 10 s, given up after 3) and a
+health check before reusing an idle connection. The Celery broker's
+synchronous client keeps a read timeout, far above its 1 s blocking wait.
 """
 
 from __future__ import annotations
 
+import socket
+
 # channels-redis blocks up to 5 s (RedisChannelLayer.brpop_timeout) per
 # receive; kombu's Redis transport up to 1 s.
 LONGEST_BLOCKING_WAIT = 5
-SOCKET_TIMEOUT = 60  # seconds; must stay well above LONGEST_BLOCKING_WAIT
-CONNECTION_OPTIONS = {
-    "socket_timeout": SOCKET_TIMEOUT,
-    "socket_connect_timeout": 5,
+KEEPALIVE = {
     "socket_keepalive": True,
+    "socket_keepalive_options": {
+        socket.TCP_KEEPIDLE: 60, socket.TCP_KEEPINTVL: 10, socket.TCP_KEEPCNT: 3,
+    },
+    "socket_connect_timeout": 5,
     "health_check_interval": 30,
 }
+CHANNEL_LAYER_OPTIONS = {"socket_timeout": None, **KEEPALIVE}
+BROKER_SOCKET_TIMEOUT = 60  # seconds; well above kombu's 1 s blocking read
 # Tasks run up to 12 h (the gpu stages' hard limit is 12 h 10 min). Redis
 # re-delivers an unacknowledged message after the visibility timeout, so it
 # must outlast the longest task or a running stage gets a duplicate delivery.
@@ -34,7 +44,7 @@ def channel_layer(url: str, prefix: str) -> dict:
     return {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [{"address": url, **CONNECTION_OPTIONS}],
+            "hosts": [{"address": url, **CHANNEL_LAYER_OPTIONS}],
             "prefix": prefix,
         },
     }
@@ -42,4 +52,5 @@ def channel_layer(url: str, prefix: str) -> dict:
 
 def broker_transport_options() -> dict:
     """Celery's broker transport options for a Redis broker."""
-    return {"visibility_timeout": VISIBILITY_TIMEOUT, **CONNECTION_OPTIONS}
+    return {"visibility_timeout": VISIBILITY_TIMEOUT, "socket_timeout": BROKER_SOCKET_TIMEOUT,
+            **KEEPALIVE}
