@@ -43,3 +43,19 @@ def test_worker_with_a_wrong_broker_stops_with_one_line(tmp_path):
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if "cannot start" in line]
     assert lines and all("CELERY_BROKER_URL" in line for line in lines), result.stderr
+
+
+def test_web_node_with_unreachable_s3_stops_with_one_line(tmp_path):
+    dead = free_port()
+    env = production_env(tmp_path, AWS_STORAGE_BUCKET_NAME="media",
+                         AWS_S3_ENDPOINT_URL=f"http://127.0.0.1:{dead}",
+                         AWS_ACCESS_KEY_ID="AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY="s3-secret-key",
+                         AWS_S3_REGION_NAME="us-east-1")
+    result = subprocess.run(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(free_port()),
+         "traptagger.asgi:application"], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=180)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if "cannot start" in line]
+    assert len(lines) == 1 and "AWS_STORAGE_BUCKET_NAME" in lines[0], result.stderr
+    assert "s3-secret-key" not in result.stderr and "Traceback" not in result.stderr
