@@ -1,13 +1,24 @@
-"""Import benchmark: figures and ratios against baselines measured in the same run.
+"""Benchmarks: figures and ratios against baselines measured in the same run.
 
-    make bench            (or: .venv/bin/python -m tests.benchmarks.run [--images N])
+    make bench            (or: .venv/bin/python -m tests.benchmarks.run [--images N]
+                               [--clusters N] [--only import|results])
 
+Import baselines:
 Baselines:
 * ``naive read``: what a straightforward importer does per file: read the bytes, hash the
   whole file, decode the full-size JPEG and resize it to 800 px.
 * ``our read``: surveys.services.images.read_image (EXIF-free hash, reduced-size decode).
 * ``full import``: run_import end to end (storage writes, bulk inserts, progress events),
   into a throw-away SQLite database.
+
+Results CSV (a labelled task of ``--clusters`` clusters, one image and box each):
+* ``naive ORM``: model instances with select_related/prefetch_related, written row by row
+  (what the export did before it streamed).
+* ``values_list``: one plain ``values_list().iterator()`` over the annotations, to CSV: the
+  floor for any export that writes every row.
+* ``our export``: training.services.results.write_results_csv (pages by key).
+Time is of an untraced pass; peak memory is what tracemalloc saw allocated by Python
+during a second pass.
 """
 
 from __future__ import annotations
@@ -57,11 +68,117 @@ def timed(label, fn, files):
     return rate
 
 
+def make_task(clusters: int):
+    """A labelled task of ``clusters`` one-image clusters over 20 sites, made in bulk."""
+    from datetime import UTC
+
+    from accounts.models import Organisation
+    from annotation.models import ClusterAnnotation, Label, Task
+    from classifiers.models import Detection
+    from surveys.models import Camera, Cluster, Image, Site, Survey
+
+    org = Organisation.objects.create(name=f"Results {time.time()}")
+    survey = Survey.objects.create(organisation=org, name="Results bench")
+    sites = Site.objects.bulk_create(Site(survey=survey, name=f"S{n:02}") for n in range(20))
+    cameras = Camera.objects.bulk_create(Camera(site=s, path=f"{s.name}/CAM1") for s in sites)
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    made = Cluster.objects.bulk_create(
+        (Cluster(survey=survey, site=sites[n % 20], start=t0 + timedelta(minutes=n),
+                 image_count=1) for n in range(clusters)), batch_size=5000)
+    images = Image.objects.bulk_create(
+        (Image(camera=cameras[n % 20], cluster=c, filename=f"IMG_{n:07}.JPG", key=f"k{n}",
+               content_hash=f"h{n}", corrected_timestamp=c.start)
+         for n, c in enumerate(made)), batch_size=5000)
+    Detection.objects.bulk_create(
+        (Detection(image=i, left=0.1, top=0.1, right=0.5, bottom=0.5, score=0.9,
+                   source="bench") for i in images), batch_size=5000)
+    task = Task.objects.create(survey=survey, name="Species", status="launched")
+    labels = Label.objects.bulk_create(Label(task=task, name=n, hotkey=n[0].lower())
+                                       for n in ("Zebra", "Elephant", "Lion"))
+    annotations = ClusterAnnotation.objects.bulk_create(
+        (ClusterAnnotation(task=task, cluster=c, labelled_at=c.start) for c in made),
+        batch_size=5000)
+    through = ClusterAnnotation.labels.through
+    through.objects.bulk_create(
+        (through(clusterannotation_id=a.pk, label_id=labels[n % 3].pk)
+         for n, a in enumerate(annotations)), batch_size=5000)
+    return task
+
+
+def naive_results(task, out) -> None:
+    import csv
+
+    from annotation.models import ClusterAnnotation
+
+    writer = csv.writer(out)
+    for a in (ClusterAnnotation.objects.filter(task=task, labelled_at__isnull=False)
+              .select_related("cluster__site", "annotator").prefetch_related(
+                  "labels", "cluster__images__camera", "cluster__images__detections")
+              .order_by("cluster__site__name", "cluster__start", "cluster_id")):
+        images = list(a.cluster.images.all())
+        for label in a.labels.all():
+            writer.writerow([a.cluster_id, a.cluster.site.name,
+                             images[0].camera.path if images else "",
+                             images[0].corrected_timestamp if images else "", label.name,
+                             max((len(i.detections.all()) for i in images), default=0),
+                             a.annotator.username if a.annotator else ""])
+
+
+def plain_values(task, out) -> None:
+    import csv
+
+    from annotation.models import ClusterAnnotation
+
+    writer = csv.writer(out)
+    rows = (ClusterAnnotation.objects.filter(task=task, labelled_at__isnull=False)
+            .values_list("cluster_id", "cluster__site__name", "labels__name",
+                         "annotator__username"))
+    for row in rows.iterator(chunk_size=5000):
+        writer.writerow(row)
+
+
+def measured(label, fn, task, baseline=None):
+    import tracemalloc
+
+    class Sink:
+        size = 0
+
+        def write(self, text):
+            Sink.size += len(text)
+
+    start = time.perf_counter()
+    fn(task, Sink())
+    seconds = time.perf_counter() - start
+    tracemalloc.start()  # a second pass for memory: tracing slows Python code down
+    fn(task, Sink())
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    ratio = f"   {seconds / baseline:5.2f}x the time of values_list" if baseline else ""
+    print(f"{label:<12} {seconds:7.2f} s   peak {peak:7.1f} MiB{ratio}")
+    return seconds, peak
+
+
+def bench_results(clusters: int) -> None:
+    from training.services.results import write_results_csv
+
+    start = time.perf_counter()
+    task = make_task(clusters)
+    print(f"\nresults CSV of {clusters} labelled clusters "
+          f"(made in {time.perf_counter() - start:.1f} s)")
+    floor, _ = measured("values_list", plain_values, task)
+    naive, naive_peak = measured("naive ORM", naive_results, task, floor)
+    ours, ours_peak = measured("our export", write_results_csv, task, floor)
+    print(f"our export vs naive ORM: {naive / ours:5.2f}x faster, "
+          f"{naive_peak / max(ours_peak, 0.01):5.1f}x less peak memory")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--images", type=int, default=120)
     parser.add_argument("--width", type=int, default=2048)
     parser.add_argument("--height", type=int, default=1536)
+    parser.add_argument("--clusters", type=int, default=50_000)
+    parser.add_argument("--only", choices=["import", "results"])
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="tt-bench-"))
@@ -84,6 +201,10 @@ def main() -> None:
 
     app.conf.broker_url = "memory://"
     call_command("migrate", verbosity=0)
+    if args.only != "import":
+        bench_results(args.clusters)
+    if args.only == "results":
+        return
     source = tmp / "source"
     make_source(source, args.images, args.width, args.height)
     files = sorted(source.rglob("*.JPG"))

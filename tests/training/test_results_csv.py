@@ -69,3 +69,40 @@ def test_count_is_the_most_animal_boxes_on_one_image():
     write_results_csv(task, out)
     (row,) = csv.DictReader(io.StringIO(out.getvalue()))
     assert row["count"] == "3"  # people, vehicles and static boxes do not count
+
+
+@pytest.mark.django_db
+def test_pages_give_the_same_rows_in_site_then_time_order(monkeypatch):
+    """Written a page at a time (pages of 2 here): same rows, same order, as one big page."""
+    from datetime import UTC, datetime, timedelta
+
+    from surveys.models import Cluster, Site
+    from training.services import results
+
+    task = launched_task(7)
+    clusters = list(Cluster.objects.filter(survey=task.survey).order_by("id"))
+    second_site = Site.objects.create(survey=task.survey, name="AAA first by name")
+    Cluster.objects.filter(pk__in=[c.pk for c in clusters[:3]]).update(site=second_site)
+    Cluster.objects.filter(pk=clusters[1].pk).update(start=None)  # undated: first of its site
+    Cluster.objects.filter(pk=clusters[5].pk).update(
+        start=datetime(2020, 1, 1, tzinfo=UTC) + timedelta(hours=1))
+    user = annotator_for(task)
+    zebra = Label.objects.get(task=task, name="Zebra")
+    while (held := claim_next_cluster(task, user)) is not None:
+        do_save_labels(task, user, annotation_id=held.pk, token=held.lease_token,
+                       label_ids=[zebra.pk])
+
+    def export(page):
+        monkeypatch.setattr(results, "PAGE", page)
+        out = io.StringIO()
+        results.write_results_csv(task, out)
+        return list(csv.DictReader(io.StringIO(out.getvalue())))
+
+    whole, paged = export(10_000), export(2)
+    assert paged == whole and len(whole) == 7
+    expected = list(ClusterAnnotation.objects.filter(task=task).order_by(
+        "cluster__site__name", "cluster__start", "cluster_id").values_list("cluster_id",
+                                                                            flat=True))
+    assert [int(r["cluster_id"]) for r in whole] == expected
+    assert whole[0]["site"] == "AAA first by name"
+    assert whole[0]["cluster_id"] == str(clusters[1].pk)  # the undated cluster leads its site
