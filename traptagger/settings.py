@@ -391,5 +391,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler",
                              "formatter": "json" if LOG_FORMAT == "json" else "text"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        # Celery's own line per task repeats core.logs' "traptagger.task" line.
+        "celery.app.trace": {"level": "WARNING"},
+    },
 }

@@ -1,12 +1,16 @@
+import logging
+import threading
 import time
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.db.models import Max
 
 from accounts.models import Organisation
 from core.exceptions import UserError
 from surveys.exceptions import SurveyError
-from surveys.models import ImportRun, validate_timezone
+from surveys.models import ImportRun, Survey, validate_timezone
 from surveys.services import importing
 from surveys.services.surveys import do_get_or_create_survey
 from surveys.taxonomy import ImportStatus, SurveyStatus
@@ -51,20 +55,11 @@ class Command(BaseCommand):
             target, created = do_get_or_create_survey(
                 organisation, survey, site_regex=site_regex, timezone=timezone)
             if now:
-                self.stdout.write(f"Importing into survey “{target.name}” (id {target.pk}) "
-                                  "and running every stage here…")
-            run = importing.do_start_import(target, source, inline=now)
+                self._run_here(target, source)
+                return
+            run = importing.do_start_import(target, source)
         except UserError as exc:
             raise CommandError(str(exc)) from exc
-        except Exception as exc:
-            if not now:
-                raise
-            run = ImportRun.objects.filter(survey=target).order_by("-pk").first()
-            self._report(run)
-            raise CommandError(f"The pipeline stopped: {exc!r}") from exc
-        if now:
-            self._report(run)
-            return
         self.stdout.write(
             f"{'Created' if created else 'Using'} survey “{target.name}” (id {target.pk}); "
             f"import #{run.pk} queued on the 'import' queue."
@@ -72,7 +67,47 @@ class Command(BaseCommand):
         if wait:
             self._follow(run)
 
-    def _follow(self, run: ImportRun) -> None:
+    def _run_here(self, target: Survey, source: str) -> None:
+        """Run the import and every later stage in a thread of this process; show progress."""
+        importing.check_source_dir(source)
+        self.stdout.write(f"Importing into survey “{target.name}” (id {target.pk}) and running "
+                          "every stage here…")
+        before = ImportRun.objects.filter(survey=target).aggregate(m=Max("pk"))["m"] or 0
+        failure: list[BaseException] = []
+
+        def work():
+            try:
+                importing.do_start_import(target, source, inline=True)
+            except BaseException as exc:  # reported below, with the run's own message
+                failure.append(exc)
+            finally:
+                connection.close()
+
+        worker = threading.Thread(target=work, name="import-here")
+        quiet = logging.getLogger("traptagger.task")
+        level = quiet.level
+        quiet.setLevel(logging.WARNING)  # the progress lines say it instead
+        worker.start()
+        try:
+            run = None
+            while run is None and worker.is_alive():
+                run = ImportRun.objects.filter(survey=target, pk__gt=before).first()
+                time.sleep(0.2)
+            run = run or ImportRun.objects.filter(survey=target, pk__gt=before).first()
+            if run is not None:
+                self._follow(run, worker=worker)
+        finally:
+            worker.join()
+            quiet.setLevel(level)
+        if failure and not isinstance(failure[0], UserError):
+            if run is not None:
+                self._report(run)
+            raise CommandError(f"The pipeline stopped: {failure[0]!r}") from failure[0]
+        if failure:
+            raise CommandError(str(failure[0])) from failure[0]
+        self._report(run)
+
+    def _follow(self, run: ImportRun, worker: threading.Thread | None = None) -> None:
         last = None
         while True:
             run.refresh_from_db()
@@ -82,12 +117,16 @@ class Command(BaseCommand):
             if line != last:
                 self.stdout.write(line)
                 last = line
-            if run.status == ImportStatus.FAILED or survey.status in (
+            if worker is not None:
+                if not worker.is_alive():
+                    break
+            elif run.status == ImportStatus.FAILED or survey.status in (
                 SurveyStatus.READY, SurveyStatus.FAILED
             ):
                 break
-            time.sleep(1)
-        self._report(run)
+            time.sleep(0.5 if worker is not None else 1)
+        if worker is None:
+            self._report(run)
 
     def _report(self, run: ImportRun) -> None:
         run.refresh_from_db()
