@@ -106,3 +106,49 @@ def test_pages_give_the_same_rows_in_site_then_time_order(monkeypatch):
     assert [int(r["cluster_id"]) for r in whole] == expected
     assert whole[0]["site"] == "AAA first by name"
     assert whole[0]["cluster_id"] == str(clusters[1].pk)  # the undated cluster leads its site
+
+
+@pytest.mark.django_db
+def test_options_choose_columns_names_labels_dates_and_joining(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from surveys.models import Cluster, Site
+
+    task = launched_task(3)
+    Site.objects.filter(survey=task.survey).update(latitude=-2.33, longitude=34.83)
+    clusters = list(Cluster.objects.filter(survey=task.survey).order_by("id"))
+    day = datetime(2024, 3, 10, 12, tzinfo=UTC)
+    for n, cluster in enumerate(clusters):
+        Cluster.objects.filter(pk=cluster.pk).update(start=day + timedelta(days=n))
+    user = annotator_for(task, username="ann")
+    zebra, lion = (Label.objects.get(task=task, name=n) for n in ("Zebra", "Lion"))
+    for labels in ([zebra.pk, lion.pk], [zebra.pk], [lion.pk]):
+        held = claim_next_cluster(task, user)
+        do_save_labels(task, user, annotation_id=held.pk, token=held.lease_token,
+                       label_ids=labels, note="=cmd" if labels == [zebra.pk] else "")
+    out = tmp_path / "r.csv"
+
+    def export(*extra):
+        call_command("export_results", "--task", str(task.pk), "--out", str(out), *extra)
+        return list(csv.reader(out.open(encoding="utf-8")))
+
+    rows = export("--columns", "cluster_id,latitude,species,notes", "--rename",
+                  "species=scientificName", "--joined")
+    assert rows[0] == ["cluster_id", "latitude", "scientificName", "notes"]
+    assert [r[2] for r in rows[1:]] == ["Lion; Zebra", "Zebra", "Lion"]
+    assert rows[1][1] == "-2.33" and rows[2][3] == "'=cmd"
+    rows = export("--labels", "lion", "--columns", "cluster_id,species,count")
+    assert [r[1] for r in rows[1:]] == ["Lion", "Lion"]
+    rows = export("--since", "2024-03-11", "--until", "2024-03-11", "--columns", "cluster_id")
+    assert [int(r[0]) for r in rows[1:]] == [clusters[1].pk]
+    for bad, message in ((("--columns", "site,secret_key"), "Unknown column"),
+                         (("--rename", "count=site"), "distinct"),
+                         (("--rename", "nope"), "OLD=NEW"),
+                         (("--since", "2024-03-12", "--until", "2024-03-01"), "is after"),
+                         (("--since", "10/03/2024"), "YYYY-MM-DD")):
+        with pytest.raises((CommandError, SystemExit)):
+            try:
+                export(*bad)
+            except CommandError as exc:
+                assert message in str(exc)
+                raise

@@ -1,28 +1,71 @@
+from datetime import date
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from annotation.models import Task
-from training.services.results import write_results_csv
+from core.exceptions import UserError
+from training.services.results import (
+    AVAILABLE_COLUMNS,
+    RESULT_COLUMNS,
+    ResultsOptions,
+    check_options,
+    write_results_csv,
+)
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise CommandError(f"{value!r} is not a date; write it as YYYY-MM-DD.") from exc
 
 
 class Command(BaseCommand):
-    help = "Write a task's results as CSV: one row per cluster and species."
+    help = ("Write a task's results as CSV: one row per cluster and species (or per cluster "
+            "with --joined). Columns: " + ", ".join(AVAILABLE_COLUMNS) + ".")
 
     def add_arguments(self, parser):
         parser.add_argument("--task", type=int, required=True, help="The task's id.")
         parser.add_argument("--out", required=True, help="The CSV file to write ('-' for stdout).")
+        parser.add_argument("--columns", help="Comma-separated columns, in order (default: "
+                            + ",".join(RESULT_COLUMNS) + ").")
+        parser.add_argument("--rename", action="append", default=[], metavar="OLD=NEW",
+                            help="Name a column differently in the header (repeatable).")
+        parser.add_argument("--joined", action="store_true",
+                            help="One row per cluster, its labels joined with '; '.")
+        parser.add_argument("--labels", help="Comma-separated label names to keep.")
+        parser.add_argument("--since", type=_day, help="Clusters from this day (YYYY-MM-DD, "
+                            "the survey's time zone).")
+        parser.add_argument("--until", type=_day, help="Clusters up to this day, included.")
 
-    def handle(self, *args, task, out, **options):
+    def handle(self, *args, task, out, columns, rename, joined, labels, since, until,
+               **options):
         found = Task.objects.select_related("survey").filter(pk=task).first()
         if found is None:
             raise CommandError(f"There is no task with id {task}. List tasks in the admin.")
+        renames = {}
+        for pair in rename:
+            old, sep, new = pair.partition("=")
+            if not sep:
+                raise CommandError(f"--rename {pair!r}: write it as OLD=NEW.")
+            renames[old.strip()] = new.strip()
+        spec = ResultsOptions(
+            columns=[c.strip() for c in columns.split(",")] if columns else list(RESULT_COLUMNS),
+            rename=renames, joined=joined,
+            labels=[name.strip() for name in labels.split(",")] if labels else None,
+            since=since, until=until,
+        )
+        try:
+            check_options(spec)
+        except UserError as exc:
+            raise CommandError(str(exc)) from exc
         if out == "-":
-            rows = write_results_csv(found, self.stdout)
+            rows = write_results_csv(found, self.stdout, spec)
         else:
             path = Path(out)
             if not path.parent.exists():
                 raise CommandError(f"The folder {path.parent} does not exist.")
             with path.open("w", newline="", encoding="utf-8") as fh:
-                rows = write_results_csv(found, fh)
+                rows = write_results_csv(found, fh, spec)
             self.stderr.write(f"Wrote {rows} row(s) to {path}.")

@@ -1,0 +1,5 @@
+from core.exceptions import UserError
+
+
+class ExportError(UserError):
+    """An export cannot be made as asked; the message names the option or object to fix."""
