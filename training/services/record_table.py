@@ -1,0 +1,140 @@
+"""camtrapR-style inputs for occupancy and activity analyses.
+
+* Record table: one row per independent record (a species at a station), from the
+  verified labels of a task. A record is independent when it comes at least
+  ``interval`` minutes after the last independent record of the same species at the
+  same station (camtrapR's minDeltaTime with deltaTimeComparedTo =
+  "lastIndependentRecord"); the delta columns give that time.
+* Camera operation matrix: station × day, 1 where the station's cameras were out (from
+  its first to its last image), NA before and after, as camtrapR's cameraOperation.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import date, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from django.db.models import Max, Min
+
+from annotation.models import ClusterAnnotation, Task
+from surveys.models import Image, Survey
+
+from ..exceptions import ExportError
+from .results import safe_cell
+
+RECORD_COLUMNS = ["Station", "Species", "DateTimeOriginal", "Date", "Time", "delta.time.secs",
+                  "delta.time.mins", "delta.time.hours", "delta.time.days", "Directory",
+                  "FileName"]
+BATCH = 2000
+
+
+def _labelled_records(task: Task):
+    """(station, species, cluster id) of every species label of the task, in table order."""
+    through = ClusterAnnotation.labels.through
+    return (
+        through.objects.filter(clusterannotation__task=task,
+                               clusterannotation__labelled_at__isnull=False,
+                               label__task=task)
+        .order_by("clusterannotation__cluster__site__name", "label__name",
+                  "clusterannotation__cluster__start", "clusterannotation__cluster_id")
+        .values_list("clusterannotation__cluster__site__name", "label__name",
+                     "clusterannotation__cluster_id")
+    )
+
+
+def _first_images(cluster_ids) -> dict[int, tuple]:
+    first: dict[int, tuple] = {}
+    for cluster_id, camera, filename, taken in (
+        Image.objects.filter(cluster_id__in=cluster_ids, corrected_timestamp__isnull=False)
+        .order_by("cluster_id", "corrected_timestamp", "filename")
+        .values_list("cluster_id", "camera__path", "filename", "corrected_timestamp")
+    ):
+        first.setdefault(cluster_id, (camera, filename, taken))
+    return first
+
+
+def write_record_table(task: Task, out, *, interval_minutes: float) -> tuple[int, int]:
+    """Write the record table; return (records written, labelled clusters without a time)."""
+    if interval_minutes < 0:
+        raise ExportError("The independence interval cannot be negative (--interval).")
+    tz = ZoneInfo(task.survey.timezone)
+    interval = timedelta(minutes=interval_minutes)
+    writer = csv.writer(out)
+    writer.writerow(RECORD_COLUMNS)
+    written = untimed = 0
+    last: dict[tuple[str, str], object] = {}
+    rows = list(_labelled_records(task))
+    for start in range(0, len(rows), BATCH):
+        batch = rows[start:start + BATCH]
+        first = _first_images([cluster_id for _s, _l, cluster_id in batch])
+        for station, species, cluster_id in batch:
+            if cluster_id not in first:
+                untimed += 1
+                continue
+            camera, filename, taken = first[cluster_id]
+            local = taken.astimezone(tz).replace(tzinfo=None)
+            previous = last.get((station, species))
+            if previous is not None and local - previous < interval:
+                continue  # not independent of the last record
+            delta = (local - previous).total_seconds() if previous is not None else 0
+            last[(station, species)] = local
+            writer.writerow([
+                safe_cell(station), safe_cell(species), local.isoformat(sep=" "),
+                local.date().isoformat(), local.time().isoformat(), int(delta),
+                round(delta / 60, 1), round(delta / 3600, 1), round(delta / 86400, 1),
+                safe_cell(camera), safe_cell(filename),
+            ])
+            written += 1
+    return written, untimed
+
+
+def write_camera_operation(survey: Survey, out) -> int:
+    """Write station × day (1 out, NA not set up) from each station's first to last image."""
+    tz = ZoneInfo(survey.timezone)
+    spans = {
+        station: (first.astimezone(tz).date(), last.astimezone(tz).date())
+        for station, first, last in (
+            Image.objects.filter(camera__site__survey=survey, corrected_timestamp__isnull=False)
+            .values_list("camera__site__name")
+            .annotate(first=Min("corrected_timestamp"), last=Max("corrected_timestamp"))
+            .order_by("camera__site__name")
+        )
+    }
+    writer = csv.writer(out)
+    if not spans:
+        writer.writerow(["Station"])
+        return 0
+    day, end = min(s for s, _ in spans.values()), max(e for _, e in spans.values())
+    days: list[date] = []
+    while day <= end:
+        days.append(day)
+        day += timedelta(days=1)
+    writer.writerow(["Station", *(d.isoformat() for d in days)])
+    for station, (first, last) in spans.items():
+        writer.writerow([safe_cell(station),
+                         *("1" if first <= d <= last else "NA" for d in days)])
+    return len(spans)
+
+
+def task_for(survey: Survey, task_id: int | None) -> Task:
+    """The task whose labels make the records: the one given, or the survey's latest."""
+    tasks = Task.objects.filter(survey=survey)
+    task = tasks.filter(pk=task_id).first() if task_id else tasks.order_by("-created_at").first()
+    if task is None:
+        raise ExportError(
+            f"Survey “{survey}” has no task {task_id}." if task_id else
+            f"Survey “{survey}” has no annotation task yet; create and launch one first.")
+    return task
+
+
+def export_record_table(survey: Survey, folder: Path, *, interval_minutes: float,
+                        task_id: int | None = None) -> dict:
+    """Write ``record_table.csv`` and ``camera_operation.csv`` into ``folder``."""
+    task = task_for(survey, task_id)
+    with (folder / "record_table.csv").open("w", newline="", encoding="utf-8") as fh:
+        records, untimed = write_record_table(task, fh, interval_minutes=interval_minutes)
+    with (folder / "camera_operation.csv").open("w", newline="", encoding="utf-8") as fh:
+        stations = write_camera_operation(survey, fh)
+    return {"task": task, "records": records, "untimed": untimed, "stations": stations}
