@@ -36,22 +36,26 @@ def parse_message(text_data: str | None, bytes_data: bytes | None = None) -> dic
         raise BadMessage("Send JSON text frames, not binary ones.")
     if len(text_data) > MAX_MESSAGE_CHARS:
         raise BadMessage(f"A message may hold at most {MAX_MESSAGE_CHARS} characters.")
-    depth = peak = 0
-    for char in text_data:  # refuse deep nesting before the parser recurses
-        if char in "[{":
-            depth += 1
-            peak = max(peak, depth)
-        elif char in "]}":
-            depth -= 1
-    if peak > MAX_DEPTH:
-        raise BadMessage("The message is nested too deeply.")
     try:
         content = json.loads(text_data, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # the parser refuses very deep nesting itself
         raise BadMessage("The message is not valid JSON.") from exc
+    if _deeper_than(content, MAX_DEPTH):
+        raise BadMessage("The message is nested too deeply.")
     if not isinstance(content, dict) or not isinstance(content.get("type"), str):
         raise BadMessage("A message is a JSON object with a text 'type'.")
     return content
+
+
+def _deeper_than(value, limit: int) -> bool:
+    """Whether ``value`` nests lists and objects more than ``limit`` levels deep."""
+    level = [value]
+    for _ in range(limit):
+        level = [child for item in level if isinstance(item, dict | list)
+                 for child in (item.values() if isinstance(item, dict) else item)]
+        if not level:
+            return False
+    return any(isinstance(item, dict | list) for item in level)
 
 
 def parse_id(value) -> int:
