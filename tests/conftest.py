@@ -92,6 +92,15 @@ def demo_classifier(db, demo_model_file):
                                      classes=list(SPECIES), input_size=64)
 
 
+def redis_up() -> bool:
+    """Whether a Redis answers on 127.0.0.1:6379 (tests that need one skip otherwise)."""
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -2,7 +2,6 @@
 
 import asyncio
 import os
-import socket
 import sys
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from django.test import override_settings
 
 from core.broadcast import purge_broadcasts
 from core.models import Broadcast
-from tests.conftest import subprocess_env, ws_headers
+from tests.conftest import redis_up, subprocess_env, ws_headers
 from tests.factories import SurveyFactory, member
 from traptagger.asgi import application
 
@@ -25,14 +24,6 @@ SEND = (
     "broadcast(sys.argv[1], {'type': 'import.progress', 'survey_id': int(sys.argv[2]), "
     "'processed': 7, 'total': 9, 'imported': 7, 'issues': 0, 'status': 'running'})"
 )
-
-
-def redis_up() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
 
 
 def layers_for(mode):

@@ -7,7 +7,6 @@ options a socket idle for 5 s was closed with 1011.
 
 import asyncio
 import os
-import socket
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -19,7 +18,7 @@ from annotation.models import ClusterAnnotation, Label
 from core.broadcast import broadcast
 from surveys.events import survey_group
 from tests.annotation.helpers import annotator_for, launched_task
-from tests.conftest import ws_headers
+from tests.conftest import redis_up, ws_headers
 from traptagger import redis_config
 from traptagger.asgi import application
 
@@ -27,12 +26,7 @@ QUIET_SECONDS = 12
 
 
 def redis_url() -> str | None:
-    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
-    except OSError:
-        return None
-    return url
+    return os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0") if redis_up() else None
 
 
 def test_redis_options_outlast_the_longest_blocking_wait():

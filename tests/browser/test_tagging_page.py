@@ -84,6 +84,16 @@ def server(daphne):
     return daphne.url
 
 
+def log_in(page, base: str, username: str, *, admin: bool = False):
+    """Log in through the site's form (or the admin's); return the login page's response."""
+    response = page.goto(f"{base}/admin/login/" if admin else f"{base}/accounts/login/")
+    page.fill("input[name=username]" if admin else "input[name=login]", username)
+    page.fill("input[name=password]", "pass-word-123")
+    page.click("input[type=submit]" if admin else "button[type=submit]")
+    page.wait_for_url(f"{base}/admin/" if admin else f"{base}/")
+    return response
+
+
 def ready_task(source):
     org = OrganisationFactory(name="Browser Org")
     admin = member(org, Role.ADMIN, username="boss")
@@ -116,11 +126,7 @@ def test_annotator_labels_two_clusters_with_hotkeys(server, demo_source, tmp_pat
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.add_init_script(CSP_WATCH)
-        page.goto(f"{server}/accounts/login/")
-        page.fill("input[name=login]", "clicker")
-        page.fill("input[name=password]", "pass-word-123")
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{server}/")
+        log_in(page, server, "clicker")
         page.click(f"a[href='/annotate/{task.pk}/']")
         page.wait_for_selector("#tagging[data-cluster-id]")
         page.wait_for_function("() => document.getElementById('image').naturalWidth > 0")
@@ -158,11 +164,7 @@ def test_page_reconnects_and_resends_a_label_sent_while_the_server_was_down(
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
-        page.goto(f"{daphne.url}/accounts/login/")
-        page.fill("input[name=login]", "clicker")
-        page.fill("input[name=password]", "pass-word-123")
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{daphne.url}/")
+        log_in(page, daphne.url, "clicker")
         page.goto(f"{daphne.url}/annotate/{task.pk}/")
         page.wait_for_selector("#tagging[data-cluster-id]")
         first = page.get_attribute("#tagging", "data-cluster-id")
@@ -193,12 +195,8 @@ def test_admin_pages_work_under_the_content_security_policy(server, monkeypatch)
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.add_init_script(CSP_WATCH)
-        response = page.goto(f"{server}/admin/login/")
+        response = log_in(page, server, "boss", admin=True)
         assert "script-src 'self'" in response.headers["content-security-policy"]
-        page.fill("input[name=username]", "boss")
-        page.fill("input[name=password]", "pass-word-123")
-        page.click("input[type=submit]")
-        page.wait_for_url(f"{server}/admin/")
         page.goto(f"{server}/admin/surveys/survey/")
         page.wait_for_selector("text=Under Policy")
         page.goto(f"{server}/admin/surveys/survey/{survey.pk}/change/")
@@ -239,11 +237,7 @@ def test_script_in_labels_and_names_never_runs(server, demo_source, tmp_path, mo
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.add_init_script(CSP_WATCH)
-        page.goto(f"{server}/accounts/login/")
-        page.fill("input[name=login]", "clicker")
-        page.fill("input[name=password]", "pass-word-123")
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{server}/")
+        log_in(page, server, "clicker")
         home = page.inner_text("body")
         page.goto(f"{server}/annotate/{task.pk}/")
         page.wait_for_selector("#tagging[data-cluster-id]")
@@ -252,11 +246,7 @@ def test_script_in_labels_and_names_never_runs(server, demo_source, tmp_path, mo
         ran_on_page = page.evaluate("window.__xss")
         page.goto(f"{server}/accounts/logout/")
         page.click("button[type=submit]")
-        page.goto(f"{server}/admin/login/")
-        page.fill("input[name=username]", "boss")
-        page.fill("input[name=password]", "pass-word-123")
-        page.click("input[type=submit]")
-        page.wait_for_url(f"{server}/admin/")
+        log_in(page, server, "boss", admin=True)
         page.goto(f"{server}/admin/surveys/site/")
         admin_text = page.inner_text("#result_list")
         page.goto(f"{server}/admin/annotation/task/{task.pk}/change/")

@@ -10,7 +10,6 @@ once, nothing left in storage that no row points to.
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from classifiers.models import Detection
 from surveys.models import Image, ImportIssue, ImportRun, Survey
 from surveys.services import pipeline
 from surveys.taxonomy import ImportStatus, SurveyStatus
-from tests.conftest import subprocess_env
+from tests.conftest import redis_up, subprocess_env
 from tests.factories import SurveyFactory
 from training.synthetic import jpeg_bytes, scene
 
@@ -33,14 +32,6 @@ ROOT = Path(__file__).resolve().parents[2]
 FILES = 240
 SWEEP = ("import django; django.setup(); "
          "from surveys.tasks import resume_stale_work_task; print(resume_stale_work_task())")
-
-
-def redis_up() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
 
 
 def write_source(root: Path) -> None:
