@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 from datetime import date, timedelta
+from itertools import islice
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -65,9 +66,8 @@ def write_record_table(task: Task, out, *, interval_minutes: float) -> tuple[int
     writer.writerow(RECORD_COLUMNS)
     written = untimed = 0
     last: dict[tuple[str, str], object] = {}
-    rows = list(_labelled_records(task))
-    for start in range(0, len(rows), BATCH):
-        batch = rows[start:start + BATCH]
+    rows = _labelled_records(task).iterator(chunk_size=BATCH)
+    while batch := list(islice(rows, BATCH)):
         first = _first_images([cluster_id for _s, _l, cluster_id in batch])
         for station, species, cluster_id in batch:
             if cluster_id not in first:
