@@ -7,8 +7,26 @@ from django.utils import timezone
 
 from accounts.taxonomy import Capability
 
+from .exceptions import SurveyError
 from .models import Image, ImportRun, Survey
 from .taxonomy import ImportStatus
+
+
+def survey_named(name: str, org: str | None = None) -> Survey:
+    """The survey called ``name`` (in organisation ``org`` when given), for commands.
+
+    Raises SurveyError naming what to give when there is none or more than one.
+    """
+    surveys = Survey.objects.filter(name=name).select_related("organisation")
+    if org:
+        surveys = surveys.filter(organisation__name__iexact=org)
+    found = list(surveys[:2])
+    if not found:
+        raise SurveyError(f"There is no survey called {name!r}"
+                          + (f" in organisation {org!r}." if org else "."))
+    if len(found) > 1:
+        raise SurveyError(f"Several organisations have a survey called {name!r}; give --org.")
+    return found[0]
 
 
 def survey_for(user, survey_id, capability: str = Capability.MEMBER) -> Survey | None:

@@ -23,6 +23,7 @@ from annotation.models import ClusterAnnotation, Task
 from surveys.models import Image, Survey
 
 from ..exceptions import ExportError
+from ..selectors import task_for
 from .results import safe_cell
 
 RECORD_COLUMNS = ["Station", "Species", "DateTimeOriginal", "Date", "Time", "delta.time.secs",
@@ -116,17 +117,6 @@ def write_camera_operation(survey: Survey, out) -> int:
         writer.writerow([safe_cell(station),
                          *("1" if first <= d <= last else "NA" for d in days)])
     return len(spans)
-
-
-def task_for(survey: Survey, task_id: int | None) -> Task:
-    """The task whose labels make the records: the one given, or the survey's latest."""
-    tasks = Task.objects.filter(survey=survey)
-    task = tasks.filter(pk=task_id).first() if task_id else tasks.order_by("-created_at").first()
-    if task is None:
-        raise ExportError(
-            f"Survey “{survey}” has no task {task_id}." if task_id else
-            f"Survey “{survey}” has no annotation task yet; create and launch one first.")
-    return task
 
 
 def export_record_table(survey: Survey, folder: Path, *, interval_minutes: float,

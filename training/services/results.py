@@ -153,7 +153,7 @@ def _first_images(cluster_ids) -> dict[int, tuple[str, object, object]]:
     return first
 
 
-def _animal_counts(cluster_ids) -> dict[int, int]:
+def animal_counts(cluster_ids) -> dict[int, int]:
     """Per cluster: the most animal boxes seen on any one of its images."""
     per_image = (
         Detection.objects.filter(
@@ -199,7 +199,7 @@ def write_results_csv(task: Task, out, options: ResultsOptions | None = None) ->
         cluster_ids = [row[1] for row in page]
         labels = _labels_of([row[0] for row in page])
         first = _first_images(cluster_ids)
-        counts = _animal_counts(cluster_ids)
+        counts = animal_counts(cluster_ids)
         for annotation_id, cluster_id, _start, annotator, note, labelled_at in page:
             camera, taken, original = first.get(cluster_id, ("", None, None))
             own = labels.get(annotation_id, [])

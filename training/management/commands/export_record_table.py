@@ -2,9 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import Organisation
 from core.exceptions import UserError
-from surveys.models import Survey
+from surveys.selectors import survey_named
 from training.services.record_table import export_record_table
 
 
@@ -23,23 +22,15 @@ class Command(BaseCommand):
         parser.add_argument("--out", required=True, help="The folder to write into.")
 
     def handle(self, *args, survey, org, task, interval, out, **options):
-        surveys = Survey.objects.filter(name=survey)
-        if org:
-            organisation = Organisation.objects.filter(name__iexact=org).first()
-            if organisation is None:
-                raise CommandError(f"There is no organisation called {org!r}.")
-            surveys = surveys.filter(organisation=organisation)
-        found = list(surveys[:2])
-        if not found:
-            raise CommandError(f"There is no survey called {survey!r}.")
-        if len(found) > 1:
-            raise CommandError(f"Several organisations have a survey called {survey!r}; "
-                               "give --org.")
+        try:
+            found = survey_named(survey, org)
+        except UserError as exc:
+            raise CommandError(str(exc)) from exc
         folder = Path(out)
         if not folder.is_dir():
             raise CommandError(f"The folder {folder} does not exist; create it first.")
         try:
-            result = export_record_table(found[0], folder, interval_minutes=interval,
+            result = export_record_table(found, folder, interval_minutes=interval,
                                          task_id=task)
         except UserError as exc:
             raise CommandError(str(exc)) from exc

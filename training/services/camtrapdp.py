@@ -1,0 +1,375 @@
+"""Camtrap DP 1.0 export: datapackage.json, deployments.csv, media.csv, observations.csv.
+
+The mapping (the format: https://camtrap-dp.tdwg.org/data/):
+
+* deployment: a camera folder, from its first to its last timestamped image; its
+  location is the site (coordinates required by the standard).
+* media: each timestamped image. ``filePath`` is ``media/<camera folder>/<file>``,
+  where ``copy_media`` puts the file; ``filePublic`` is false (files are private).
+* observations, event level: each label of a labelled cluster in the task
+  (``classificationMethod`` human, by the annotator), and the AI suggestion of a
+  cluster nobody labelled (machine, with its probability).
+* observations, media level: each counted box (machine, with the classifier's
+  species and probability when it has one; human when a person drew or moved it).
+
+Timestamps are ISO 8601 with the survey's offset; boxes are relative, top-left.
+Everything streams by pages of primary keys, so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from django.core.files.storage import default_storage
+from django.db.models import Max, Min
+
+from annotation.models import ClusterAnnotation, Task
+from annotation.taxonomy import SPECIAL_LABELS
+from classifiers.models import Detection
+from classifiers.taxonomy import Category, DetectionStatus
+from core.progress import Progress, ignore_progress
+from surveys.models import Camera, Cluster, Image, Survey
+from surveys.taxonomy import TriggerSource
+
+from ..exceptions import ExportError
+from ..selectors import task_for
+from .results import animal_counts, safe_cell
+
+VERSION = "1.0.2"
+PROFILE_URL = f"https://raw.githubusercontent.com/tdwg/camtrap-dp/{VERSION}/camtrap-dp-profile.json"
+SCHEMA_URL = (f"https://raw.githubusercontent.com/tdwg/camtrap-dp/{VERSION}/"
+              "{name}-table-schema.json")
+SCHEMAS = Path(__file__).resolve().parent.parent / "schemas" / f"camtrap-dp-{VERSION}"
+TABLES = ("deployments", "media", "observations")
+PAGE = 5000
+_COUNTED = [DetectionStatus.ACTIVE, DetectionStatus.EDITED, DetectionStatus.ADDED]
+_BY_PERSON = {DetectionStatus.EDITED, DetectionStatus.ADDED}
+_TYPE_OF_CATEGORY = {Category.ANIMAL: "animal", Category.PERSON: "human",
+                     Category.VEHICLE: "vehicle"}
+# The special labels as Camtrap DP observation types (and a tag saying which label).
+_SPECIAL_TYPES = {"Nothing": ("blank", ""), "Knocked Down": ("blank", "knockedDown"),
+                  "Unknown": ("unknown", ""),
+                  "Vehicles/Humans/Livestock": ("unknown", "vehiclesHumansLivestock")}
+# Cells people type (names, notes): defused against spreadsheet formulas. Numbers and
+# timestamps are not, as a leading minus belongs to them.
+_FREE_TEXT = frozenset({"deploymentID", "locationID", "locationName", "fileName",
+                        "scientificName", "classifiedBy", "observationComments"})
+assert set(_SPECIAL_TYPES) == {name for name, _key, _excl in SPECIAL_LABELS}
+
+
+def table_schema(name: str) -> dict:
+    """The shipped copy of a Camtrap DP table schema."""
+    return json.loads((SCHEMAS / f"{name}-table-schema.json").read_text(encoding="utf-8"))
+
+
+def _columns(name: str) -> list[str]:
+    return [f["name"] for f in table_schema(name)["fields"]]
+
+
+def _when(moment: datetime | None, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).isoformat(timespec="seconds") if moment else ""
+
+
+def _number(value: float) -> str:
+    return f"{value:.6f}".rstrip("0").rstrip(".")
+
+
+def media_path(camera_path: str, filename: str) -> str:
+    """The file's path inside the package (never absolute, never with '..')."""
+    parts = [p for p in f"{camera_path}/{filename}".replace("\\", "/").split("/")
+             if p not in ("", ".", "..")]
+    return "/".join(["media", *parts])
+
+
+class _Writer:
+    """A CSV table with the schema's columns, written from dicts."""
+
+    def __init__(self, folder: Path, name: str):
+        self.columns = _columns(name)
+        self.path = folder / f"{name}.csv"
+        self._fh = self.path.open("w", newline="", encoding="utf-8")
+        self._csv = csv.DictWriter(self._fh, self.columns, extrasaction="raise")
+        self._csv.writeheader()
+        self.rows = 0
+
+    def write(self, row: dict) -> None:
+        for column in _FREE_TEXT.intersection(row):
+            row[column] = safe_cell(row[column])
+        self._csv.writerow(row)
+        self.rows += 1
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def _deployments(survey: Survey) -> dict[int, dict]:
+    """Per camera with a timestamped image: its deployment row fields (one query each)."""
+    spans = {
+        camera_id: (first, last) for camera_id, first, last in (
+            Image.objects.filter(camera__site__survey=survey, corrected_timestamp__isnull=False)
+            .values_list("camera_id").annotate(first=Min("corrected_timestamp"),
+                                               last=Max("corrected_timestamp"))
+            .order_by("camera_id"))
+    }
+    deployments, unplaced = {}, set()
+    for camera_id, path, site, lat, lon in (
+        Camera.objects.filter(pk__in=spans).order_by("site__name", "path")
+        .values_list("pk", "path", "site__name", "site__latitude", "site__longitude")
+    ):
+        if lat is None or lon is None:
+            unplaced.add(site)
+        deployments[camera_id] = {"id": path or site, "site": site, "lat": lat, "lon": lon,
+                                  "start": spans[camera_id][0], "end": spans[camera_id][1]}
+    if unplaced:
+        names = sorted(unplaced)
+        raise ExportError(
+            f"Camtrap DP needs the coordinates of every deployment; site(s) "
+            f"{', '.join(names[:5])}{' and more' if len(names) > 5 else ''} have none. Set "
+            "their latitude and longitude (WGS84) in the admin under Sites, then export again.")
+    return deployments
+
+
+def _pages(queryset, columns: tuple[str, ...]) -> Iterator[list[tuple]]:
+    """``values_list(*columns)`` pages by primary key (``pk`` must come first)."""
+    last = 0
+    while page := list(queryset.filter(pk__gt=last).order_by("pk").values_list(*columns)
+                       [:PAGE]):
+        yield page
+        last = page[-1][0]
+
+
+def _write_media(survey, deployments, out: _Writer, folder: Path, copy_media: bool,
+                 progress: Progress, total: int) -> tuple[int, int]:
+    """Write media rows (and copy the files); return (untimed images, files copied)."""
+    capture = "timeLapse" if survey.trigger_source == TriggerSource.TIMELAPSE else \
+        "activityDetection"
+    tz = ZoneInfo(survey.timezone)
+    untimed = copied = done = 0
+    images = Image.objects.filter(camera__site__survey=survey)
+    for page in _pages(images, ("pk", "camera_id", "corrected_timestamp", "filename",
+                                "camera__path", "key")):
+        for pk, camera_id, taken, filename, camera_path, key in page:
+            if taken is None or camera_id not in deployments:
+                untimed += 1
+                continue
+            path = media_path(camera_path, filename)
+            out.write({"mediaID": str(pk), "deploymentID": deployments[camera_id]["id"],
+                       "captureMethod": capture, "timestamp": _when(taken, tz),
+                       "filePath": path, "filePublic": "false", "fileName": filename,
+                       "fileMediatype": "image/jpeg"})
+            if copy_media and key:
+                target = folder / path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with default_storage.open(key, "rb") as src, target.open("wb") as dst:
+                    while chunk := src.read(1 << 20):
+                        dst.write(chunk)
+                copied += 1
+        done += len(page)
+        progress(done, total)
+    return untimed, copied
+
+
+def _cluster_places(cluster_ids, deployments) -> dict[int, str]:
+    """Per cluster: the deployment of its first timestamped image."""
+    first: dict[int, str] = {}
+    for cluster_id, camera_id in (
+        Image.objects.filter(cluster_id__in=cluster_ids, corrected_timestamp__isnull=False)
+        .order_by("cluster_id", "corrected_timestamp", "filename")
+        .values_list("cluster_id", "camera_id")
+    ):
+        if cluster_id not in first and camera_id in deployments:
+            first[cluster_id] = deployments[camera_id]["id"]
+    return first
+
+
+def _write_human_events(task: Task, deployments, out: _Writer, tz, species: set) -> set[int]:
+    """Event rows for the task's labels; return the clusters labelled."""
+    labelled: set[int] = set()
+    through = ClusterAnnotation.labels.through
+    annotations = ClusterAnnotation.objects.filter(task=task, labelled_at__isnull=False)
+    for page in _pages(annotations, ("pk", "cluster_id", "cluster__start", "cluster__end",
+                                     "annotator__username", "labelled_at", "note")):
+        cluster_ids = [row[1] for row in page]
+        labelled.update(cluster_ids)
+        places = _cluster_places(cluster_ids, deployments)
+        counts = animal_counts(cluster_ids)
+        labels = defaultdict(list)
+        for annotation_id, label_id, name, task_id in (
+            through.objects.filter(clusterannotation_id__in=[row[0] for row in page])
+            .order_by("label__name").values_list("clusterannotation_id", "label_id",
+                                                 "label__name", "label__task_id")
+        ):
+            labels[annotation_id].append((label_id, name, task_id is None))
+        for pk, cluster_id, start, end, annotator, labelled_at, note in page:
+            if start is None or cluster_id not in places:
+                continue
+            own = [name for _id, name, special in labels[pk] if not special]
+            for label_id, name, special in labels[pk]:
+                kind, tag = _SPECIAL_TYPES.get(name, ("unknown", "")) if special else \
+                    ("animal", "")
+                count = counts.get(cluster_id, 0) if not special and len(own) == 1 else 0
+                if kind == "animal":
+                    species.add(name)
+                out.write({
+                    "observationID": f"e{cluster_id}-{label_id}",
+                    "deploymentID": places[cluster_id], "eventID": str(cluster_id),
+                    "eventStart": _when(start, tz), "eventEnd": _when(end or start, tz),
+                    "observationLevel": "event", "observationType": kind,
+                    "scientificName": name if kind == "animal" else "",
+                    "count": count or "", "classificationMethod": "human",
+                    "classifiedBy": annotator or "", "observationTags": tag,
+                    "classificationTimestamp": _when(labelled_at, tz),
+                    "observationComments": note,
+                })
+    return labelled
+
+
+def _write_machine_events(survey, labelled: set[int], deployments, out: _Writer, tz,
+                          species: set) -> None:
+    """Event rows for the AI suggestion of every cluster nobody labelled."""
+    by = survey.classifier.name if survey.classifier_id else "species classifier"
+    clusters = Cluster.objects.filter(survey=survey, start__isnull=False).exclude(suggestion="")
+    for page in _pages(clusters, ("pk", "start", "end", "suggestion", "suggestion_score")):
+        todo = [row for row in page if row[0] not in labelled]
+        places = _cluster_places([row[0] for row in todo], deployments)
+        for pk, start, end, suggestion, score in todo:
+            if pk not in places:
+                continue
+            species.add(suggestion)
+            out.write({
+                "observationID": f"e{pk}-ai", "deploymentID": places[pk], "eventID": str(pk),
+                "eventStart": _when(start, tz), "eventEnd": _when(end or start, tz),
+                "observationLevel": "event", "observationType": "animal",
+                "scientificName": suggestion, "classificationMethod": "machine",
+                "classifiedBy": by,
+                "classificationProbability": _number(score) if score is not None else "",
+            })
+
+
+def _write_boxes(survey, deployments, out: _Writer, tz, species: set) -> None:
+    """Media rows for every counted box on a timestamped image."""
+    classifier = survey.classifier.name if survey.classifier_id else ""
+    boxes = Detection.objects.filter(image__camera__site__survey=survey, static=False,
+                                     status__in=_COUNTED)
+    for page in _pages(boxes, ("pk", "image_id", "image__camera_id", "image__cluster_id",
+                               "image__corrected_timestamp", "left", "top", "right", "bottom",
+                               "score", "category", "source", "status", "classification",
+                               "classification_score")):
+        for (pk, image_id, camera_id, cluster_id, taken, left, top, right, bottom, score,
+             category, source, status, species_name, species_score) in page:
+            if taken is None or camera_id not in deployments:
+                continue
+            left, top = min(max(left, 0.0), 1.0), min(max(top, 0.0), 1.0)
+            width, height = min(right, 1.0) - left, min(bottom, 1.0) - top
+            if width <= 0 or height <= 0:
+                continue
+            kind = _TYPE_OF_CATEGORY.get(category, "unknown")
+            named = kind == "animal" and bool(species_name)
+            if named:
+                species.add(species_name)
+            by_person = status in _BY_PERSON
+            out.write({
+                "observationID": f"d{pk}", "deploymentID": deployments[camera_id]["id"],
+                "mediaID": str(image_id), "eventID": str(cluster_id or ""),
+                "eventStart": _when(taken, tz), "eventEnd": _when(taken, tz),
+                "observationLevel": "media", "observationType": kind,
+                "scientificName": species_name if named else "",
+                "bboxX": _number(left), "bboxY": _number(top),
+                "bboxWidth": _number(width), "bboxHeight": _number(height),
+                "classificationMethod": "human" if by_person else "machine",
+                "classifiedBy": "" if by_person else (classifier if named else source),
+                "classificationProbability": "" if by_person else _number(
+                    species_score if named and species_score is not None else score),
+            })
+
+
+def _descriptor(survey: Survey, deployments: dict, species: set, task: Task | None,
+                tz: ZoneInfo) -> dict:
+    points = sorted({(d["lon"], d["lat"]) for d in deployments.values()})
+    if len(points) == 1:
+        spatial = {"type": "Point", "coordinates": list(points[0])}
+    else:
+        (w, e), (s, n) = ((min(p[0] for p in points), max(p[0] for p in points)),
+                          (min(p[1] for p in points), max(p[1] for p in points)))
+        spatial = {"type": "Polygon",
+                   "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
+    starts = [d["start"] for d in deployments.values()]
+    ends = [d["end"] for d in deployments.values()]
+    slug = re.sub(r"[^a-z0-9._-]+", "-", f"{survey.organisation.name}-{survey.name}".lower())
+    capture = "timeLapse" if survey.trigger_source == TriggerSource.TIMELAPSE else \
+        "activityDetection"
+    return {
+        "profile": PROFILE_URL,
+        "name": slug.strip("-") or "survey",
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"traptagger:survey:{survey.pk}")),
+        "created": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "title": survey.name,
+        "description": survey.description or f"Camera-trap survey “{survey.name}”.",
+        "contributors": [{"title": survey.organisation.name, "role": "rightsHolder"}],
+        "sources": [{"title": "TrapTagger"}],
+        "project": {
+            "title": survey.name, "samplingDesign": "opportunistic",
+            "captureMethod": [capture], "individualAnimals": False,
+            "observationLevel": ["media", "event"],
+        },
+        "spatial": spatial,
+        "temporal": {"start": min(starts).astimezone(tz).date().isoformat(),
+                     "end": max(ends).astimezone(tz).date().isoformat()},
+        "taxonomic": [{"scientificName": name} for name in sorted(species)],
+        "resources": [
+            {"name": name, "path": f"{name}.csv", "profile": "tabular-data-resource",
+             "format": "csv", "mediatype": "text/csv", "encoding": "utf-8",
+             "schema": SCHEMA_URL.format(name=name)}
+            for name in TABLES
+        ],
+    }
+
+
+def export_camtrapdp(survey: Survey, folder: Path, *, task_id: int | None = None,
+                     copy_media: bool = False, progress: Progress = ignore_progress) -> dict:
+    """Write the survey as a Camtrap DP package into ``folder``; return what was written.
+
+    Human observations come from the task given (default: the survey's latest, if
+    any). Raises ExportError when the survey cannot be a valid package (no
+    timestamped image; a site without coordinates), before writing anything.
+    """
+    task = task_for(survey, task_id, required=False)
+    tz = ZoneInfo(survey.timezone)
+    deployments = _deployments(survey)
+    if not deployments:
+        raise ExportError(f"Survey “{survey}” has no timestamped image; Camtrap DP needs a "
+                          "time for every media file. Import images with EXIF times first.")
+    folder.mkdir(parents=True, exist_ok=True)
+    total = Image.objects.filter(camera__site__survey=survey).count()
+    tables = {name: _Writer(folder, name) for name in TABLES}
+    species: set[str] = set()
+    try:
+        for d in deployments.values():
+            tables["deployments"].write({
+                "deploymentID": d["id"], "locationID": d["site"], "locationName": d["site"],
+                "latitude": _number(d["lat"]), "longitude": _number(d["lon"]),
+                "deploymentStart": _when(d["start"], tz), "deploymentEnd": _when(d["end"], tz),
+            })
+        untimed, copied = _write_media(survey, deployments, tables["media"], folder,
+                                       copy_media, progress, total)
+        labelled = (_write_human_events(task, deployments, tables["observations"], tz, species)
+                    if task else set())
+        _write_machine_events(survey, labelled, deployments, tables["observations"], tz,
+                              species)
+        _write_boxes(survey, deployments, tables["observations"], tz, species)
+    finally:
+        for table in tables.values():
+            table.close()
+    descriptor = _descriptor(survey, deployments, species, task, tz)
+    (folder / "datapackage.json").write_text(json.dumps(descriptor, indent=2,
+                                                        ensure_ascii=False), encoding="utf-8")
+    return {"task": task, "untimed": untimed, "copied": copied,
+            **{name: table.rows for name, table in tables.items()}}
