@@ -23,7 +23,6 @@ import json
 import re
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -41,6 +40,7 @@ from surveys.taxonomy import TriggerSource
 
 from ..exceptions import ExportError
 from ..selectors import task_for
+from .paging import pages_by_pk
 from .results import animal_counts, safe_cell
 
 VERSION = "1.0.2"
@@ -49,7 +49,6 @@ SCHEMA_URL = (f"https://raw.githubusercontent.com/tdwg/camtrap-dp/{VERSION}/"
               "{name}-table-schema.json")
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas" / f"camtrap-dp-{VERSION}"
 TABLES = ("deployments", "media", "observations")
-PAGE = 5000
 _COUNTED = [DetectionStatus.ACTIVE, DetectionStatus.EDITED, DetectionStatus.ADDED]
 _BY_PERSON = {DetectionStatus.EDITED, DetectionStatus.ADDED}
 _TYPE_OF_CATEGORY = {Category.ANIMAL: "animal", Category.PERSON: "human",
@@ -137,15 +136,6 @@ def _deployments(survey: Survey) -> dict[int, dict]:
     return deployments
 
 
-def _pages(queryset, columns: tuple[str, ...]) -> Iterator[list[tuple]]:
-    """``values_list(*columns)`` pages by primary key (``pk`` must come first)."""
-    last = 0
-    while page := list(queryset.filter(pk__gt=last).order_by("pk").values_list(*columns)
-                       [:PAGE]):
-        yield page
-        last = page[-1][0]
-
-
 def _write_media(survey, deployments, out: _Writer, folder: Path, copy_media: bool,
                  progress: Progress, total: int) -> tuple[int, int]:
     """Write media rows (and copy the files); return (untimed images, files copied)."""
@@ -154,7 +144,7 @@ def _write_media(survey, deployments, out: _Writer, folder: Path, copy_media: bo
     tz = ZoneInfo(survey.timezone)
     untimed = copied = done = 0
     images = Image.objects.filter(camera__site__survey=survey)
-    for page in _pages(images, ("pk", "camera_id", "corrected_timestamp", "filename",
+    for page in pages_by_pk(images, ("pk", "camera_id", "corrected_timestamp", "filename",
                                 "camera__path", "key")):
         for pk, camera_id, taken, filename, camera_path, key in page:
             if taken is None or camera_id not in deployments:
@@ -195,7 +185,7 @@ def _write_human_events(task: Task, deployments, out: _Writer, tz, species: set)
     labelled: set[int] = set()
     through = ClusterAnnotation.labels.through
     annotations = ClusterAnnotation.objects.filter(task=task, labelled_at__isnull=False)
-    for page in _pages(annotations, ("pk", "cluster_id", "cluster__start", "cluster__end",
+    for page in pages_by_pk(annotations, ("pk", "cluster_id", "cluster__start", "cluster__end",
                                      "annotator__username", "labelled_at", "note")):
         cluster_ids = [row[1] for row in page]
         labelled.update(cluster_ids)
@@ -237,7 +227,7 @@ def _write_machine_events(survey, labelled: set[int], deployments, out: _Writer,
     """Event rows for the AI suggestion of every cluster nobody labelled."""
     by = survey.classifier.name if survey.classifier_id else "species classifier"
     clusters = Cluster.objects.filter(survey=survey, start__isnull=False).exclude(suggestion="")
-    for page in _pages(clusters, ("pk", "start", "end", "suggestion", "suggestion_score")):
+    for page in pages_by_pk(clusters, ("pk", "start", "end", "suggestion", "suggestion_score")):
         todo = [row for row in page if row[0] not in labelled]
         places = _cluster_places([row[0] for row in todo], deployments)
         for pk, start, end, suggestion, score in todo:
@@ -259,7 +249,7 @@ def _write_boxes(survey, deployments, out: _Writer, tz, species: set) -> None:
     classifier = survey.classifier.name if survey.classifier_id else ""
     boxes = Detection.objects.filter(image__camera__site__survey=survey, static=False,
                                      status__in=_COUNTED)
-    for page in _pages(boxes, ("pk", "image_id", "image__camera_id", "image__cluster_id",
+    for page in pages_by_pk(boxes, ("pk", "image_id", "image__camera_id", "image__cluster_id",
                                "image__corrected_timestamp", "left", "top", "right", "bottom",
                                "score", "category", "source", "status", "classification",
                                "classification_score")):
