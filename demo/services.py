@@ -23,12 +23,12 @@ from accounts.taxonomy import Role
 from annotation.models import Task
 from annotation.services.task_setup import do_create_task, do_launch_task
 from annotation.taxonomy import TaskStatus
-from surveys.models import ImportRun, Survey
+from surveys.models import ImportRun, Site, Survey
 from surveys.services.importing import do_start_import
-from surveys.services.surveys import do_get_or_create_survey
+from surveys.services.surveys import do_get_or_create_survey, do_place_site
 from surveys.taxonomy import ImportStatus, SurveyStatus
 from training.services.demo_classifier import do_build_demo_classifier
-from training.synthetic import SPECIES, write_demo_survey
+from training.synthetic import DEMO_COORDINATES, SPECIES, write_demo_survey
 
 DEMO_ORG = "Demo Wildlife Trust"
 DEMO_ADMIN = "demo-admin"
@@ -121,6 +121,10 @@ def ensure_demo(*, timeout: float = 900, say=print) -> Demo:
     if survey.status != SurveyStatus.READY:
         say(f"The demo survey failed: {survey.status_detail}")
         return Demo(organisation, survey, None, credentials)
+    for site in Site.objects.filter(survey=survey, name__in=DEMO_COORDINATES,
+                                    latitude__isnull=True):
+        latitude, longitude = DEMO_COORDINATES[site.name]
+        do_place_site(site, latitude=latitude, longitude=longitude, acting_user=admin)
     task = Task.objects.filter(survey=survey, name=DEMO_TASK).first()
     if task is None:
         task = do_create_task(

@@ -136,6 +136,9 @@ class DemoImage:
 
 
 DEMO_CAMERAS = {"Kopje": ["CAM01"], "Riverbed": ["CAM02", "CAM03"], "Waterhole": ["CAM04"]}
+# Where the demo's sites stand (latitude, longitude; invented points in the Serengeti).
+DEMO_COORDINATES = {"Kopje": (-2.4362, 34.8526), "Riverbed": (-2.3317, 34.8331),
+                    "Waterhole": (-2.4871, 34.9402)}
 
 
 def write_demo_survey(dest: Path, *, seed: int = 7, bursts_per_camera: int = 4,

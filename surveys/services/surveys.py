@@ -8,7 +8,7 @@ from accounts.access import check_capability
 from accounts.taxonomy import Capability
 
 from ..exceptions import SurveyError
-from ..models import Survey
+from ..models import Site, Survey
 
 
 def check_survey(survey: Survey) -> None:
@@ -62,3 +62,21 @@ def do_get_or_create_survey(organisation, name: str, *, acting_user=None,
     if created or changed:
         do_save_survey(survey, acting_user=acting_user)
     return survey, created
+
+
+def do_place_site(site: Site, *, latitude: float, longitude: float,
+                  altitude: float | None = None, acting_user=None) -> Site:
+    """Set where ``site`` stands (WGS84 degrees; altitude in metres).
+
+    Raises SurveyError naming the coordinate out of range; AccessDenied without
+    the CHANGE capability (``acting_user`` None: an operator at the command line).
+    """
+    if acting_user is not None:
+        check_capability(acting_user, site.survey.organisation, Capability.CHANGE)
+    if not -90 <= latitude <= 90:
+        raise SurveyError(f"Site “{site}”: latitude {latitude} is outside -90..90.")
+    if not -180 <= longitude <= 180:
+        raise SurveyError(f"Site “{site}”: longitude {longitude} is outside -180..180.")
+    site.latitude, site.longitude, site.altitude = latitude, longitude, altitude
+    site.save(update_fields=["latitude", "longitude", "altitude"])
+    return site
