@@ -1,7 +1,11 @@
 """Benchmarks: figures and ratios against baselines measured in the same run.
 
     make bench            (or: .venv/bin/python -m tests.benchmarks.run [--images N]
-                               [--clusters N] [--only import|results])
+                               [--clusters N] [--detections N]
+                               [--only import|results|camtrapdp] [--database-url URL])
+
+The database is a throw-away SQLite file unless --database-url names another (for
+MariaDB: create an empty database for it first; the benchmark adds rows it leaves).
 
 Import baselines:
 Baselines:
@@ -19,6 +23,12 @@ Results CSV (a labelled task of ``--clusters`` clusters, one image and box each)
 * ``our export``: training.services.results.write_results_csv (pages by key).
 Time is of an untraced pass; peak memory is what tracemalloc saw allocated by Python
 during a second pass.
+
+Camtrap DP (a survey of ``--detections`` boxes, four per image, in one-image clusters of
+a labelled task), each export in a forked process so its peak RSS is its own:
+* ``naive ORM``: Detection instances with select_related, iterated, a row each, plus
+  the media rows from Image instances (what a first export would do).
+* ``our export``: training.services.camtrapdp.export_camtrapdp (pages by key).
 """
 
 from __future__ import annotations
@@ -172,19 +182,134 @@ def bench_results(clusters: int) -> None:
           f"{naive_peak / max(ours_peak, 0.01):5.1f}x less peak memory")
 
 
+def make_survey_with_boxes(detections: int, per_image: int = 4):
+    """A labelled survey of ``detections`` boxes, ``per_image`` per one-image cluster."""
+    from datetime import UTC
+
+    from accounts.models import Organisation
+    from annotation.models import ClusterAnnotation, Label, Task
+    from classifiers.models import Detection
+    from surveys.models import Camera, Cluster, Image, Site, Survey
+
+    org = Organisation.objects.create(name=f"Camtrap {time.time()}")
+    survey = Survey.objects.create(organisation=org, name="Camtrap bench",
+                                   timezone="Africa/Nairobi")
+    sites = Site.objects.bulk_create(Site(survey=survey, name=f"S{n:02}", latitude=-2 - n / 100,
+                                          longitude=34 + n / 100) for n in range(20))
+    cameras = Camera.objects.bulk_create(Camera(site=s, path=f"{s.name}/CAM1") for s in sites)
+    task = Task.objects.create(survey=survey, name="Species", status="launched")
+    labels = Label.objects.bulk_create(Label(task=task, name=n, hotkey=n[0].lower())
+                                       for n in ("Zebra", "Elephant", "Lion"))
+    through = ClusterAnnotation.labels.through
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    images_total = detections // per_image
+    for first in range(0, images_total, 10_000):
+        numbers = range(first, min(first + 10_000, images_total))
+        made = Cluster.objects.bulk_create(
+            (Cluster(survey=survey, site=sites[n % 20], start=t0 + timedelta(minutes=n),
+                     end=t0 + timedelta(minutes=n), image_count=1) for n in numbers),
+            batch_size=5000)
+        images = Image.objects.bulk_create(
+            (Image(camera=cameras[n % 20], cluster=c, filename=f"IMG_{n:07}.JPG", key=f"k{n}",
+                   content_hash=f"h{n}", corrected_timestamp=c.start, width=2048, height=1536)
+             for n, c in zip(numbers, made, strict=True)), batch_size=5000)
+        Detection.objects.bulk_create(
+            (Detection(image=i, left=0.1 + k / 10, top=0.1, right=0.15 + k / 10, bottom=0.5,
+                       score=0.9, source="bench", classification="Zebra",
+                       classification_score=0.8)
+             for i in images for k in range(per_image)), batch_size=5000)
+        annotations = ClusterAnnotation.objects.bulk_create(
+            (ClusterAnnotation(task=task, cluster=c, labelled_at=c.start) for c in made),
+            batch_size=5000)
+        through.objects.bulk_create(
+            (through(clusterannotation_id=a.pk, label_id=labels[n % 3].pk)
+             for n, a in enumerate(annotations)), batch_size=5000)
+    return survey
+
+
+def naive_camtrapdp(survey, folder: Path) -> None:
+    import csv
+
+    from classifiers.models import Detection
+    from surveys.models import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "media.csv").open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        for image in (Image.objects.filter(camera__site__survey=survey)
+                      .select_related("camera__site").iterator(chunk_size=2000)):
+            writer.writerow([image.pk, image.camera.path, image.corrected_timestamp.isoformat(),
+                             f"media/{image.camera.path}/{image.filename}", "false",
+                             image.filename, "image/jpeg"])
+    with (folder / "observations.csv").open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        for d in (Detection.objects.filter(image__camera__site__survey=survey)
+                  .select_related("image__camera__site", "image__cluster")
+                  .iterator(chunk_size=2000)):
+            writer.writerow([f"d{d.pk}", d.image.camera.path, d.image_id, d.image.cluster_id,
+                             d.image.corrected_timestamp.isoformat(), "media", "animal",
+                             d.classification, d.left, d.top, d.right - d.left,
+                             d.bottom - d.top, "machine", d.source, d.classification_score])
+
+
+def in_child(fn) -> tuple[float, float]:
+    """Run ``fn()`` in a forked process; return its (seconds, peak RSS in MiB)."""
+    import struct
+
+    from django.db import connections
+
+    connections.close_all()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its own database connection, its own memory
+        start = time.perf_counter()
+        fn()
+        os.write(write, struct.pack("d", time.perf_counter() - start))
+        os._exit(0)
+    os.close(write)
+    seconds = struct.unpack("d", os.read(read, 8))[0]
+    _pid, status, usage = os.wait4(pid, 0)
+    assert status == 0, "the measured export failed"
+    return seconds, usage.ru_maxrss / 1024  # KiB on Linux
+
+
+def bench_camtrapdp(detections: int) -> None:
+    import shutil
+
+    from training.services.camtrapdp import export_camtrapdp
+
+    start = time.perf_counter()
+    survey = make_survey_with_boxes(detections)
+    print(f"\nCamtrap DP of {detections} boxes on {detections // 4} images "
+          f"(made in {time.perf_counter() - start:.1f} s)")
+    out = Path(tempfile.mkdtemp(prefix="tt-bench-dp-"))
+    naive, naive_rss = in_child(lambda: naive_camtrapdp(survey, out / "naive"))
+    print(f"{'naive ORM':<12} {naive:7.2f} s   peak RSS {naive_rss:7.1f} MiB")
+    ours, ours_rss = in_child(lambda: export_camtrapdp(survey, out / "ours"))
+    print(f"{'our export':<12} {ours:7.2f} s   peak RSS {ours_rss:7.1f} MiB")
+    rows = sum(1 for _ in (out / "ours" / "observations.csv").open()) - 1
+    print(f"our export vs naive ORM: {naive / ours:5.2f}x faster, "
+          f"{naive_rss / ours_rss:5.2f}x less peak RSS ({rows} observations written)")
+    shutil.rmtree(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--images", type=int, default=120)
     parser.add_argument("--width", type=int, default=2048)
     parser.add_argument("--height", type=int, default=1536)
     parser.add_argument("--clusters", type=int, default=50_000)
-    parser.add_argument("--only", choices=["import", "results"])
+    parser.add_argument("--detections", type=int, default=1_000_000)
+    parser.add_argument("--only", choices=["import", "results", "camtrapdp"])
+    parser.add_argument("--database-url", help="Run on this database (default: SQLite).")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="tt-bench-"))
     os.environ["TRAPTAGGER_VAR_DIR"] = str(tmp / "var")
     for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "MEDIA_ROOT"):
         os.environ.pop(name, None)
+    if args.database_url:
+        os.environ["DATABASE_URL"] = args.database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "traptagger.settings")
     import django
 
@@ -201,9 +326,11 @@ def main() -> None:
 
     app.conf.broker_url = "memory://"
     call_command("migrate", verbosity=0)
-    if args.only != "import":
+    if args.only in (None, "results"):
         bench_results(args.clusters)
-    if args.only == "results":
+    if args.only in (None, "camtrapdp"):
+        bench_camtrapdp(args.detections)
+    if args.only in ("results", "camtrapdp"):
         return
     source = tmp / "source"
     make_source(source, args.images, args.width, args.height)

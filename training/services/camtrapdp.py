@@ -89,20 +89,26 @@ def media_path(camera_path: str, filename: str) -> str:
 
 
 class _Writer:
-    """A CSV table with the schema's columns, written from dicts."""
+    """A CSV table with the schema's columns, written from keyword fields."""
 
     def __init__(self, folder: Path, name: str):
         self.columns = _columns(name)
+        self._index = {column: i for i, column in enumerate(self.columns)}
+        self._text = [self._index[c] for c in _FREE_TEXT if c in self._index]
         self.path = folder / f"{name}.csv"
         self._fh = self.path.open("w", newline="", encoding="utf-8")
-        self._csv = csv.DictWriter(self._fh, self.columns, extrasaction="raise")
-        self._csv.writeheader()
+        self._csv = csv.writer(self._fh)
+        self._csv.writerow(self.columns)
         self.rows = 0
 
     def write(self, row: dict) -> None:
-        for column in _FREE_TEXT.intersection(row):
-            row[column] = safe_cell(row[column])
-        self._csv.writerow(row)
+        cells = [""] * len(self.columns)
+        for column, value in row.items():
+            cells[self._index[column]] = value  # KeyError: not a column of this table
+        for i in self._text:
+            if cells[i]:
+                cells[i] = safe_cell(cells[i])
+        self._csv.writerow(cells)
         self.rows += 1
 
     def close(self) -> None:
@@ -253,10 +259,13 @@ def _write_boxes(survey, deployments, out: _Writer, tz, species: set) -> None:
                                "image__corrected_timestamp", "left", "top", "right", "bottom",
                                "score", "category", "source", "status", "classification",
                                "classification_score")):
+        seen_image, when = None, ""
         for (pk, image_id, camera_id, cluster_id, taken, left, top, right, bottom, score,
              category, source, status, species_name, species_score) in page:
             if taken is None or camera_id not in deployments:
                 continue
+            if image_id != seen_image:  # an image's boxes come together (by key)
+                seen_image, when = image_id, _when(taken, tz)
             left, top = min(max(left, 0.0), 1.0), min(max(top, 0.0), 1.0)
             width, height = min(right, 1.0) - left, min(bottom, 1.0) - top
             if width <= 0 or height <= 0:
@@ -269,8 +278,7 @@ def _write_boxes(survey, deployments, out: _Writer, tz, species: set) -> None:
             out.write({
                 "observationID": f"d{pk}", "deploymentID": deployments[camera_id]["id"],
                 "mediaID": str(image_id), "eventID": str(cluster_id or ""),
-                "eventStart": _when(taken, tz), "eventEnd": _when(taken, tz),
-                "observationLevel": "media", "observationType": kind,
+                "eventStart": when, "eventEnd": when, "observationLevel": "media", "observationType": kind,
                 "scientificName": species_name if named else "",
                 "bboxX": _number(left), "bboxY": _number(top),
                 "bboxWidth": _number(width), "bboxHeight": _number(height),
