@@ -4,6 +4,8 @@ from annotation.models import Task
 from surveys.models import Survey
 
 from .exceptions import ExportError
+from .models import Export
+from .taxonomy import ExportStatus
 
 
 def task_for(survey: Survey, task_id: int | None, *, required: bool = True) -> Task | None:
@@ -18,3 +20,9 @@ def task_for(survey: Survey, task_id: int | None, *, required: bool = True) -> T
             f"Survey “{survey}” has no task {task_id}." if task_id else
             f"Survey “{survey}” has no annotation task yet; create and launch one first.")
     return task
+
+
+def downloadable_export(user, export_id, capability: str) -> Export | None:
+    """The export if it is ready and ``user`` holds ``capability`` on its organisation."""
+    return (Export.objects.accessible_to(user, capability)
+            .filter(pk=export_id, status=ExportStatus.DONE).exclude(file_key="").first())

@@ -319,6 +319,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.purge_broadcasts",
         "schedule": 600.0,
     },
+    "training-expire-exports": {
+        "task": "training.expire_exports",
+        "schedule": 3600.0,
+    },
 }
 
 # --- Email --------------------------------------------------------------------
@@ -368,6 +372,10 @@ MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=120_000_000)
 IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=200)
 # An import or pipeline stage whose worker has not reported for this long was
 # cut off (worker killed); beat re-sends it and the new delivery takes it over.
+# Days an export's file is kept for download before the hourly sweep deletes it.
+EXPORT_KEEP_DAYS = env.int("EXPORT_KEEP_DAYS", default=7)
+# Minutes between independent records in record tables made from the admin.
+EXPORT_RECORD_INTERVAL = env.float("EXPORT_RECORD_INTERVAL", default=30.0)
 PIPELINE_STALE_SECONDS = env.int("PIPELINE_STALE_SECONDS", default=15 * 60)
 # One file of an import: larger files, or files slower to read, are skipped with an issue.
 MAX_IMPORT_FILE_BYTES = env.int("MAX_IMPORT_FILE_BYTES", default=200_000_000)

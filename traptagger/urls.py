@@ -4,6 +4,7 @@ from django.urls import include, path
 from annotation import views as annotation_views
 from core import views as core_views
 from surveys import views as survey_views
+from training import views as training_views
 
 admin.site.site_header = "TrapTagger administration"
 admin.site.site_title = "TrapTagger"
@@ -14,6 +15,8 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("annotate/<int:task_id>/", annotation_views.tagging_page, name="tagging_page"),
     path("images/<int:image_id>/<str:variant>/", survey_views.image_file, name="image_file"),
+    path("exports/<int:export_id>/download/", training_views.export_download,
+         name="export_download"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),

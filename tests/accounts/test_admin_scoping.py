@@ -19,6 +19,7 @@ from tests.factories import (
     TaskFactory,
     member,
 )
+from training.models import Export
 
 # The cross-organisation matrix belongs to the standing hostile suite (make hostile).
 pytestmark = [pytest.mark.django_db, pytest.mark.hostile]
@@ -51,6 +52,7 @@ def make_world(org: Organisation, tag: str) -> dict:
         ClusterAnnotation: ClusterAnnotation.objects.create(task=task, cluster=cluster),
         Membership: Membership.objects.get(user=owner),
         Invitation: Invitation.objects.create(organisation=org, username=f"guest-{tag}"),
+        Export: Export.objects.create(survey=survey, kind="coco"),
         Organisation: org,
     }
 
@@ -71,7 +73,7 @@ def scoped_models():
 def test_every_org_owned_model_is_covered():
     covered = set(scoped_models())
     assert {Survey, Site, Camera, Image, Cluster, ImportRun, Classifier, Detection, Task,
-            ClusterAnnotation, Membership, Invitation, Organisation} <= covered
+            ClusterAnnotation, Membership, Invitation, Organisation, Export} <= covered
 
 
 def _url(model, view, *args):

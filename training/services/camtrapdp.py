@@ -278,7 +278,8 @@ def _write_boxes(survey, deployments, out: _Writer, tz, species: set) -> None:
             out.write({
                 "observationID": f"d{pk}", "deploymentID": deployments[camera_id]["id"],
                 "mediaID": str(image_id), "eventID": str(cluster_id or ""),
-                "eventStart": when, "eventEnd": when, "observationLevel": "media", "observationType": kind,
+                "eventStart": when, "eventEnd": when, "observationLevel": "media",
+                "observationType": kind,
                 "scientificName": species_name if named else "",
                 "bboxX": _number(left), "bboxY": _number(top),
                 "bboxWidth": _number(width), "bboxHeight": _number(height),

@@ -1,0 +1,111 @@
+"""Exports on a worker: requested, built into storage, downloaded by members only, expired."""
+
+import zipfile
+from datetime import timedelta
+from io import BytesIO
+
+import pytest
+from django.core.files.storage import default_storage
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.taxonomy import Role
+from core.exceptions import AccessDenied
+from surveys.models import Site
+from tests.factories import OrganisationFactory, member
+from tests.training.test_camtrapdp import small_survey
+from training.exceptions import ExportError
+from training.models import Export
+from training.services.exports import do_expire_exports, do_request_export, do_run_export
+from training.taxonomy import ExportKind, ExportStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def requested(kind, **kwargs):
+    task, _zebra, _guess = small_survey()
+    admin = member(task.survey.organisation, Role.ADMIN)
+    export = do_request_export(task.survey, kind, acting_user=admin, **kwargs)
+    return task, admin, export
+
+
+def download(client, user, export):
+    client.force_login(user)
+    response = client.get(reverse("export_download", args=[export.pk]))
+    return response, b"".join(response.streaming_content) if response.status_code == 200 \
+        else b""
+
+
+def test_camtrapdp_export_is_built_stored_and_downloaded(client):
+    task, admin, export = requested(ExportKind.CAMTRAP_DP)
+    export = do_run_export(export.pk)
+    assert export.status == ExportStatus.DONE, export.message
+    assert default_storage.exists(export.file_key)
+    assert export.file_key.startswith(f"exports/{task.survey.organisation_id}/{export.pk}/")
+    assert export.expires_at > timezone.now() + timedelta(days=6)
+    response, body = download(client, admin, export)
+    assert response.status_code == 200
+    names = set(zipfile.ZipFile(BytesIO(body)).namelist())
+    assert {"datapackage.json", "deployments.csv", "media.csv", "observations.csv"} <= names
+    # Re-delivered: nothing is built again.
+    assert do_run_export(export.pk).file_key == export.file_key
+
+
+def test_request_starts_the_named_task_which_builds_it(django_capture_on_commit_callbacks):
+    from celery import current_app
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        _task, _admin, export = requested(ExportKind.COCO)
+    assert len(callbacks) == 1  # the enqueue, after commit
+    current_app.loader.import_default_modules()
+    current_app.signature("training.run_export", args=[export.pk]).apply(throw=True)
+    assert Export.objects.get(pk=export.pk).status == ExportStatus.DONE
+
+
+def test_other_organisations_cannot_download_or_request(client):
+    task, _admin, export = requested(ExportKind.RESULTS_CSV)
+    do_run_export(export.pk)
+    outsider = member(OrganisationFactory(), Role.ADMIN)
+    response, _body = download(client, outsider, Export.objects.get(pk=export.pk))
+    assert response.status_code == 404
+    with pytest.raises(AccessDenied):
+        do_request_export(task.survey, ExportKind.COCO, acting_user=outsider)
+
+
+def test_failure_is_recorded_with_its_reason():
+    task, _admin, export = requested(ExportKind.CAMTRAP_DP)
+    Site.objects.filter(survey=task.survey).update(latitude=None)
+    export = do_run_export(export.pk)
+    assert export.status == ExportStatus.FAILED
+    assert "have none" in export.message and not export.file_key
+
+
+def test_task_of_another_survey_is_refused():
+    task, admin, _export = requested(ExportKind.COCO)
+    other, _z, _g = small_survey()
+    with pytest.raises(ExportError, match="belongs to another survey"):
+        do_request_export(task.survey, ExportKind.COCO, task=other, acting_user=admin)
+
+
+def test_expired_exports_lose_their_file(client):
+    _task, admin, export = requested(ExportKind.COCO)
+    export = do_run_export(export.pk)
+    key = export.file_key
+    assert do_expire_exports(now=timezone.now() + timedelta(days=6)) == 0
+    assert do_expire_exports(now=timezone.now() + timedelta(days=8)) == 1
+    assert not default_storage.exists(key)
+    response, _body = download(client, admin, Export.objects.get(pk=export.pk))
+    assert response.status_code == 404
+
+
+def test_admin_requests_an_export_and_lists_its_download_link(client):
+    task, admin, _first = requested(ExportKind.COCO)
+    client.force_login(admin)
+    response = client.post(reverse("admin:training_export_add"),
+                           {"survey": task.survey.pk, "task": task.pk, "kind": "coco"})
+    assert response.status_code == 302, response.content[:2000]
+    export = Export.objects.exclude(pk=_first.pk).get()
+    assert (export.kind, export.task_id, export.created_by) == ("coco", task.pk, admin)
+    do_run_export(export.pk)
+    page = client.get(reverse("admin:training_export_changelist")).content.decode()
+    assert reverse("export_download", args=[export.pk]) in page
