@@ -273,13 +273,15 @@ def in_child(fn) -> tuple[float, float]:
     return seconds, usage.ru_maxrss / 1024  # KiB on Linux
 
 
-def bench_camtrapdp(detections: int) -> None:
+def bench_camtrapdp(detections: int, reuse: bool = False) -> None:
     import shutil
 
+    from surveys.models import Survey
     from training.services.camtrapdp import export_camtrapdp
 
     start = time.perf_counter()
-    survey = make_survey_with_boxes(detections)
+    survey = (Survey.objects.filter(name="Camtrap bench").order_by("-pk").first() if reuse
+              else None) or make_survey_with_boxes(detections)
     print(f"\nCamtrap DP of {detections} boxes on {detections // 4} images "
           f"(made in {time.perf_counter() - start:.1f} s)")
     out = Path(tempfile.mkdtemp(prefix="tt-bench-dp-"))
@@ -302,6 +304,8 @@ def main() -> None:
     parser.add_argument("--detections", type=int, default=1_000_000)
     parser.add_argument("--only", choices=["import", "results", "camtrapdp"])
     parser.add_argument("--database-url", help="Run on this database (default: SQLite).")
+    parser.add_argument("--reuse-data", action="store_true", help="Camtrap DP: use the "
+                        "survey an earlier run left in --database-url instead of a new one.")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="tt-bench-"))
@@ -329,7 +333,7 @@ def main() -> None:
     if args.only in (None, "results"):
         bench_results(args.clusters)
     if args.only in (None, "camtrapdp"):
-        bench_camtrapdp(args.detections)
+        bench_camtrapdp(args.detections, args.reuse_data)
     if args.only in ("results", "camtrapdp"):
         return
     source = tmp / "source"

@@ -142,6 +142,10 @@ def _deployments(survey: Survey) -> dict[int, dict]:
     return deployments
 
 
+def _camera_ids(survey: Survey) -> list[int]:
+    return list(Camera.objects.filter(site__survey=survey).values_list("pk", flat=True))
+
+
 def _write_media(survey, deployments, out: _Writer, folder: Path, copy_media: bool,
                  progress: Progress, total: int) -> tuple[int, int]:
     """Write media rows (and copy the files); return (untimed images, files copied)."""
@@ -149,7 +153,8 @@ def _write_media(survey, deployments, out: _Writer, folder: Path, copy_media: bo
         "activityDetection"
     tz = ZoneInfo(survey.timezone)
     untimed = copied = done = 0
-    images = Image.objects.filter(camera__site__survey=survey)
+    # By camera ids, not a join to the survey: MariaDB then pages by primary key.
+    images = Image.objects.filter(camera_id__in=_camera_ids(survey))
     for page in pages_by_pk(images, ("pk", "camera_id", "corrected_timestamp", "filename",
                                 "camera__path", "key")):
         for pk, camera_id, taken, filename, camera_path, key in page:
@@ -191,8 +196,11 @@ def _write_human_events(task: Task, deployments, out: _Writer, tz, species: set)
     labelled: set[int] = set()
     through = ClusterAnnotation.labels.through
     annotations = ClusterAnnotation.objects.filter(task=task, labelled_at__isnull=False)
-    for page in pages_by_pk(annotations, ("pk", "cluster_id", "cluster__start", "cluster__end",
-                                     "annotator__username", "labelled_at", "note")):
+    # Keyed on the cluster: (task, cluster) is unique and indexed, so pages are ranges.
+    for page in pages_by_pk(annotations, ("cluster_id", "pk", "cluster__start",
+                                          "cluster__end", "annotator__username",
+                                          "labelled_at", "note"), key="cluster_id"):
+        page = [(pk, cluster_id, *rest) for cluster_id, pk, *rest in page]
         cluster_ids = [row[1] for row in page]
         labelled.update(cluster_ids)
         places = _cluster_places(cluster_ids, deployments)
@@ -253,7 +261,7 @@ def _write_machine_events(survey, labelled: set[int], deployments, out: _Writer,
 def _write_boxes(survey, deployments, out: _Writer, tz, species: set) -> None:
     """Media rows for every counted box on a timestamped image."""
     classifier = survey.classifier.name if survey.classifier_id else ""
-    boxes = Detection.objects.filter(image__camera__site__survey=survey, static=False,
+    boxes = Detection.objects.filter(image__camera_id__in=_camera_ids(survey), static=False,
                                      status__in=_COUNTED)
     for page in pages_by_pk(boxes, ("pk", "image_id", "image__camera_id", "image__cluster_id",
                                "image__corrected_timestamp", "left", "top", "right", "bottom",

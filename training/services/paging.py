@@ -9,10 +9,15 @@ from collections.abc import Iterator
 PAGE = 5000
 
 
-def pages_by_pk(queryset, columns: tuple[str, ...], page: int = PAGE) -> Iterator[list[tuple]]:
-    """``values_list(*columns)`` in pages of ``page`` rows; ``columns[0]`` must be ``pk``."""
+def pages_by_pk(queryset, columns: tuple[str, ...], page: int = PAGE, *,
+                key: str = "pk") -> Iterator[list[tuple]]:
+    """``values_list(*columns)`` in pages of ``page`` rows, in ``key`` order.
+
+    ``columns[0]`` must be ``key``, a unique column with an index the filter can
+    use (MariaDB then reads each page by a range, not the whole table again).
+    """
     last = 0
-    while rows := list(queryset.filter(pk__gt=last).order_by("pk").values_list(*columns)
-                       [:page]):
+    while rows := list(queryset.filter(**{f"{key}__gt": last}).order_by(key)
+                       .values_list(*columns)[:page]):
         yield rows
         last = rows[-1][0]
