@@ -15,6 +15,7 @@ urlpatterns = [
     path("annotate/<int:task_id>/", annotation_views.tagging_page, name="tagging_page"),
     path("images/<int:image_id>/<str:variant>/", survey_views.image_file, name="image_file"),
     path("admin/", admin.site.urls),
+    path("insights/", include("insights.urls")),
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
 ]
