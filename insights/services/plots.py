@@ -326,5 +326,5 @@ def inline_svg(fig: Figure, prefix: str) -> str:
     page never share an id (matplotlib's clip-path and glyph ids can repeat).
     """
     text = svg_bytes(fig).decode()
-    text = text[text.index("<svg"):]
+    text = '<svg class="insight-plot" ' + text[text.index("<svg") + len("<svg "):]
     return _ID.sub(lambda m: f"{m.group(1)}{prefix}-", text)
