@@ -103,12 +103,13 @@ def species_sites_figure(ins: SurveyInsights) -> Figure:
     ax = fig.add_subplot()
     grid = [[ins.verified[(sid, s)] for sid, _n in sites] for s in species]
     image = ax.imshow(grid, aspect="auto", cmap="Greens")
+    dark = max(max(row) for row in grid) / 2
     for i, s in enumerate(species):
         for j, (sid, _n) in enumerate(sites):
             v, a = ins.verified[(sid, s)], ins.ai_only[(sid, s)]
             if v or a:
                 ax.text(j, i, f"{v}" + (f"+{a}" if a else ""), ha="center", va="center",
-                        fontsize=7)
+                        fontsize=7, color="white" if v > dark else "black")
     ax.set_yticks(range(len(species)), [label(s) for s in species])
     ax.set_xticks(range(len(sites)), [label(n) for _sid, n in sites], rotation=45, ha="right")
     fig.colorbar(image, ax=ax, label="verified detections (cell: verified+AI-only)")
@@ -226,8 +227,7 @@ def operation_figure(ins: SurveyInsights) -> Figure:
                  (e - s).total_seconds() / 86400) for s, e in cam.gaps]
         if gaps:
             ax.broken_barh(gaps, (y - 0.15, 0.3), color=GAP_COLOUR)
-    ax.set_yticks(range(len(cameras)),
-                  [label(f"{_site_name(ins, c.site_id)} / {c.path}") for c in cameras])
+    ax.set_yticks(range(len(cameras)), [label(c.path) for c in cameras])
     ax.invert_yaxis()
     ax.xaxis_date()
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
