@@ -27,11 +27,12 @@ from __future__ import annotations
 import heapq
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, F, Func, IntegerField, Max, Min, OuterRef, Q, Window
+from django.db.models.functions import Lag
 
 from annotation.models import ClusterAnnotation, Label, Task
 from classifiers.models import Detection
@@ -101,12 +102,19 @@ def local_hour(moment: datetime, tz: ZoneInfo) -> int:
     return moment.astimezone(tz).hour
 
 
-def operation(camera: Camera_, timestamps, tz: ZoneInfo, gap: timedelta) -> Camera_:
-    """Fill ``camera`` from its images' corrected timestamps, in time order.
+def operation_days(first: datetime, last: datetime, gaps, tz: ZoneInfo) -> set[date]:
+    """The local days a camera worked: its first image's day to its last's, both included,
+    minus the days strictly between the two ends of each flagged gap."""
+    days = set(day_range(first.astimezone(tz).date(), last.astimezone(tz).date()))
+    for start, end in gaps:
+        after, before = start.astimezone(tz).date(), end.astimezone(tz).date()
+        days.difference_update(day_range(after + timedelta(days=1), before - timedelta(days=1)))
+    return days
 
-    Working days: the local days from the first image to the last, minus the days
-    strictly between the two ends of each gap longer than ``gap`` (flagged).
-    """
+
+def operation(camera: Camera_, timestamps, tz: ZoneInfo, gap: timedelta) -> Camera_:
+    """Fill ``camera`` from its images' corrected timestamps in time order (the rule the
+    database applies in ``_operation``, in Python: for small cases and tests)."""
     previous = None
     for moment in timestamps:
         if previous is None:
@@ -114,14 +122,9 @@ def operation(camera: Camera_, timestamps, tz: ZoneInfo, gap: timedelta) -> Came
         elif moment - previous > gap:
             camera.gaps.append((previous, moment))
         previous = moment
-    if previous is None:
-        return camera
-    camera.last = previous
-    days = set(day_range(camera.first.astimezone(tz).date(), previous.astimezone(tz).date()))
-    for start, end in camera.gaps:
-        after, before = start.astimezone(tz).date(), end.astimezone(tz).date()
-        days.difference_update(day_range(after + timedelta(days=1), before - timedelta(days=1)))
-    camera.days = days
+    if previous is not None:
+        camera.last = previous
+        camera.days = operation_days(camera.first, previous, camera.gaps, tz)
     return camera
 
 
@@ -253,7 +256,35 @@ def _timed_stream(verified, ai, include_ai: bool):
     return streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda r: r[2])
 
 
+class EpochSeconds(Func):
+    """Whole seconds since 1970 of a (UTC) datetime column, computed in the database.
+
+    Plain arithmetic, no time zone: the column holds UTC. Django's own datetime
+    subtraction runs a Python function per row on SQLite; this runs in C everywhere.
+    """
+
+    output_field = IntegerField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection,
+                           template="CAST(strftime('%%%%s', %(expressions)s) AS INTEGER)", **extra)
+
+    def as_mysql(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler, connection,
+            template="TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', %(expressions)s)", **extra)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection,
+                           template="CAST(EXTRACT(EPOCH FROM %(expressions)s) AS BIGINT)", **extra)
+
+
 def _operation(survey, filters, start, end, tz, gap) -> list[Camera_]:
+    """Every camera's operation from two queries, whatever the number of images.
+
+    First and last image per camera by aggregate; the gaps by LAG() over each camera's
+    images in time order, the database returning only the silences longer than ``gap``.
+    """
     cameras = {
         cid: Camera_(cid, path, site_id)
         for cid, path, site_id in Camera.objects.filter(site__survey=survey)
@@ -263,18 +294,25 @@ def _operation(survey, filters, start, end, tz, gap) -> list[Camera_]:
     images = Image.objects.filter(camera__site__survey=survey, corrected_timestamp__isnull=False)
     if filters.site_id is not None:
         images = images.filter(camera__site_id=filters.site_id)
-    images = images.filter(_in_window("corrected_timestamp", start, end))
-    rows = (images.order_by("camera_id", "corrected_timestamp")
-            .values_list("camera_id", "corrected_timestamp").iterator(chunk_size=STREAM_CHUNK))
-    current, times = None, []
-    for camera_id, moment in rows:
-        if camera_id != current:
-            if current in cameras:
-                operation(cameras[current], times, tz, gap)
-            current, times = camera_id, []
-        times.append(moment)
-    if current in cameras:
-        operation(cameras[current], times, tz, gap)
+    images = images.filter(_in_window("corrected_timestamp", start, end)).order_by()
+    for camera_id, first, last in (images.values_list("camera_id")
+                                   .annotate(first=Min("corrected_timestamp"),
+                                             last=Max("corrected_timestamp"))):
+        cameras[camera_id].first, cameras[camera_id].last = first, last
+    seconds = EpochSeconds("corrected_timestamp")
+    silences = (images.annotate(at=seconds, before=Window(
+        Lag(seconds), partition_by=[F("camera_id")],
+        order_by=[F("corrected_timestamp").asc(), F("id").asc()]))
+        .annotate(silence=F("at") - F("before"))
+        .filter(silence__gt=int(gap.total_seconds()))
+        .values_list("camera_id", "before", "at"))
+    for camera_id, before, at in silences:
+        cameras[camera_id].gaps.append((datetime.fromtimestamp(before, UTC),
+                                        datetime.fromtimestamp(at, UTC)))
+    for camera in cameras.values():
+        camera.gaps.sort()
+        if camera.first is not None:
+            camera.days = operation_days(camera.first, camera.last, camera.gaps, tz)
     return list(cameras.values())
 
 

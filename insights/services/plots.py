@@ -35,9 +35,15 @@ MAX_SERIES = 8  # species drawn as lines in the activity plot; the CSV has them 
 WIDTH = 8.0
 
 
+LONGEST_LABEL = 40  # characters of a name drawn on a plot (the CSV has them whole)
+
+
 def label(text: str) -> str:
-    """User text (species, site, camera) for matplotlib: never read as mathtext."""
-    return str(text).replace("$", r"\$")
+    """User text (species, site, camera) for matplotlib: never read as mathtext, not too long."""
+    text = str(text)
+    if len(text) > LONGEST_LABEL:
+        text = text[:LONGEST_LABEL - 1] + "…"
+    return text.replace("$", r"\$")
 
 
 def _empty(fig: Figure, message: str) -> Figure:
@@ -48,8 +54,25 @@ def _empty(fig: Figure, message: str) -> Figure:
 
 
 def _figure(rows: int = 0, per_row: float = 0.28, minimum: float = 3.0) -> Figure:
-    return Figure(figsize=(WIDTH, max(minimum, min(14.0, 1.2 + rows * per_row))),
-                  layout="constrained")
+    return Figure(figsize=(WIDTH, max(minimum, min(14.0, 1.2 + rows * per_row))))
+
+
+CHAR_INCHES = 0.075  # a 9-point character, on average
+
+
+def _fit(fig: Figure, left=(), rotated=(), *, title=False, ylabel=False) -> None:
+    """Margins from the longest tick labels, in inches.
+
+    A layout engine (constrained, tight) would measure every text and costs 2-3 times
+    the drawing itself; the page draws six plots, so margins are estimated instead.
+    """
+    width, height = fig.get_size_inches()
+    left_in = 0.35 + min(3.2, CHAR_INCHES * max((len(t) for t in left), default=3))
+    bottom_in = 0.55 + min(2.5, 0.72 * CHAR_INCHES * max((len(t) for t in rotated), default=0))
+    fig.subplots_adjust(left=(left_in + 0.25 * ylabel) / width,
+                        right=1 - 0.25 / width,
+                        bottom=min(0.6, bottom_in / height),
+                        top=1 - (0.4 if title else 0.15) / height)
 
 
 def _site_name(ins: SurveyInsights, site_id) -> str:
@@ -88,6 +111,7 @@ def species_figure(ins: SurveyInsights) -> Figure:
     ax.barh(y, verified, color=VERIFIED_COLOUR, label="verified")
     ax.barh(y, ai, left=verified, color=AI_COLOUR, label="AI-only")
     ax.set_yticks(list(y), names)
+    _fit(fig, names)
     ax.set_xlabel("detections (clusters)")
     ax.legend(loc="lower right")
     return fig
@@ -112,6 +136,7 @@ def species_sites_figure(ins: SurveyInsights) -> Figure:
                         fontsize=7, color="white" if v > dark else "black")
     ax.set_yticks(range(len(species)), [label(s) for s in species])
     ax.set_xticks(range(len(sites)), [label(n) for _sid, n in sites], rotation=45, ha="right")
+    _fit(fig, [label(s) for s in species], [label(n) for _sid, n in sites])
     fig.colorbar(image, ax=ax, label="verified detections (cell: verified+AI-only)")
     return fig
 
@@ -140,6 +165,7 @@ def activity_figure(ins: SurveyInsights) -> Figure:
     ax.set_xlim(-0.5, 23.5)
     ax.set_xlabel(f"hour of day ({ins.survey.timezone})")
     ax.set_ylabel("independent detections")
+    _fit(fig, ylabel=True)
     ax.legend(fontsize=7, ncols=2)
     return fig
 
@@ -184,6 +210,7 @@ def detection_rate_figure(ins: SurveyInsights) -> Figure:
                 ax.text(j, i, f"{values[(c, s)]:.3g}", ha="center", va="center", fontsize=7)
     ax.set_yticks(range(len(species)), [label(s) for s in species])
     ax.set_xticks(range(len(columns)), [label(c) for c in columns], rotation=45, ha="right")
+    _fit(fig, [label(s) for s in species], [label(c) for c in columns])
     fig.colorbar(image, ax=ax, label="independent detections per 100 trap-nights")
     return fig
 
@@ -228,6 +255,7 @@ def operation_figure(ins: SurveyInsights) -> Figure:
         if gaps:
             ax.broken_barh(gaps, (y - 0.15, 0.3), color=GAP_COLOUR)
     ax.set_yticks(range(len(cameras)), [label(c.path) for c in cameras])
+    _fit(fig, [label(c.path) for c in cameras], title=True)
     ax.invert_yaxis()
     ax.xaxis_date()
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
@@ -248,7 +276,7 @@ def map_table(ins: SurveyInsights):
 def map_figure(ins: SurveyInsights) -> Figure:
     _cols, rows = map_table(ins)
     placed = [r for r in rows if r[1] is not None and r[2] is not None]
-    fig = Figure(figsize=(WIDTH, 5.5), layout="constrained")
+    fig = Figure(figsize=(WIDTH, 5.5))
     if not placed:
         return _empty(fig, "No site has coordinates yet")
     ax = fig.add_subplot()
@@ -265,6 +293,7 @@ def map_figure(ins: SurveyInsights) -> Figure:
                     textcoords="offset points", fontsize=7)
     ax.set_xlabel("longitude")
     ax.set_ylabel("latitude")
+    _fit(fig, ["-00.00"], title=True, ylabel=True)
     what = ins.filters.species or "all species"
     ax.set_title(label(f"independent detections of {what} (marker area)"), fontsize=9)
     ax.margins(0.15)

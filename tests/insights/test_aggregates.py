@@ -168,3 +168,17 @@ def test_filters_narrow_every_aggregate():
     assert {s for _site, s in zebra.verified} == {"Zebra"}
     _cols, rows = map_table(zebra)
     assert ("A", -2.5, 34.9, 1) in rows and ("B", None, None, 1) in rows
+
+
+@pytestmark_db
+@pytest.mark.parametrize("extra,flagged", [(timedelta(0), False), (timedelta(seconds=1), True)])
+def test_the_database_flags_a_gap_only_over_the_setting(settings, extra, flagged):
+    settings.INSIGHTS_GAP_DAYS = 8
+    b = SurveyBuilder(tz="Africa/Nairobi")
+    for when in (utc(1, 10), utc(2), utc(10) + extra, utc(11, 8)):
+        b.image("A", when)
+    b.image("A", utc(5), camera="CAM2")  # another camera: its own clock
+    (cam, other) = sorted(survey_insights(b.survey, Filters()).cameras, key=lambda c: c.path)
+    assert cam.gaps == ([(utc(2), utc(10) + extra)] if flagged else [])
+    assert len(cam.days) == (4 if flagged else 11) and other.days == {date(2024, 1, 5)}
+    assert (cam.first, cam.last) == (utc(1, 10), utc(11, 8))
