@@ -208,14 +208,16 @@ def _headline(survey, task, filters, start, end) -> dict[str, object]:
     if start or end:
         images = images.filter(_in_window("corrected_timestamp", start, end))
         clusters = clusters.filter(_in_window("start", start, end))
-    counts = images.aggregate(images=Count("id"), detected=Count("id", filter=Q(detected=True)))
-    with_animals = (Detection.objects.filter(image__in=images.filter(detected=True),
-                                             status__in=KEPT_STATUSES, static=False)
-                    .values("image_id").distinct().count())
+    kept = Detection.objects.filter(image=OuterRef("pk"), status__in=KEPT_STATUSES,
+                                    static=False)
+    counts = images.aggregate(
+        n_images=Count("id"), n_detected=Count("id", filter=Q(detected=True)),
+        n_animals=Count("id", filter=Q(detected=True) & Q(Exists(kept))))
+    with_animals = counts["n_animals"]
     cl = clusters.aggregate(clusters=Count("id"), labelled=Count("id", filter=_labelled(task)))
-    detected = counts["detected"]
+    detected = counts["n_detected"]
     return {
-        "images": counts["images"],
+        "images": counts["n_images"],
         "detected": detected,
         "empty": detected - with_animals,
         "empty_share": (detected - with_animals) / detected if detected else None,
@@ -300,9 +302,8 @@ def _operation(survey, filters, start, end, tz, gap) -> list[Camera_]:
                                              last=Max("corrected_timestamp"))):
         cameras[camera_id].first, cameras[camera_id].last = first, last
     seconds = EpochSeconds("corrected_timestamp")
-    silences = (images.annotate(at=seconds, before=Window(
-        Lag(seconds), partition_by=[F("camera_id")],
-        order_by=[F("corrected_timestamp").asc(), F("id").asc()]))
+    silences = (images.values("camera_id").annotate(at=seconds, before=Window(
+        Lag(seconds), partition_by=[F("camera_id")], order_by=F("corrected_timestamp").asc()))
         .annotate(silence=F("at") - F("before"))
         .filter(silence__gt=int(gap.total_seconds()))
         .values_list("camera_id", "before", "at"))
