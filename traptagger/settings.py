@@ -109,6 +109,7 @@ INSTALLED_APPS = [
     "annotation",
     "training",
     "demo",
+    "insights",
 ]
 
 MIDDLEWARE = [
@@ -381,6 +382,9 @@ PIPELINE_STALE_SECONDS = env.int("PIPELINE_STALE_SECONDS", default=15 * 60)
 MAX_IMPORT_FILE_BYTES = env.int("MAX_IMPORT_FILE_BYTES", default=200_000_000)
 IMPORT_FILE_READ_SECONDS = env.float("IMPORT_FILE_READ_SECONDS", default=120)
 CLUSTER_LEASE_SECONDS = env.int("CLUSTER_LEASE_SECONDS", default=180)
+# Insights: a camera silent for longer than this between two images is taken to have
+# stopped (a flagged gap; its days are no trap-nights).
+INSIGHTS_GAP_DAYS = env.float("INSIGHTS_GAP_DAYS", default=7)
 
 REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -18,6 +18,7 @@ urlpatterns = [
     path("exports/<int:export_id>/download/", training_views.export_download,
          name="export_download"),
     path("admin/", admin.site.urls),
+    path("insights/", include("insights.urls")),
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
 ]

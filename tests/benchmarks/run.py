@@ -2,7 +2,9 @@
 
     make bench            (or: .venv/bin/python -m tests.benchmarks.run [--images N]
                                [--clusters N] [--detections N]
-                               [--only import|results|camtrapdp] [--database-url URL])
+                               [--survey-images N]
+                               [--only import|results|camtrapdp|insights]
+                               [--database-url URL])
 
 The database is a throw-away SQLite file unless --database-url names another (for
 MariaDB: create an empty database for it first; the benchmark adds rows it leaves).
@@ -29,6 +31,14 @@ a labelled task), each export in a forked process so its peak RSS is its own:
 * ``naive ORM``: Detection instances with select_related, iterated, a row each, plus
   the media rows from Image instances (what a first export would do).
 * ``our export``: training.services.camtrapdp.export_camtrapdp (pages by key).
+
+Insights page (a survey of ``--survey-images`` images, 100,000 by default: 20 sites of two
+cameras over 90 days, 5 images a cluster, 70% of clusters labelled, every cluster with a
+suggestion, 60% of images with a box):
+* ``naive ORM``: the same numbers from a loop over Image instances (select_related and
+  prefetch_related, so no N+1), bucketed in Python: what a first version would do.
+* ``our page``: GET /insights/surveys/<id>/ through Django's test client, the admin logged
+  in: every query, aggregate, plot (six matplotlib SVGs) and the template. Target < 1 s.
 """
 
 from __future__ import annotations
@@ -295,6 +305,123 @@ def bench_camtrapdp(detections: int, reuse: bool = False) -> None:
     shutil.rmtree(out)
 
 
+def make_insights_survey(images: int):
+    """A survey of ``images`` images for the insights page, made in bulk."""
+    from datetime import UTC
+
+    from accounts.models import Membership, Organisation, User
+    from annotation.models import ClusterAnnotation, Label, Task
+    from classifiers.models import Detection
+    from surveys.models import Camera, Cluster, Image, Site, Survey
+
+    org = Organisation.objects.create(name=f"Insights {time.time()}")
+    admin = User.objects.create_user(f"bench-{time.time()}", password="x", is_staff=True)
+    Membership.objects.create(user=admin, organisation=org, role="admin")
+    survey = Survey.objects.create(organisation=org, name="Insights bench",
+                                   timezone="Africa/Nairobi")
+    sites = Site.objects.bulk_create(
+        Site(survey=survey, name=f"S{n:02}", latitude=-2.4 - n * 0.01,
+             longitude=34.8 + (n % 5) * 0.02) for n in range(20))
+    cameras = Camera.objects.bulk_create(
+        Camera(site=s, path=f"{s.name}/CAM{k}") for s in sites for k in (1, 2))
+    rng = random.Random(5)
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    species = ["Zebra", "Wildebeest", "Lion", "Elephant", "Giraffe", "Impala"]
+    n_clusters = images // 5
+    starts = [t0 + timedelta(seconds=rng.randrange(90 * 86400)) for _ in range(n_clusters)]
+    clusters = Cluster.objects.bulk_create(
+        (Cluster(survey=survey, site=sites[n % 20], start=start,
+                 end=start + timedelta(seconds=20), image_count=5,
+                 suggestion=species[rng.randrange(6)], suggestion_score=0.8)
+         for n, start in enumerate(starts)), batch_size=5000)
+    made = Image.objects.bulk_create(
+        (Image(camera=cameras[(n % 20) * 2 + (k % 2)], cluster=c,
+               filename=f"IMG_{n:06}_{k}.JPG", key=f"k{n}-{k}", content_hash=f"h{n}-{k}",
+               timestamp=c.start + timedelta(seconds=5 * k),
+               corrected_timestamp=c.start + timedelta(seconds=5 * k), detected=True)
+         for n, c in enumerate(clusters) for k in range(5)), batch_size=5000)
+    Detection.objects.bulk_create(
+        (Detection(image=i, left=0.1, top=0.1, right=0.4, bottom=0.5, score=0.9,
+                   source="bench") for n, i in enumerate(made) if n % 5 < 3),
+        batch_size=5000)
+    task = Task.objects.create(survey=survey, name="Species", status="launched")
+    labels = Label.objects.bulk_create(Label(task=task, name=n) for n in species)
+    labelled = [c for n, c in enumerate(clusters) if n % 10 < 7]
+    annotations = ClusterAnnotation.objects.bulk_create(
+        (ClusterAnnotation(task=task, cluster=c, labelled_at=c.start, annotator=admin)
+         for c in labelled), batch_size=5000)
+    through = ClusterAnnotation.labels.through
+    through.objects.bulk_create(
+        (through(clusterannotation_id=a.pk, label_id=labels[rng.randrange(6)].pk)
+         for a in annotations), batch_size=5000)
+    return survey, task, admin
+
+
+def naive_insights(survey, task) -> None:
+    """The page's numbers from model instances of every image (no N+1, but every row)."""
+    from collections import Counter, defaultdict
+    from zoneinfo import ZoneInfo
+
+    from annotation.models import ClusterAnnotation
+    from surveys.models import Image
+
+    tz = ZoneInfo(survey.timezone)
+    labels = defaultdict(list)
+    for a in (ClusterAnnotation.objects.filter(task=task, labelled_at__isnull=False)
+              .prefetch_related("labels")):
+        labels[a.cluster_id] = [lab.name for lab in a.labels.all()]
+    images = empty = 0
+    seen, verified, ai, hours = set(), Counter(), Counter(), Counter()
+    days = defaultdict(set)
+    for image in (Image.objects.filter(camera__site__survey=survey)
+                  .select_related("camera__site", "cluster").prefetch_related("detections")
+                  .iterator(chunk_size=2000)):
+        images += 1
+        empty += not image.detections.all()
+        local = image.corrected_timestamp.astimezone(tz)
+        days[image.camera.site_id].add(local.date())
+        cluster = image.cluster
+        if cluster.pk in seen:
+            continue
+        seen.add(cluster.pk)
+        for name in labels.get(cluster.pk, []):
+            verified[(image.camera.site.name, name)] += 1
+            hours[(name, cluster.start.astimezone(tz).hour)] += 1
+        if cluster.pk not in labels and cluster.suggestion:
+            ai[(image.camera.site.name, cluster.suggestion)] += 1
+    assert images and sum(len(d) for d in days.values())
+
+
+def bench_insights(images: int) -> None:
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    start = time.perf_counter()
+    survey, task, admin = make_insights_survey(images)
+    print(f"\ninsights page of a survey of {images} images "
+          f"(made in {time.perf_counter() - start:.1f} s)")
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(admin)
+    url = f"/insights/surveys/{survey.pk}/"
+    assert client.get(url).status_code == 200  # warm: imports, fonts, template cache
+    start = time.perf_counter()
+    naive_insights(survey, task)
+    naive = time.perf_counter() - start
+    print(f"naive ORM    {naive:7.2f} s")
+    times = []
+    for query in ("", "?interval=60&ai=on", "?species=Zebra"):
+        with CaptureQueriesContext(connection) as ctx:
+            start = time.perf_counter()
+            response = client.get(url + query)
+            times.append(time.perf_counter() - start)
+        assert response.status_code == 200, response.content[:500]
+        print(f"our page     {times[-1]:7.2f} s   {len(ctx.captured_queries)} queries   "
+              f"{len(response.content) / 1024:.0f} KiB   {query or '(no filter)'}")
+    print(f"our page vs naive ORM: {naive / max(times):5.1f}x faster "
+          f"(slowest page {max(times):.2f} s; target < 1 s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--images", type=int, default=120)
@@ -302,7 +429,8 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=1536)
     parser.add_argument("--clusters", type=int, default=50_000)
     parser.add_argument("--detections", type=int, default=1_000_000)
-    parser.add_argument("--only", choices=["import", "results", "camtrapdp"])
+    parser.add_argument("--survey-images", type=int, default=100_000)
+    parser.add_argument("--only", choices=["import", "results", "camtrapdp", "insights"])
     parser.add_argument("--database-url", help="Run on this database (default: SQLite).")
     parser.add_argument("--reuse-data", action="store_true", help="Camtrap DP: use the "
                         "survey an earlier run left in --database-url instead of a new one.")
@@ -334,7 +462,9 @@ def main() -> None:
         bench_results(args.clusters)
     if args.only in (None, "camtrapdp"):
         bench_camtrapdp(args.detections, args.reuse_data)
-    if args.only in ("results", "camtrapdp"):
+    if args.only in (None, "insights"):
+        bench_insights(args.survey_images)
+    if args.only in ("results", "camtrapdp", "insights"):
         return
     source = tmp / "source"
     make_source(source, args.images, args.width, args.height)

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import csv
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -57,16 +57,37 @@ def _first_images(cluster_ids) -> dict[int, tuple]:
     return first
 
 
+class Independence:
+    """camtrapR's minDeltaTime rule, compared to the last independent record.
+
+    Feed records of each (station, species) in time order: ``check`` says whether
+    one is independent, i.e. comes at least ``interval`` after the last independent
+    record of the same station and species (exactly ``interval`` later counts).
+    Used by the record table and by the insights' detection rates.
+    """
+
+    def __init__(self, interval: timedelta):
+        self.interval = interval
+        self.last: dict[tuple, datetime] = {}
+
+    def check(self, station, species, when: datetime) -> float | None:
+        """Seconds since the last independent record (0 for the first), or None if dependent."""
+        previous = self.last.get((station, species))
+        if previous is not None and when - previous < self.interval:
+            return None
+        self.last[(station, species)] = when
+        return (when - previous).total_seconds() if previous is not None else 0
+
+
 def write_record_table(task: Task, out, *, interval_minutes: float) -> tuple[int, int]:
     """Write the record table; return (records written, labelled clusters without a time)."""
     if interval_minutes < 0:
         raise ExportError("The independence interval cannot be negative (--interval).")
     tz = ZoneInfo(task.survey.timezone)
-    interval = timedelta(minutes=interval_minutes)
+    independence = Independence(timedelta(minutes=interval_minutes))
     writer = csv.writer(out)
     writer.writerow(RECORD_COLUMNS)
     written = untimed = 0
-    last: dict[tuple[str, str], object] = {}
     rows = _labelled_records(task).iterator(chunk_size=BATCH)
     while batch := list(islice(rows, BATCH)):
         first = _first_images([cluster_id for _s, _l, cluster_id in batch])
@@ -76,11 +97,9 @@ def write_record_table(task: Task, out, *, interval_minutes: float) -> tuple[int
                 continue
             camera, filename, taken = first[cluster_id]
             local = taken.astimezone(tz).replace(tzinfo=None)
-            previous = last.get((station, species))
-            if previous is not None and local - previous < interval:
+            delta = independence.check(station, species, local)
+            if delta is None:
                 continue  # not independent of the last record
-            delta = (local - previous).total_seconds() if previous is not None else 0
-            last[(station, species)] = local
             writer.writerow([
                 safe_cell(station), safe_cell(species), local.isoformat(sep=" "),
                 local.date().isoformat(), local.time().isoformat(), int(delta),
@@ -89,6 +108,11 @@ def write_record_table(task: Task, out, *, interval_minutes: float) -> tuple[int
             ])
             written += 1
     return written, untimed
+
+
+def day_range(first: date, last: date) -> list[date]:
+    """Every calendar day from ``first`` to ``last``, both included."""
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 def write_camera_operation(survey: Survey, out) -> int:
@@ -107,11 +131,7 @@ def write_camera_operation(survey: Survey, out) -> int:
     if not spans:
         writer.writerow(["Station"])
         return 0
-    day, end = min(s for s, _ in spans.values()), max(e for _, e in spans.values())
-    days: list[date] = []
-    while day <= end:
-        days.append(day)
-        day += timedelta(days=1)
+    days = day_range(min(s for s, _ in spans.values()), max(e for _, e in spans.values()))
     writer.writerow(["Station", *(d.isoformat() for d in days)])
     for station, (first, last) in spans.items():
         writer.writerow([safe_cell(station),

@@ -1,0 +1,46 @@
+"""The insights page's filters: GET parameters checked into ``Filters``."""
+
+from django import forms
+
+from .exceptions import InsightsInputError
+from .services.aggregates import Filters
+
+
+class InsightsFilterForm(forms.Form):
+    species = forms.ChoiceField(required=False)
+    site = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    since = forms.DateField(required=False, input_formats=["%Y-%m-%d"],
+                            widget=forms.DateInput(attrs={"type": "date"}),
+                            help_text="first day (survey time zone)")
+    until = forms.DateField(required=False, input_formats=["%Y-%m-%d"],
+                            widget=forms.DateInput(attrs={"type": "date"}),
+                            help_text="last day, included")
+    interval = forms.FloatField(required=False, min_value=0, max_value=7 * 24 * 60,
+                                initial=30, label="Independence (min)")
+    ai = forms.BooleanField(required=False, label="Count AI-only detections")
+    task = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+
+    def __init__(self, data, *, species: list[str], sites: list[tuple[int, str]],
+                 tasks: list[tuple[int, str]]):
+        super().__init__(data)
+        self.fields["species"].choices = [("", "all species"), *((s, s) for s in species)]
+        self.fields["site"].choices = [("", "all sites"), *sites]
+        self.fields["task"].choices = [("", "latest task"), *tasks]
+
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            self.add_error("until", f"{until} is before the first day {since}.")
+        return cleaned
+
+    def filters(self) -> Filters:
+        """The checked filters; raises InsightsInputError naming the first bad field."""
+        if not self.is_valid():
+            name, errors = next(iter(self.errors.items()))
+            raise InsightsInputError(name, " ".join(errors))
+        d = self.cleaned_data
+        return Filters(species=d["species"] or "", site_id=d["site"], since=d["since"],
+                       until=d["until"],
+                       interval_minutes=30.0 if d["interval"] is None else d["interval"],
+                       include_ai=bool(d["ai"]), task_id=d["task"])

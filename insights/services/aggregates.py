@@ -1,0 +1,357 @@
+"""The numbers behind a survey's insights page, from a constant number of bulk queries.
+
+Definitions (the page repeats them under each plot):
+
+* **Detection**: a cluster with a species. *Verified*: a species label of the task on a
+  cluster labelled by a person. *AI-only*: the classifier's suggestion on a cluster that
+  nobody has labelled in the task. Special labels (Nothing, Unknown, …) are no species.
+* **Independent detection**: camtrapR's rule, as in the record table
+  (training.services.record_table.Independence): at least the independence interval
+  after the last independent detection of the same species at the same site. Activity,
+  detection rates and the map count independent detections, timed at the cluster's start
+  (its first corrected timestamp) in the survey's time zone.
+* **Camera operation**: a camera works from the local day of its first image to that of
+  its last, except the days wholly inside a gap between two consecutive images longer
+  than ``settings.INSIGHTS_GAP_DAYS`` (such gaps are flagged).
+* **Trap-nights**: per site, the days on which at least one of its cameras worked
+  (camtrapR's station-level effort); the survey's is the sum over its sites.
+
+Every aggregate is a COUNT … GROUP BY in the database, or one streamed ``values_list``
+pass whose rows are bucketed in Python (hours of the day are converted with zoneinfo
+here, not by the database: MariaDB without its time-zone tables cannot). No model
+instance of an image is ever made.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Count, Exists, F, Func, IntegerField, Max, Min, OuterRef, Q, Window
+from django.db.models.functions import Lag
+
+from annotation.models import ClusterAnnotation, Label, Task
+from classifiers.models import Detection
+from classifiers.taxonomy import DetectionStatus
+from surveys.models import Camera, Cluster, Image, Site, Survey
+from training.services.record_table import Independence, day_range
+
+STREAM_CHUNK = 5000
+KEPT_STATUSES = [DetectionStatus.ACTIVE, DetectionStatus.EDITED, DetectionStatus.ADDED]
+ALL_SITES = "All sites"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the page shows: every field optional; the defaults show everything."""
+
+    species: str = ""  # one species name, or every species
+    site_id: int | None = None
+    since: date | None = None  # local days of the survey's time zone, both included
+    until: date | None = None
+    interval_minutes: float = 30.0  # independence interval
+    include_ai: bool = False  # count AI-only detections in activity, rates and the map
+    task_id: int | None = None  # the task whose labels count (default: the latest)
+
+
+@dataclass
+class Camera_:
+    """One camera's operation: working spans and flagged gaps (local days)."""
+
+    camera_id: int
+    path: str
+    site_id: int
+    first: datetime | None = None
+    last: datetime | None = None
+    gaps: list[tuple[datetime, datetime]] = field(default_factory=list)
+    days: set[date] = field(default_factory=set)
+
+
+@dataclass
+class SurveyInsights:
+    survey: Survey
+    filters: Filters
+    task: Task | None
+    tz: ZoneInfo
+    sites: dict[int, tuple[str, float | None, float | None]]  # id -> name, lat, lon
+    headline: dict[str, object]
+    # (site id, species) -> count, verified and AI-only apart
+    verified: Counter
+    ai_only: Counter
+    # species -> 24 counts of independent detections by local hour
+    activity: dict[str, list[int]]
+    # (site id, species) -> independent detections
+    independent: Counter
+    trap_nights: dict[int, int]  # site id -> trap-nights
+    cameras: list[Camera_]
+    gap_days: float
+
+    @property
+    def species(self) -> list[str]:
+        names = {s for _site, s in self.verified} | {s for _site, s in self.ai_only}
+        return sorted(names, key=str.casefold)
+
+
+# --- pure helpers (tested by hand) -------------------------------------------------
+def local_hour(moment: datetime, tz: ZoneInfo) -> int:
+    """The hour of the day (0-23) of an aware ``moment`` in ``tz``."""
+    return moment.astimezone(tz).hour
+
+
+def operation_days(first: datetime, last: datetime, gaps, tz: ZoneInfo) -> set[date]:
+    """The local days a camera worked: its first image's day to its last's, both included,
+    minus the days strictly between the two ends of each flagged gap."""
+    days = set(day_range(first.astimezone(tz).date(), last.astimezone(tz).date()))
+    for start, end in gaps:
+        after, before = start.astimezone(tz).date(), end.astimezone(tz).date()
+        days.difference_update(day_range(after + timedelta(days=1), before - timedelta(days=1)))
+    return days
+
+
+def operation(camera: Camera_, timestamps, tz: ZoneInfo, gap: timedelta) -> Camera_:
+    """Fill ``camera`` from its images' corrected timestamps in time order (the rule the
+    database applies in ``_operation``, in Python: for small cases and tests)."""
+    previous = None
+    for moment in timestamps:
+        if previous is None:
+            camera.first = moment
+        elif moment - previous > gap:
+            camera.gaps.append((previous, moment))
+        previous = moment
+    if previous is not None:
+        camera.last = previous
+        camera.days = operation_days(camera.first, previous, camera.gaps, tz)
+    return camera
+
+
+def window(filters: Filters, tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
+    """The filters' date range as aware datetimes [start, end)."""
+    start = datetime.combine(filters.since, time(), tzinfo=tz) if filters.since else None
+    end = (datetime.combine(filters.until + timedelta(days=1), time(), tzinfo=tz)
+           if filters.until else None)
+    return start, end
+
+
+def _in_window(field_name: str, start, end) -> Q:
+    q = Q()
+    if start is not None:
+        q &= Q(**{f"{field_name}__gte": start})
+    if end is not None:
+        q &= Q(**{f"{field_name}__lt": end})
+    return q
+
+
+# --- queries -------------------------------------------------------------------------
+def task_of(survey: Survey, task_id: int | None) -> Task | None:
+    """The task whose labels count: ``task_id`` of this survey, else the latest; or None."""
+    tasks = Task.objects.filter(survey=survey)
+    if task_id is not None:
+        return tasks.filter(pk=task_id).first()
+    return tasks.order_by("-created_at", "-id").first()
+
+
+def species_choices(survey: Survey, task: Task | None) -> list[str]:
+    """Species a person may filter on: the task's labels and the classifier's suggestions."""
+    names = set()
+    if task is not None:
+        names |= set(Label.objects.filter(task=task).values_list("name", flat=True))
+    names |= set(Cluster.objects.filter(survey=survey).exclude(suggestion="")
+                 .values_list("suggestion", flat=True).distinct())
+    return sorted(names, key=str.casefold)
+
+
+def _labelled(task: Task | None):
+    """Whether a cluster has a person's label in ``task`` (an Exists for a Cluster query)."""
+    if task is None:
+        return Q(pk__in=[])
+    return Exists(ClusterAnnotation.objects.filter(
+        task=task, cluster=OuterRef("pk"), labelled_at__isnull=False))
+
+
+def _verified_rows(task: Task | None, filters: Filters, start, end):
+    """Label rows (site id, species, cluster start) of the task, filtered."""
+    through = ClusterAnnotation.labels.through
+    if task is None:
+        return through.objects.none().values_list("id")
+    rows = through.objects.filter(clusterannotation__task=task,
+                                  clusterannotation__labelled_at__isnull=False,
+                                  label__task=task)
+    rows = rows.filter(_in_window("clusterannotation__cluster__start", start, end))
+    if filters.site_id is not None:
+        rows = rows.filter(clusterannotation__cluster__site_id=filters.site_id)
+    if filters.species:
+        rows = rows.filter(label__name=filters.species)
+    return rows
+
+
+def _ai_rows(survey: Survey, task: Task | None, filters: Filters, start, end):
+    """Clusters with a suggestion and no person's label in the task, filtered."""
+    rows = Cluster.objects.filter(survey=survey).exclude(suggestion="").filter(~_labelled(task))
+    rows = rows.filter(_in_window("start", start, end))
+    if filters.site_id is not None:
+        rows = rows.filter(site_id=filters.site_id)
+    if filters.species:
+        rows = rows.filter(suggestion=filters.species)
+    return rows
+
+
+def _headline(survey, task, filters, start, end) -> dict[str, object]:
+    images = Image.objects.filter(camera__site__survey=survey)
+    clusters = Cluster.objects.filter(survey=survey)
+    if filters.site_id is not None:
+        images = images.filter(camera__site_id=filters.site_id)
+        clusters = clusters.filter(site_id=filters.site_id)
+    if start or end:
+        images = images.filter(_in_window("corrected_timestamp", start, end))
+        clusters = clusters.filter(_in_window("start", start, end))
+    kept = Detection.objects.filter(image=OuterRef("pk"), status__in=KEPT_STATUSES,
+                                    static=False)
+    counts = images.aggregate(
+        n_images=Count("id"), n_detected=Count("id", filter=Q(detected=True)),
+        n_animals=Count("id", filter=Q(detected=True) & Q(Exists(kept))))
+    with_animals = counts["n_animals"]
+    cl = clusters.aggregate(clusters=Count("id"), labelled=Count("id", filter=_labelled(task)))
+    detected = counts["n_detected"]
+    return {
+        "images": counts["n_images"],
+        "detected": detected,
+        "empty": detected - with_animals,
+        "empty_share": (detected - with_animals) / detected if detected else None,
+        "clusters": cl["clusters"],
+        "labelled": cl["labelled"],
+        "labelled_share": cl["labelled"] / cl["clusters"] if cl["clusters"] else None,
+    }
+
+
+def _independent_detections(rows, tz: ZoneInfo, interval: timedelta):
+    """Stream (site id, species, start) rows in time order; bucket them.
+
+    Returns (activity: species -> 24 hourly counts, independent: (site, species) -> n).
+    """
+    independence = Independence(interval)
+    activity: dict[str, list[int]] = defaultdict(lambda: [0] * 24)
+    independent: Counter = Counter()
+    for site_id, species, start in rows:
+        if independence.check(site_id, species, start) is None:
+            continue
+        activity[species][local_hour(start, tz)] += 1
+        independent[(site_id, species)] += 1
+    return dict(activity), independent
+
+
+def _timed_stream(verified, ai, include_ai: bool):
+    """Timed detections in time order, the AI-only ones merged in if asked.
+
+    Independence keeps one clock per (site, species), so time order is all it needs.
+    """
+    parts = [verified.filter(clusterannotation__cluster__start__isnull=False).values_list(
+        "clusterannotation__cluster__site_id", "label__name", "clusterannotation__cluster__start"
+    ).order_by("clusterannotation__cluster__start", "clusterannotation__cluster_id")]
+    if include_ai:
+        parts.append(ai.filter(start__isnull=False).values_list("site_id", "suggestion", "start")
+                     .order_by("start", "id"))
+    streams = [p.iterator(chunk_size=STREAM_CHUNK) for p in parts]
+    return streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda r: r[2])
+
+
+class EpochSeconds(Func):
+    """Whole seconds since 1970 of a (UTC) datetime column, computed in the database.
+
+    Plain arithmetic, no time zone: the column holds UTC. Django's own datetime
+    subtraction runs a Python function per row on SQLite; this runs in C everywhere.
+    """
+
+    output_field = IntegerField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection,
+                           template="CAST(strftime('%%%%s', %(expressions)s) AS INTEGER)", **extra)
+
+    def as_mysql(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler, connection,
+            template="TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', %(expressions)s)", **extra)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection,
+                           template="CAST(EXTRACT(EPOCH FROM %(expressions)s) AS BIGINT)", **extra)
+
+
+def _operation(survey, filters, start, end, tz, gap) -> list[Camera_]:
+    """Every camera's operation from two queries, whatever the number of images.
+
+    First and last image per camera by aggregate; the gaps by LAG() over each camera's
+    images in time order, the database returning only the silences longer than ``gap``.
+    """
+    cameras = {
+        cid: Camera_(cid, path, site_id)
+        for cid, path, site_id in Camera.objects.filter(site__survey=survey)
+        .filter(**({"site_id": filters.site_id} if filters.site_id is not None else {}))
+        .order_by("site__name", "path").values_list("id", "path", "site_id")
+    }
+    images = Image.objects.filter(camera__site__survey=survey, corrected_timestamp__isnull=False)
+    if filters.site_id is not None:
+        images = images.filter(camera__site_id=filters.site_id)
+    images = images.filter(_in_window("corrected_timestamp", start, end)).order_by()
+    for camera_id, first, last in (images.values_list("camera_id")
+                                   .annotate(first=Min("corrected_timestamp"),
+                                             last=Max("corrected_timestamp"))):
+        cameras[camera_id].first, cameras[camera_id].last = first, last
+    seconds = EpochSeconds("corrected_timestamp")
+    silences = (images.values("camera_id").annotate(at=seconds, before=Window(
+        Lag(seconds), partition_by=[F("camera_id")], order_by=F("corrected_timestamp").asc()))
+        .annotate(silence=F("at") - F("before"))
+        .filter(silence__gt=int(gap.total_seconds()))
+        .values_list("camera_id", "before", "at"))
+    for camera_id, before, at in silences:
+        cameras[camera_id].gaps.append((datetime.fromtimestamp(before, UTC),
+                                        datetime.fromtimestamp(at, UTC)))
+    for camera in cameras.values():
+        camera.gaps.sort()
+        if camera.first is not None:
+            camera.days = operation_days(camera.first, camera.last, camera.gaps, tz)
+    return list(cameras.values())
+
+
+def survey_insights(survey: Survey, filters: Filters) -> SurveyInsights:
+    """Every aggregate of the insights page for ``survey`` under ``filters``.
+
+    Preconditions: the caller checked the user may view ``survey`` (insights.selectors)
+    and validated ``filters`` (insights.forms). A constant number of queries.
+    """
+    tz = ZoneInfo(survey.timezone)
+    start, end = window(filters, tz)
+    task = task_of(survey, filters.task_id)
+    gap_days = float(settings.INSIGHTS_GAP_DAYS)
+    sites = {sid: (name, lat, lon) for sid, name, lat, lon in
+             Site.objects.filter(survey=survey).order_by("name", "id")
+             .values_list("id", "name", "latitude", "longitude")}
+    verified_rows = _verified_rows(task, filters, start, end)
+    ai_rows = _ai_rows(survey, task, filters, start, end)
+    verified = Counter({
+        (site, species): n for site, species, n in verified_rows
+        .values_list("clusterannotation__cluster__site_id", "label__name")
+        .annotate(n=Count("id")).order_by()})
+    ai_only = Counter({
+        (site, species): n for site, species, n in ai_rows
+        .values_list("site_id", "suggestion").annotate(n=Count("id")).order_by()})
+    activity, independent = _independent_detections(
+        _timed_stream(verified_rows, ai_rows, filters.include_ai), tz,
+        timedelta(minutes=filters.interval_minutes))
+    cameras = _operation(survey, filters, start, end, tz, timedelta(days=gap_days))
+    site_days: dict[int, set[date]] = defaultdict(set)
+    for camera in cameras:
+        site_days[camera.site_id] |= camera.days
+    trap_nights = {site_id: len(days) for site_id, days in site_days.items()}
+    headline = _headline(survey, task, filters, start, end)
+    headline["species"] = len({s for _site, s in verified})
+    headline["trap_nights"] = sum(trap_nights.values())
+    headline["independent"] = sum(independent.values())
+    return SurveyInsights(
+        survey=survey, filters=filters, task=task, tz=tz, sites=sites, headline=headline,
+        verified=verified, ai_only=ai_only, activity=activity, independent=independent,
+        trap_nights=trap_nights, cameras=cameras, gap_days=gap_days)

@@ -1,0 +1,359 @@
+"""The insights page's plots: matplotlib figures drawn on the server, as SVG or PNG.
+
+Only matplotlib's object-oriented API (``Figure``), never pyplot: pyplot keeps global
+state and picks a GUI backend, neither of which a web server wants. SVG and PNG come
+from the figure's own canvases (SVG writer, Agg), so nothing depends on a display.
+
+Each plot is a ``Plot``: a title, a note saying what is counted, ``table`` (the CSV's
+columns and rows) and ``draw`` (the figure), both from one ``SurveyInsights``.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+
+import matplotlib
+from matplotlib import dates as mdates
+from matplotlib.figure import Figure
+
+from .aggregates import ALL_SITES, SurveyInsights
+
+# Text stays text in the SVG (smaller, searchable, escaped by matplotlib's XML writer),
+# and ids are reproducible. Set once, at import, before any figure is drawn.
+matplotlib.rcParams["svg.fonttype"] = "none"
+matplotlib.rcParams["svg.hashsalt"] = "traptagger-insights"
+matplotlib.rcParams["font.size"] = 9
+
+VERIFIED_COLOUR, AI_COLOUR = "#2b6f3e", "#e0a030"
+GAP_COLOUR = "#c0392b"
+MAX_SERIES = 8  # species drawn as lines in the activity plot; the CSV has them all
+WIDTH = 8.0
+
+
+LONGEST_LABEL = 40  # characters of a name drawn on a plot (the CSV has them whole)
+
+
+def label(text: str) -> str:
+    """User text (species, site, camera) for matplotlib: never read as mathtext, not too long."""
+    text = str(text)
+    if len(text) > LONGEST_LABEL:
+        text = text[:LONGEST_LABEL - 1] + "…"
+    return text.replace("$", r"\$")
+
+
+def _empty(fig: Figure, message: str) -> Figure:
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes)
+    return fig
+
+
+def _figure(rows: int = 0, per_row: float = 0.28, minimum: float = 3.0) -> Figure:
+    return Figure(figsize=(WIDTH, max(minimum, min(14.0, 1.2 + rows * per_row))))
+
+
+CHAR_INCHES = 0.075  # a 9-point character, on average
+
+
+def _fit(fig: Figure, left=(), rotated=(), *, title=False, ylabel=False) -> None:
+    """Margins from the longest tick labels, in inches.
+
+    A layout engine (constrained, tight) would measure every text and costs 2-3 times
+    the drawing itself; the page draws six plots, so margins are estimated instead.
+    """
+    width, height = fig.get_size_inches()
+    left_in = 0.35 + min(3.2, CHAR_INCHES * max((len(t) for t in left), default=3))
+    bottom_in = 0.55 + min(2.5, 0.72 * CHAR_INCHES * max((len(t) for t in rotated), default=0))
+    fig.subplots_adjust(left=(left_in + 0.25 * ylabel) / width,
+                        right=1 - 0.25 / width,
+                        bottom=min(0.6, bottom_in / height),
+                        top=1 - (0.4 if title else 0.15) / height)
+
+
+def _site_name(ins: SurveyInsights, site_id) -> str:
+    return ins.sites.get(site_id, ("?",))[0]
+
+
+# --- species counts ----------------------------------------------------------------------
+def species_table(ins: SurveyInsights):
+    rows = []
+    verified, ai = Counter(), Counter()
+    for (_site, species), n in ins.verified.items():
+        verified[species] += n
+    for (_site, species), n in ins.ai_only.items():
+        ai[species] += n
+    for species in ins.species:
+        rows.append((ALL_SITES, species, verified[species], ai[species]))
+    for site_id, (name, _lat, _lon) in ins.sites.items():
+        for species in ins.species:
+            v, a = ins.verified[(site_id, species)], ins.ai_only[(site_id, species)]
+            if v or a:
+                rows.append((name, species, v, a))
+    return ["site", "species", "verified_detections", "ai_only_detections"], rows
+
+
+def species_figure(ins: SurveyInsights) -> Figure:
+    _cols, rows = species_table(ins)
+    overall = [r for r in rows if r[0] == ALL_SITES]
+    fig = _figure(len(overall))
+    if not overall:
+        return _empty(fig, "No species detections for these filters")
+    ax = fig.add_subplot()
+    names = [label(r[1]) for r in overall][::-1]
+    verified = [r[2] for r in overall][::-1]
+    ai = [r[3] for r in overall][::-1]
+    y = range(len(names))
+    ax.barh(y, verified, color=VERIFIED_COLOUR, label="verified")
+    ax.barh(y, ai, left=verified, color=AI_COLOUR, label="AI-only")
+    ax.set_yticks(list(y), names)
+    _fit(fig, names)
+    ax.set_xlabel("detections (clusters)")
+    ax.legend(loc="lower right")
+    return fig
+
+
+def species_sites_figure(ins: SurveyInsights) -> Figure:
+    sites = [(sid, name) for sid, (name, _a, _b) in ins.sites.items()
+             if any(ins.verified[(sid, s)] or ins.ai_only[(sid, s)] for s in ins.species)]
+    species = ins.species
+    fig = _figure(len(species), per_row=0.35)
+    if not sites or not species:
+        return _empty(fig, "No species detections for these filters")
+    ax = fig.add_subplot()
+    grid = [[ins.verified[(sid, s)] for sid, _n in sites] for s in species]
+    image = ax.imshow(grid, aspect="auto", cmap="Greens")
+    dark = max(max(row) for row in grid) / 2
+    for i, s in enumerate(species):
+        for j, (sid, _n) in enumerate(sites):
+            v, a = ins.verified[(sid, s)], ins.ai_only[(sid, s)]
+            if v or a:
+                ax.text(j, i, f"{v}" + (f"+{a}" if a else ""), ha="center", va="center",
+                        fontsize=7, color="white" if v > dark else "black")
+    ax.set_yticks(range(len(species)), [label(s) for s in species])
+    ax.set_xticks(range(len(sites)), [label(n) for _sid, n in sites], rotation=45, ha="right")
+    _fit(fig, [label(s) for s in species], [label(n) for _sid, n in sites])
+    fig.colorbar(image, ax=ax, label="verified detections (cell: verified+AI-only)")
+    return fig
+
+
+# --- activity ------------------------------------------------------------------------------
+def activity_table(ins: SurveyInsights):
+    rows = [(species, hour, counts[hour])
+            for species, counts in sorted(ins.activity.items(), key=lambda kv: kv[0].casefold())
+            for hour in range(24)]
+    return ["species", "hour", "independent_detections"], rows
+
+
+def activity_figure(ins: SurveyInsights) -> Figure:
+    fig = _figure(minimum=3.2)
+    if not ins.activity:
+        return _empty(fig, "No timed detections for these filters")
+    ax = fig.add_subplot()
+    ranked = sorted(ins.activity.items(), key=lambda kv: (-sum(kv[1]), kv[0].casefold()))
+    if len(ranked) == 1:
+        species, counts = ranked[0]
+        ax.bar(range(24), counts, width=0.9, color=VERIFIED_COLOUR, label=label(species))
+    else:
+        for species, counts in ranked[:MAX_SERIES]:
+            ax.plot(range(24), counts, marker="o", markersize=3, label=label(species))
+    ax.set_xticks(range(0, 24, 2))
+    ax.set_xlim(-0.5, 23.5)
+    ax.set_xlabel(f"hour of day ({ins.survey.timezone})")
+    ax.set_ylabel("independent detections")
+    _fit(fig, ylabel=True)
+    ax.legend(fontsize=7, ncols=2)
+    return fig
+
+
+# --- detection rate -------------------------------------------------------------------------
+def rate(detections: int, trap_nights: int) -> float | None:
+    """Independent detections per 100 trap-nights (None without effort)."""
+    return round(100 * detections / trap_nights, 3) if trap_nights else None
+
+
+def detection_rate_table(ins: SurveyInsights):
+    rows = []
+    total_nights = sum(ins.trap_nights.values())
+    species = sorted({s for _site, s in ins.independent}, key=str.casefold)
+    for s in species:
+        n = sum(v for (_site, sp), v in ins.independent.items() if sp == s)
+        rows.append((ALL_SITES, s, n, total_nights, rate(n, total_nights)))
+    for site_id, (name, _lat, _lon) in ins.sites.items():
+        nights = ins.trap_nights.get(site_id, 0)
+        for s in species:
+            n = ins.independent[(site_id, s)]
+            rows.append((name, s, n, nights, rate(n, nights)))
+    return ["site", "species", "independent_detections", "trap_nights",
+            "per_100_trap_nights"], rows
+
+
+def detection_rate_figure(ins: SurveyInsights) -> Figure:
+    _cols, rows = detection_rate_table(ins)
+    columns = [ALL_SITES] + [name for sid, (name, _a, _b) in ins.sites.items()
+                             if ins.trap_nights.get(sid)]
+    species = sorted({r[1] for r in rows}, key=str.casefold)
+    fig = _figure(len(species), per_row=0.35)
+    if not species:
+        return _empty(fig, "No independent detections for these filters")
+    values = {(r[0], r[1]): r[4] for r in rows}
+    grid = [[values.get((c, s)) or 0.0 for c in columns] for s in species]
+    ax = fig.add_subplot()
+    image = ax.imshow(grid, aspect="auto", cmap="YlOrBr")
+    for i, s in enumerate(species):
+        for j, c in enumerate(columns):
+            if values.get((c, s)):
+                ax.text(j, i, f"{values[(c, s)]:.3g}", ha="center", va="center", fontsize=7)
+    ax.set_yticks(range(len(species)), [label(s) for s in species])
+    ax.set_xticks(range(len(columns)), [label(c) for c in columns], rotation=45, ha="right")
+    _fit(fig, [label(s) for s in species], [label(c) for c in columns])
+    fig.colorbar(image, ax=ax, label="independent detections per 100 trap-nights")
+    return fig
+
+
+# --- camera operation ----------------------------------------------------------------------
+def _spans(days) -> list[tuple]:
+    """Consecutive runs of days as (first, last)."""
+    runs = []
+    for day in sorted(days):
+        if runs and day - runs[-1][1] == timedelta(days=1):
+            runs[-1][1] = day
+        else:
+            runs.append([day, day])
+    return [tuple(r) for r in runs]
+
+
+def operation_table(ins: SurveyInsights):
+    rows = []
+    for cam in ins.cameras:
+        site = _site_name(ins, cam.site_id)
+        for first, last in _spans(cam.days):
+            rows.append((site, cam.path, "working", first.isoformat(), last.isoformat(),
+                         (last - first).days + 1))
+        for start, end in cam.gaps:
+            rows.append((site, cam.path, "gap", start.astimezone(ins.tz).isoformat(),
+                         end.astimezone(ins.tz).isoformat(),
+                         round((end - start).total_seconds() / 86400, 2)))
+    return ["site", "camera", "kind", "from", "to", "days"], rows
+
+
+def operation_figure(ins: SurveyInsights) -> Figure:
+    cameras = [c for c in ins.cameras if c.first is not None]
+    fig = _figure(len(cameras), per_row=0.3)
+    if not cameras:
+        return _empty(fig, "No timed images for these filters")
+    ax = fig.add_subplot()
+    for y, cam in enumerate(cameras):
+        working = [(mdates.date2num(a), (b - a).days + 1) for a, b in _spans(cam.days)]
+        ax.broken_barh(working, (y - 0.35, 0.7), color=VERIFIED_COLOUR)
+        gaps = [(mdates.date2num(s.astimezone(ins.tz)),
+                 (e - s).total_seconds() / 86400) for s, e in cam.gaps]
+        if gaps:
+            ax.broken_barh(gaps, (y - 0.15, 0.3), color=GAP_COLOUR)
+    ax.set_yticks(range(len(cameras)), [label(c.path) for c in cameras])
+    _fit(fig, [label(c.path) for c in cameras], title=True)
+    ax.invert_yaxis()
+    ax.xaxis_date()
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+    ax.set_title(f"working days (green); gaps over {ins.gap_days:g} days flagged (red)",
+                 fontsize=9)
+    return fig
+
+
+# --- site map ----------------------------------------------------------------------------
+def map_table(ins: SurveyInsights):
+    counts = Counter()
+    for (site_id, _species), n in ins.independent.items():
+        counts[site_id] += n
+    rows = [(name, lat, lon, counts[sid]) for sid, (name, lat, lon) in ins.sites.items()]
+    return ["site", "latitude", "longitude", "independent_detections"], rows
+
+
+def map_figure(ins: SurveyInsights) -> Figure:
+    _cols, rows = map_table(ins)
+    placed = [r for r in rows if r[1] is not None and r[2] is not None]
+    fig = Figure(figsize=(WIDTH, 5.5))
+    if not placed:
+        return _empty(fig, "No site has coordinates yet")
+    ax = fig.add_subplot()
+    # Equirectangular projection at the sites' mean latitude: distances look right
+    # at survey scale, and nothing (no tiles, no scripts) is fetched.
+    ax.set_aspect(1 / max(0.05, math.cos(math.radians(sum(r[1] for r in placed) / len(placed)))))
+    biggest = max(r[3] for r in placed) or 1
+    sizes = [20 + 580 * r[3] / biggest for r in placed]
+    ax.scatter([r[2] for r in placed], [r[1] for r in placed], s=sizes,
+               c=[VERIFIED_COLOUR if r[3] else "#999999" for r in placed], alpha=0.6,
+               edgecolors="black", linewidths=0.5)
+    for name, lat, lon, n in placed:
+        ax.annotate(f"{label(name)} ({n})", (lon, lat), xytext=(5, 5),
+                    textcoords="offset points", fontsize=7)
+    ax.set_xlabel("longitude")
+    ax.set_ylabel("latitude")
+    _fit(fig, ["-00.00"], title=True, ylabel=True)
+    what = ins.filters.species or "all species"
+    ax.set_title(label(f"independent detections of {what} (marker area)"), fontsize=9)
+    ax.margins(0.15)
+    return fig
+
+
+@dataclass(frozen=True)
+class Plot:
+    slug: str
+    title: str
+    note: str
+    table: object
+    draw: object
+
+
+PLOTS = {p.slug: p for p in [
+    Plot("species", "Species counts",
+         "Detections (clusters) per species over the whole survey; verified labels and "
+         "AI-only suggestions (clusters nobody has labelled) apart.", species_table,
+         species_figure),
+    Plot("species-sites", "Species per site",
+         "Verified detections per species and site; the cells also give AI-only ones (+n).",
+         species_table, species_sites_figure),
+    Plot("activity", "Activity by hour",
+         "Independent detections by hour of the day, in the survey's time zone.",
+         activity_table, activity_figure),
+    Plot("detection-rate", "Detection rate",
+         "Independent detections per 100 trap-nights, per species and site.",
+         detection_rate_table, detection_rate_figure),
+    Plot("operation", "Camera operation",
+         "Each camera from its first to its last image; long silences flagged as gaps.",
+         operation_table, operation_figure),
+    Plot("map", "Site map",
+         "Sites at their coordinates (plain projection, no map tiles); marker area by "
+         "independent detections of the chosen species.", map_table, map_figure),
+]}
+
+
+# --- output ------------------------------------------------------------------------------
+def svg_bytes(fig: Figure) -> bytes:
+    out = io.BytesIO()
+    fig.savefig(out, format="svg", metadata={"Date": None})
+    return out.getvalue()
+
+
+def png_bytes(fig: Figure) -> bytes:
+    out = io.BytesIO()
+    fig.savefig(out, format="png", dpi=120, metadata={"Software": None})
+    return out.getvalue()
+
+
+_ID = re.compile(r'(\bid="|xlink:href="#|url\(#)')
+
+
+def inline_svg(fig: Figure, prefix: str) -> str:
+    """The figure as an ``<svg>`` element for an HTML page.
+
+    Drops the XML prolog and gives every id a per-plot prefix, so several plots on one
+    page never share an id (matplotlib's clip-path and glyph ids can repeat).
+    """
+    text = svg_bytes(fig).decode()
+    text = '<svg class="insight-plot" ' + text[text.index("<svg") + len("<svg "):]
+    return _ID.sub(lambda m: f"{m.group(1)}{prefix}-", text)

@@ -1,0 +1,181 @@
+"""The insights page and downloads: who may open them, bad input, formats, escaping, queries."""
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.taxonomy import Role
+from annotation.models import Label
+from insights.services.plots import PLOTS
+from surveys.models import Site
+from tests.factories import OrganisationFactory, member
+from tests.insights.helpers import T0, SurveyBuilder
+
+pytestmark = pytest.mark.django_db
+XSS = "<script>alert(1)</script>"
+
+
+def small_survey(**kwargs):
+    b = SurveyBuilder(tz="Africa/Nairobi", **kwargs)
+    b.site("A", lat=-2.5, lon=34.9)
+    b.minutes("A", "Zebra", 0, 45, 600)
+    b.minutes("B", "Lion", 5)
+    b.cluster("B", T0 + timedelta(hours=3), None, suggestion="Lion")
+    return b
+
+
+def insight_urls(survey_id):
+    base = f"/insights/surveys/{survey_id}/"
+    return [base] + [f"{base}{slug}.{fmt}" for slug in PLOTS for fmt in ("svg", "png", "csv")]
+
+
+def test_every_insight_url_is_for_the_survey_organisation_only(client):
+    b = small_survey()
+    urls = insight_urls(b.survey.pk)
+    for url in urls:  # anonymous: to the login page
+        response = client.get(url)
+        assert response.status_code == 302 and "/admin/login/" in response["Location"], url
+    client.force_login(member(OrganisationFactory(), Role.ADMIN))  # another organisation
+    for url in urls:
+        assert client.get(url).status_code == 404, url
+    client.force_login(member(b.survey.organisation, Role.ANNOTATOR))  # annotators: no admin
+    assert client.get(urls[0]).status_code == 302
+    client.force_login(member(b.survey.organisation, Role.READ))
+    for url in urls:
+        assert client.get(url).status_code == 200, url
+
+
+def test_unknown_plot_or_format_is_404(client):
+    b = small_survey()
+    client.force_login(b.admin)
+    assert client.get(f"/insights/surveys/{b.survey.pk}/nope.svg").status_code == 404
+    assert client.get(f"/insights/surveys/{b.survey.pk}/activity.pdf").status_code == 404
+    assert client.get("/insights/surveys/999999/").status_code == 404
+
+
+@pytest.mark.parametrize("query,field", [
+    ("since=2024-13-01", "since"),
+    ("until=yesterday", "until"),
+    ("since=2024-03-12&until=2024-03-10", "until"),
+    ("interval=-5", "interval"),
+    ("interval=abc", "interval"),
+    ("species=Unicorn", "species"),
+    ("site=999999", "site"),
+    ("task=abc", "task"),
+])
+def test_bad_filters_are_400_naming_the_field(client, query, field):
+    b = small_survey()
+    client.force_login(b.admin)
+    page = client.get(f"/insights/surveys/{b.survey.pk}/?{query}")
+    assert page.status_code == 400
+    assert f"{field}:" in page.content.decode()
+    download = client.get(f"/insights/surveys/{b.survey.pk}/activity.csv?{query}")
+    assert download.status_code == 400 and download.content.decode().startswith(f"{field}:")
+
+
+def test_page_shows_headline_and_every_plot_inline(client):
+    b = small_survey()
+    client.force_login(b.admin)
+    response = client.get(f"/insights/surveys/{b.survey.pk}/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    for slug in PLOTS:
+        assert f'id="insight-{slug}"' in body
+        assert f"/insights/surveys/{b.survey.pk}/{slug}.png" in body
+    assert body.count('<svg class="insight-plot"') == len(PLOTS)
+    assert "<?xml" not in body
+    h = response.context["headline"]
+    assert h["images"] == 5 and h["clusters"] == 5 and h["species"] == 2
+    # Ids are unique on the page although every plot has clip paths of its own.
+    import re
+
+    ids = re.findall(r'\bid="([^"]+)"', body)
+    assert len(ids) == len(set(ids))
+
+
+def test_filters_carry_into_the_download_links(client):
+    b = small_survey()
+    client.force_login(b.admin)
+    body = client.get(f"/insights/surveys/{b.survey.pk}/?species=Zebra&interval=60").content
+    assert b"activity.csv?species=Zebra&amp;interval=60" in body
+
+
+def test_downloads_are_svg_png_and_csv(client):
+    b = small_survey()
+    client.force_login(b.admin)
+    base = f"/insights/surveys/{b.survey.pk}/"
+    svg = client.get(base + "activity.svg")
+    assert svg["Content-Type"] == "image/svg+xml" and b"<svg" in svg.content
+    assert "attachment" in svg["Content-Disposition"]
+    png = client.get(base + "map.png")
+    assert png["Content-Type"] == "image/png" and png.content.startswith(b"\x89PNG")
+    rows = list(csv.reader(io.StringIO(client.get(base + "activity.csv").content.decode())))
+    assert rows[0] == ["species", "hour", "independent_detections"]
+    # 10:00 and 10:45 local are independent (45 min apart), 20:00 too: hours 10 and 20.
+    zebra = {int(h): int(n) for s, h, n in rows[1:] if s == "Zebra"}
+    assert zebra[10] == 2 and zebra[20] == 1 and sum(zebra.values()) == 3
+    rate = list(csv.reader(io.StringIO(
+        client.get(base + "detection-rate.csv?interval=60").content.decode())))
+    # At 60 min, 10:45 is not independent of 10:00; sites A and B worked a day each.
+    assert ["All sites", "Zebra", "2", "2", "100.0"] in rate
+    assert ["A", "Zebra", "2", "1", "200.0"] in rate
+
+
+def test_user_text_is_escaped_and_csv_cells_are_not_formulas(client):
+    b = small_survey()
+    Label.objects.filter(task=b.task, name="Zebra").update(name=XSS)
+    Site.objects.filter(survey=b.survey, name="A").update(name="=HYPERLINK(\"x\")")
+    client.force_login(b.admin)
+    body = client.get(f"/insights/surveys/{b.survey.pk}/").content.decode()
+    assert XSS not in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body  # in the filter and the plots
+    svg = client.get(f"/insights/surveys/{b.survey.pk}/species.svg").content.decode()
+    assert XSS not in svg and "&lt;script&gt;" in svg
+    rows = client.get(f"/insights/surveys/{b.survey.pk}/species.csv").content.decode()
+    assert "'=HYPERLINK" in rows
+
+
+def test_species_names_with_dollars_are_text_not_mathtext(client):
+    b = small_survey()
+    Label.objects.filter(task=b.task, name="Zebra").update(name="$\\notacommand$")
+    client.force_login(b.admin)
+    response = client.get(f"/insights/surveys/{b.survey.pk}/")
+    assert response.status_code == 200
+    assert "$\\notacommand$" in response.content.decode()
+
+
+def test_survey_admin_links_to_the_insights(client):
+    b = small_survey()
+    client.force_login(b.admin)
+    url = f"/insights/surveys/{b.survey.pk}/"
+    assert url in client.get("/admin/surveys/survey/").content.decode()
+    assert url in client.get(f"/admin/surveys/survey/{b.survey.pk}/change/").content.decode()
+
+
+def count_queries(client, url) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+@pytest.mark.parametrize("query", ["", "?species=Zebra&ai=on&interval=10",
+                                   "?since=2024-03-10&until=2024-03-20"])
+def test_page_makes_the_same_queries_for_a_small_and_a_larger_survey(client, query):
+    b = small_survey()
+    client.force_login(b.admin)
+    url = f"/insights/surveys/{b.survey.pk}/{query}"
+    few = count_queries(client, url)
+    for n in range(40):  # more sites, cameras, clusters, labels and suggestions
+        b.cluster(f"S{n % 7}", T0 + timedelta(hours=n, minutes=7 * n),
+                  "Lion" if n % 3 else "Zebra", suggestion="Zebra", camera=f"C{n % 2}")
+        b.cluster(f"S{n % 5}", T0 + timedelta(days=n % 9), None, suggestion="Lion")
+        b.image(f"S{n % 7}", T0 + timedelta(days=n), animal=bool(n % 2))
+    many = count_queries(client, url)
+    assert many == few
+    assert few <= 25  # 7 of them are the session, user and admin menu
+    for slug in PLOTS:
+        assert count_queries(client, f"/insights/surveys/{b.survey.pk}/{slug}.csv{query}") <= 25
