@@ -125,21 +125,28 @@ def read_batch_output(path) -> BatchOutput:
         raise _refuse(f"{name} does not exist. Check the --json-file path.") from None
     except OSError as exc:
         raise _refuse(f"{name} cannot be read ({exc.strerror or exc}).") from exc
-    with os.fdopen(fd, "rb") as fh:
+    try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise _refuse(f"{name} is not a regular file; give the .json file MegaDetector "
-                          "wrote.")
+            raise _refuse(f"{name} is not a regular file (a folder, pipe or device); give "
+                          "the .json file MegaDetector wrote.")
         if info.st_size > cap:
             raise _refuse(_too_big(name, info.st_size, cap))
-        data = fh.read(cap + 1)
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            data = fh.read(cap + 1)
+    finally:
+        os.close(fd)
     if len(data) > cap:  # grew while we looked
         raise _refuse(_too_big(name, len(data), cap))
     return load_batch_output(data, name)
 
 
+def _size(n: int) -> str:
+    return f"{n / 1e6:.0f} MB" if n >= 10_000_000 else f"{n:,} bytes"
+
+
 def _too_big(name: str, size: int, cap: int) -> str:
-    return (f"{name} is {size / 1e6:.0f} MB, over the {cap / 1e6:.0f} MB limit for a "
+    return (f"{name} is {_size(size)}, over the {_size(cap)} limit for a "
             "detections file (MAX_DETECTIONS_JSON_BYTES). Split it by folder with "
             "MegaDetector's subset_json_detector_output and import the parts.")
 
