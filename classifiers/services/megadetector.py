@@ -133,7 +133,10 @@ def read_batch_output(path) -> BatchOutput:
         if info.st_size > cap:
             raise _refuse(_too_big(name, info.st_size, cap))
         with os.fdopen(os.dup(fd), "rb") as fh:
-            data = fh.read(cap + 1)
+            # Sized by the file, not the cap: read(n) reserves n bytes up front.
+            data = fh.read(info.st_size + 1)
+            while len(data) <= cap and (more := fh.read(1 << 20)):  # it grew meanwhile
+                data += more
     finally:
         os.close(fd)
     if len(data) > cap:  # grew while we looked
@@ -173,7 +176,8 @@ def load_batch_output(data: bytes, name: str) -> BatchOutput:
                       f"{exc.colno}. Give the .json file MegaDetector wrote, unedited.") from None
     except RecursionError:
         raise _refuse(f"{name} nests too deeply to be MegaDetector output.") from None
-    return parse_batch_output(doc, name)
+    del text
+    return parse_batch_output(doc, name, consume=True)
 
 
 def _is_number(value) -> bool:
@@ -251,13 +255,14 @@ def _parse_box(det, where: str, declared: dict, known: dict[str, int]) -> Box:
     return (known[cid], float(conf), x, y, min(1.0, x + w), min(1.0, y + h))
 
 
-def parse_batch_output(doc, name: str) -> BatchOutput:
+def parse_batch_output(doc, name: str, *, consume: bool = False) -> BatchOutput:
     """Check a loaded batch output document; raise DetectionsFileError at the first problem.
 
     Pure: looks nothing up. Every box is checked (also those under
     MIN_CONFIDENCE, which are then left out). Paths are normalised
     (backslashes to slashes, "." parts dropped); absolute paths, '..' and a
-    file named twice are refused.
+    file named twice are refused. ``consume`` empties ``doc["images"]`` as it
+    goes (for a document nobody else holds: it halves the peak memory).
     """
     if not isinstance(doc, dict):
         raise _refuse(f"{name}: the top level must be an object with 'images' (MegaDetector "
@@ -282,6 +287,8 @@ def parse_batch_output(doc, name: str) -> BatchOutput:
     out = BatchOutput(name=name, detector=(detector or "").strip() or None, images=[])
     first_seen: dict[str, int] = {}
     for i, entry in enumerate(entries):
+        if consume:  # free each raw record once read: raw and parsed never both peak
+            entries[i] = None
         where = f"{name}: images[{i}]"
         if not isinstance(entry, dict):
             raise _refuse(f"{where} must be an object with 'file' and 'detections'.")
