@@ -1,32 +1,17 @@
 """Reads about surveys and images, scoped by the access gateway."""
 
 from datetime import timedelta
+from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.utils import timezone
 
+from accounts.models import Organisation
 from accounts.taxonomy import Capability
 
 from .exceptions import SurveyError
 from .models import Image, ImportRun, Survey
 from .taxonomy import ImportStatus
-
-
-def survey_named(name: str, org: str | None = None) -> Survey:
-    """The survey called ``name`` (in organisation ``org`` when given), for commands.
-
-    Raises SurveyError naming what to give when there is none or more than one.
-    """
-    surveys = Survey.objects.filter(name=name).select_related("organisation")
-    if org:
-        surveys = surveys.filter(organisation__name__iexact=org)
-    found = list(surveys[:2])
-    if not found:
-        raise SurveyError(f"There is no survey called {name!r}"
-                          + (f" in organisation {org!r}." if org else "."))
-    if len(found) > 1:
-        raise SurveyError(f"Several organisations have a survey called {name!r}; give --org.")
-    return found[0]
 
 
 def survey_for(user, survey_id, capability: str = Capability.MEMBER) -> Survey | None:
@@ -54,6 +39,49 @@ def image_file_key(image: Image, variant: str) -> str | None:
         return None
     return key
 
+
+def survey_named(name: str, org: str | None = None) -> Survey:
+    """The survey called ``name`` (in the organisation ``org``, a name or id), for commands.
+
+    Scoped through the gateway: with ``org`` only that organisation's surveys
+    are looked at, so another organisation's survey of that name is simply not
+    found. Raises SurveyError when the organisation or the survey is not found,
+    or (without ``org``) several organisations have a survey of that name.
+    """
+    surveys = Survey.objects.all()
+    where = ""
+    if org is not None:
+        organisation = Organisation.objects.filter(name__iexact=org).first() or (
+            Organisation.objects.filter(pk=int(org)).first() if org.isdigit() else None)
+        if organisation is None:
+            raise SurveyError(f"There is no organisation called {org!r}.")
+        surveys = Survey.objects.of_organisations([organisation.pk])
+        where = f" in organisation “{organisation.name}”"
+    found = list(surveys.filter(name=name).select_related("organisation")[:2])
+    if not found:
+        raise SurveyError(f"There is no survey called {name!r}{where}. Check the name "
+                          "(it is case-sensitive) and --org.")
+    if len(found) > 1:
+        raise SurveyError(f"Several organisations have a survey called {name!r}; give --org.")
+    return found[0]
+
+
+def relative_path(camera_path: str, filename: str) -> str:
+    """An image's path relative to the folder it was imported from (importing's ``rel``)."""
+    return f"{camera_path}/{filename}" if camera_path else filename
+
+
+def image_ids_by_path(survey: Survey) -> dict[str, int]:
+    """Every image of ``survey`` by its path relative to its import's source folder (one query)."""
+    rows = Image.objects.filter(camera__site__survey=survey).values_list(
+        "id", "camera__path", "filename")
+    return {relative_path(path, filename): pk for pk, path, filename in rows.iterator(5000)}
+
+
+def source_root_names(survey: Survey) -> set[str]:
+    """The names of the folders the survey's images were imported from (one query)."""
+    sources = ImportRun.objects.filter(survey=survey).values_list("source", flat=True)
+    return {PurePosixPath(source).name for source in sources} - {""}
 
 
 def stalled_since(heartbeat) -> timedelta | None:

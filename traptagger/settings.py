@@ -381,6 +381,9 @@ PIPELINE_STALE_SECONDS = env.int("PIPELINE_STALE_SECONDS", default=15 * 60)
 # One file of an import: larger files, or files slower to read, are skipped with an issue.
 MAX_IMPORT_FILE_BYTES = env.int("MAX_IMPORT_FILE_BYTES", default=200_000_000)
 IMPORT_FILE_READ_SECONDS = env.float("IMPORT_FILE_READ_SECONDS", default=120)
+# A MegaDetector batch output file is read whole; larger files are refused
+# (split them with MegaDetector's subset_json_detector_output).
+MAX_DETECTIONS_JSON_BYTES = env.int("MAX_DETECTIONS_JSON_BYTES", default=500_000_000)
 CLUSTER_LEASE_SECONDS = env.int("CLUSTER_LEASE_SECONDS", default=180)
 # Insights: a camera silent for longer than this between two images is taken to have
 # stopped (a flagged gap; its days are no trap-nights).

@@ -2,8 +2,8 @@
 
     make bench            (or: .venv/bin/python -m tests.benchmarks.run [--images N]
                                [--clusters N] [--detections N]
-                               [--survey-images N]
-                               [--only import|results|camtrapdp|insights]
+                               [--survey-images N] [--md-images N]
+                               [--only import|results|camtrapdp|insights|megadetector]
                                [--database-url URL])
 
 The database is a throw-away SQLite file unless --database-url names another (for
@@ -39,6 +39,14 @@ suggestion, 60% of images with a box):
   prefetch_related, so no N+1), bucketed in Python: what a first version would do.
 * ``our page``: GET /insights/surveys/<id>/ through Django's test client, the admin logged
   in: every query, aggregate, plot (six matplotlib SVGs) and the template. Target < 1 s.
+
+MegaDetector batch output (``--md-images`` images in nested folders, two boxes each and one
+under 0.05):
+* ``naive import``: per record, look the image up by camera path and file name, then
+  ``Detection.objects.create`` per box (on the first 2,000 records, so it ends).
+* ``our import``: classifiers.services.megadetector read + do_import_detections (one query
+  maps every path, bulk inserts a page at a time); then the same file again (replaces).
+* ``our export``: write_batch_output of the same survey.
 """
 
 from __future__ import annotations
@@ -422,6 +430,103 @@ def bench_insights(images: int) -> None:
           f"(slowest page {max(times):.2f} s; target < 1 s)")
 
 
+def make_md_survey(count: int):
+    """A survey of ``count`` images in 50 camera folders, and MegaDetector output for it."""
+    import json
+
+    from accounts.models import Organisation
+    from surveys.models import Camera, Image, ImportRun, Site, Survey
+
+    org = Organisation.objects.create(name=f"MD {time.time()}")
+    survey = Survey.objects.create(organisation=org, name="MD bench")
+    ImportRun.objects.create(survey=survey, source="/data/Season1", status="done")
+    sites = Site.objects.bulk_create(Site(survey=survey, name=f"S{n:02}") for n in range(10))
+    cameras = Camera.objects.bulk_create(Camera(site=sites[n % 10], path=f"S{n % 10:02}/C{n}")
+                                         for n in range(50))
+    Image.objects.bulk_create(
+        (Image(camera=cameras[n % 50], filename=f"IMG_{n:07}.JPG", key=f"k{n}",
+               content_hash=f"h{n}") for n in range(count)), batch_size=5000)
+    rng = random.Random(2)
+    records = []
+    for n in range(count):
+        x, y = round(rng.random() * 0.6, 4), round(rng.random() * 0.6, 4)
+        records.append({"file": f"Season1/S{n % 50 % 10:02}/C{n % 50}/IMG_{n:07}.JPG",
+                        "detections": [
+                            {"category": "1", "conf": 0.912, "bbox": [x, y, 0.2, 0.3]},
+                            {"category": "2", "conf": 0.3, "bbox": [y, x, 0.1, 0.1]},
+                            {"category": "1", "conf": 0.01, "bbox": [0.1, 0.1, 0.1, 0.1]}]})
+    doc = {"info": {"format_version": "1.4", "detector": "md_v5a.0.0.pt"},
+           "detection_categories": {"1": "animal", "2": "person", "3": "vehicle"},
+           "images": records}
+    return survey, json.dumps(doc, indent=1).encode()
+
+
+def naive_md_import(survey, doc: dict, limit: int) -> None:
+    from classifiers.models import Detection
+    from surveys.models import Image
+
+    for record in doc["images"][:limit]:
+        parts = record["file"].split("/")[1:]
+        image = Image.objects.filter(camera__site__survey=survey, camera__path="/".join(
+            parts[:-1]), filename=parts[-1]).first()
+        for det in record["detections"]:
+            if det["conf"] >= 0.05:
+                x, y, w, h = det["bbox"]
+                Detection.objects.create(image=image, left=x, top=y, right=x + w,
+                                         bottom=y + h, score=det["conf"], source="naive",
+                                         category=int(det["category"]))
+
+
+def bench_megadetector(count: int, tmp: Path) -> None:
+    import json
+    import tracemalloc
+
+    from classifiers.models import Detection
+    from classifiers.services.megadetector import (
+        do_import_detections,
+        read_batch_output,
+        write_batch_output,
+    )
+
+    survey, data = make_md_survey(count)
+    path = tmp / "md.json"
+    path.write_bytes(data)
+    print(f"\nMegaDetector output for {count} images ({len(data) / 2**20:.1f} MiB)")
+    limit = min(2000, count)
+    start = time.perf_counter()
+    naive_md_import(survey, json.loads(data), limit)
+    naive = limit / (time.perf_counter() - start)
+    print(f"naive import   {naive:9.0f} images/s (first {limit} records)")
+    Detection.objects.filter(source="naive").delete()
+    rates = []
+    # The second pass replaces every box; the third, traced, for memory.
+    for label in ("our import", "again", "traced"):
+        traced = label == "traced"
+        if traced:
+            tracemalloc.start()
+        start = time.perf_counter()
+        parsed = read_batch_output(path)
+        read = time.perf_counter() - start
+        result = do_import_detections(survey, parsed)
+        seconds = time.perf_counter() - start
+        del parsed
+        rates.append(count / seconds)
+        memory = ""
+        if traced:
+            memory = f"   peak {tracemalloc.get_traced_memory()[1] / 2**20:6.1f} MiB"
+            tracemalloc.stop()
+        print(f"{label:<14} {count / seconds:9.0f} images/s   {seconds:6.2f} s (read and "
+              f"check {read:5.2f} s)   {result.detections_stored} stored, "
+              f"{result.detections_replaced} replaced{memory}")
+    start = time.perf_counter()
+    with open(tmp / "export.json", "w") as fh:
+        counts = write_batch_output(survey, fh)
+    seconds = time.perf_counter() - start
+    print(f"our export     {count / seconds:9.0f} images/s   {seconds:6.2f} s   "
+          f"{counts['detections']} boxes")
+    print(f"our import / naive import: {rates[0] / naive:5.1f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--images", type=int, default=120)
@@ -430,10 +535,12 @@ def main() -> None:
     parser.add_argument("--clusters", type=int, default=50_000)
     parser.add_argument("--detections", type=int, default=1_000_000)
     parser.add_argument("--survey-images", type=int, default=100_000)
-    parser.add_argument("--only", choices=["import", "results", "camtrapdp", "insights"])
+    parser.add_argument("--only", choices=["import", "results", "camtrapdp", "insights",
+                                           "megadetector"])
     parser.add_argument("--database-url", help="Run on this database (default: SQLite).")
     parser.add_argument("--reuse-data", action="store_true", help="Camtrap DP: use the "
                         "survey an earlier run left in --database-url instead of a new one.")
+    parser.add_argument("--md-images", type=int, default=100_000)
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="tt-bench-"))
@@ -464,7 +571,9 @@ def main() -> None:
         bench_camtrapdp(args.detections, args.reuse_data)
     if args.only in (None, "insights"):
         bench_insights(args.survey_images)
-    if args.only in ("results", "camtrapdp", "insights"):
+    if args.only in (None, "megadetector"):
+        bench_megadetector(args.md_images, tmp)
+    if args.only not in (None, "import"):
         return
     source = tmp / "source"
     make_source(source, args.images, args.width, args.height)

@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 from classifiers.models import Detection
 from classifiers.taxonomy import Category, DetectionStatus
 from surveys.models import Camera, Image, Site
-from tests.factories import ClusterFactory, ImageFactory
+from tests.factories import ClusterFactory, ImageFactory, OrganisationFactory
 from tests.training.helpers import T0, labelled_task
 from training.exceptions import ExportError
 from training.services.camtrapdp import export_camtrapdp
@@ -130,6 +130,8 @@ def test_command_writes_a_valid_package_and_scopes_by_org(tmp_path, capsys):
                  survey.organisation.name, "--out", str(tmp_path / "pkg"))
     out = capsys.readouterr().out
     assert "passes the Camtrap DP 1.0.2" in out and "1 image(s) without a timestamp" in out
-    with pytest.raises(CommandError, match="no survey called"):
-        call_command("export_camtrapdp", "--survey", survey.name, "--org", "Someone Else",
+    other = OrganisationFactory(name="Someone Else")
+    with pytest.raises(CommandError, match="no survey called .* in organisation “Someone"):
+        call_command("export_camtrapdp", "--survey", survey.name, "--org", other.name,
                      "--out", str(tmp_path / "other"))
+    assert not (tmp_path / "other").exists()
