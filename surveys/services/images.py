@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from PIL import Image as PILImage
-from PIL import UnidentifiedImageError
+from PIL import ImageFile, UnidentifiedImageError
 
 from ..exceptions import UnreadableImage
 
@@ -116,6 +116,9 @@ def read_image(data: bytes, tz: ZoneInfo) -> ImageInfo:
         raise UnreadableImage("empty file (0 bytes)")
     digest = content_hash(data)
     PILImage.MAX_IMAGE_PIXELS = settings.MAX_IMAGE_PIXELS
+    # A cut-off file is refused even when another library in this process switched
+    # Pillow to fill truncated images in (some camera-trap tools do at import).
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with warnings.catch_warnings():
             # Sizes between the limit and twice it only warn; the check below refuses them.

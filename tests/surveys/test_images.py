@@ -91,3 +91,20 @@ def test_decompression_bomb_is_refused(settings, size):
     data = jpeg_bytes(picture(*size), datetime(2022, 1, 1))
     with pytest.raises(UnreadableImage, match="decompression bomb"):
         read_image(data, TZ)
+
+
+def test_cut_off_jpeg_is_refused_even_if_pillow_was_told_to_fill_it_in():
+    import random
+
+    from PIL import ImageFile
+
+    from training.synthetic import scene
+
+    whole = jpeg_bytes(scene(random.Random(3), "Zebra", 640, 480)[0],
+                       datetime(2022, 3, 1, 12, 0, 0))
+    ImageFile.LOAD_TRUNCATED_IMAGES = True  # as some libraries set at import
+    try:
+        with pytest.raises(UnreadableImage, match="damaged"):
+            read_image(whole[: len(whole) // 2], ZoneInfo("UTC"))
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
