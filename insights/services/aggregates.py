@@ -59,7 +59,7 @@ class Filters:
 
 
 @dataclass
-class Camera_:
+class CameraOperation:
     """One camera's operation: working spans and flagged gaps (local days)."""
 
     camera_id: int
@@ -87,7 +87,7 @@ class SurveyInsights:
     # (site id, species) -> independent detections
     independent: Counter
     trap_nights: dict[int, int]  # site id -> trap-nights
-    cameras: list[Camera_]
+    cameras: list[CameraOperation]
     gap_days: float
 
     @property
@@ -112,7 +112,7 @@ def operation_days(first: datetime, last: datetime, gaps, tz: ZoneInfo) -> set[d
     return days
 
 
-def operation(camera: Camera_, timestamps, tz: ZoneInfo, gap: timedelta) -> Camera_:
+def operation(camera: CameraOperation, timestamps, tz: ZoneInfo, gap: timedelta) -> CameraOperation:
     """Fill ``camera`` from its images' corrected timestamps in time order (the rule the
     database applies in ``_operation``, in Python: for small cases and tests)."""
     previous = None
@@ -281,14 +281,14 @@ class EpochSeconds(Func):
                            template="CAST(EXTRACT(EPOCH FROM %(expressions)s) AS BIGINT)", **extra)
 
 
-def _operation(survey, filters, start, end, tz, gap) -> list[Camera_]:
+def _operation(survey, filters, start, end, tz, gap) -> list[CameraOperation]:
     """Every camera's operation from two queries, whatever the number of images.
 
     First and last image per camera by aggregate; the gaps by LAG() over each camera's
     images in time order, the database returning only the silences longer than ``gap``.
     """
     cameras = {
-        cid: Camera_(cid, path, site_id)
+        cid: CameraOperation(cid, path, site_id)
         for cid, path, site_id in Camera.objects.filter(site__survey=survey)
         .filter(**({"site_id": filters.site_id} if filters.site_id is not None else {}))
         .order_by("site__name", "path").values_list("id", "path", "site_id")

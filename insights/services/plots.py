@@ -10,24 +10,37 @@ columns and rows) and ``draw`` (the figure), both from one ``SurveyInsights``.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
-
-import matplotlib
-from matplotlib import dates as mdates
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
 
 from .aggregates import ALL_SITES, SurveyInsights
 
-# Text stays text in the SVG (smaller, searchable, escaped by matplotlib's XML writer),
-# and ids are reproducible. Set once, at import, before any figure is drawn.
-matplotlib.rcParams["svg.fonttype"] = "none"
-matplotlib.rcParams["svg.hashsalt"] = "traptagger-insights"
-matplotlib.rcParams["font.size"] = 9
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+@functools.cache
+def _mpl():
+    """matplotlib, imported and set up on the first plot, not when the URLs load.
+
+    Text stays text in the SVG (smaller, searchable, escaped by matplotlib's XML writer)
+    and ids are reproducible. Processes that never draw (workers, the tagging page's
+    websockets) never pay for the import.
+    """
+    import matplotlib
+    from matplotlib import dates
+    from matplotlib.figure import Figure
+
+    matplotlib.rcParams["svg.fonttype"] = "none"
+    matplotlib.rcParams["svg.hashsalt"] = "traptagger-insights"
+    matplotlib.rcParams["font.size"] = 9
+    return Figure, dates
 
 VERIFIED_COLOUR, AI_COLOUR = "#2b6f3e", "#e0a030"
 GAP_COLOUR = "#c0392b"
@@ -54,7 +67,8 @@ def _empty(fig: Figure, message: str) -> Figure:
 
 
 def _figure(rows: int = 0, per_row: float = 0.28, minimum: float = 3.0) -> Figure:
-    return Figure(figsize=(WIDTH, max(minimum, min(14.0, 1.2 + rows * per_row))))
+    figure, _dates = _mpl()
+    return figure(figsize=(WIDTH, max(minimum, min(14.0, 1.2 + rows * per_row))))
 
 
 CHAR_INCHES = 0.075  # a 9-point character, on average
@@ -246,6 +260,7 @@ def operation_figure(ins: SurveyInsights) -> Figure:
     fig = _figure(len(cameras), per_row=0.3)
     if not cameras:
         return _empty(fig, "No timed images for these filters")
+    mdates = _mpl()[1]
     ax = fig.add_subplot()
     for y, cam in enumerate(cameras):
         working = [(mdates.date2num(a), (b - a).days + 1) for a, b in _spans(cam.days)]
@@ -276,7 +291,7 @@ def map_table(ins: SurveyInsights):
 def map_figure(ins: SurveyInsights) -> Figure:
     _cols, rows = map_table(ins)
     placed = [r for r in rows if r[1] is not None and r[2] is not None]
-    fig = Figure(figsize=(WIDTH, 5.5))
+    fig = _mpl()[0](figsize=(WIDTH, 5.5))
     if not placed:
         return _empty(fig, "No site has coordinates yet")
     ax = fig.add_subplot()

@@ -5,7 +5,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from insights.services.aggregates import Camera_, Filters, local_hour, operation, survey_insights
+from insights.services.aggregates import (
+    CameraOperation,
+    Filters,
+    local_hour,
+    operation,
+    survey_insights,
+)
 from insights.services.plots import detection_rate_table, map_table, operation_table, rate
 from tests.insights.helpers import T0, SurveyBuilder
 
@@ -25,24 +31,25 @@ def utc(day, hour=12):
 
 
 def test_camera_operation_without_gap_counts_every_day_first_to_last():
-    cam = operation(Camera_(1, "A/CAM1", 1), [utc(1, 10), utc(3), utc(5, 8)], UTC,
+    cam = operation(CameraOperation(1, "A/CAM1", 1), [utc(1, 10), utc(3), utc(5, 8)], UTC,
                     timedelta(days=7))
     assert cam.gaps == [] and len(cam.days) == 5  # 1, 2, 3, 4, 5 January
 
 
 def test_camera_operation_a_gap_over_the_setting_is_flagged_and_not_counted():
     times = [utc(1, 10), utc(2), utc(10), utc(11, 8)]
-    cam = operation(Camera_(1, "A/CAM1", 1), times, UTC, timedelta(days=7))
+    cam = operation(CameraOperation(1, "A/CAM1", 1), times, UTC, timedelta(days=7))
     assert cam.gaps == [(utc(2), utc(10))]  # 8 days of silence > 7
     # 1-11 January is 11 days; 3-9 January (7 days) lie wholly inside the gap.
     assert sorted(cam.days) == [date(2024, 1, d) for d in (1, 2, 10, 11)]
-    longer = operation(Camera_(1, "A/CAM1", 1), times, UTC, timedelta(days=8))
+    longer = operation(CameraOperation(1, "A/CAM1", 1), times, UTC, timedelta(days=8))
     assert longer.gaps == [] and len(longer.days) == 11  # exactly 8 days is no gap
 
 
 def test_camera_operation_days_are_local_days():
     # 22:30 UTC on 1 Jan is 01:30 on 2 Jan in Nairobi: one local day, not two.
-    cam = operation(Camera_(1, "A/CAM1", 1), [utc(1, 22) + timedelta(minutes=30), utc(2, 8)],
+    cam = operation(CameraOperation(1, "A/CAM1", 1),
+                    [utc(1, 22) + timedelta(minutes=30), utc(2, 8)],
                     NAIROBI, timedelta(days=7))
     assert cam.days == {date(2024, 1, 2)}
 
@@ -182,3 +189,16 @@ def test_the_database_flags_a_gap_only_over_the_setting(settings, extra, flagged
     assert cam.gaps == ([(utc(2), utc(10) + extra)] if flagged else [])
     assert len(cam.days) == (4 if flagged else 11) and other.days == {date(2024, 1, 5)}
     assert (cam.first, cam.last) == (utc(1, 10), utc(11, 8))
+
+
+@pytestmark_db
+def test_a_survey_without_a_task_shows_ai_suggestions_only():
+    from annotation.models import Task
+
+    b = SurveyBuilder()
+    b.cluster("A", T0, None, suggestion="Lion")
+    Task.objects.filter(survey=b.survey).delete()
+    ins = survey_insights(b.survey, Filters(include_ai=True))
+    assert ins.task is None and ins.verified == {}
+    assert ins.ai_only == {(b.sites["A"].pk, "Lion"): 1}
+    assert sum(ins.activity["Lion"]) == 1 and ins.headline["labelled"] == 0
