@@ -1,0 +1,70 @@
+"""Reads about detections: which boxes are relevant."""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.db.models import F, Q, QuerySet
+
+from surveys.models import Survey
+
+from .models import Detection
+from .taxonomy import MIN_CLASSIFY_AREA, DetectionStatus
+
+# Boxes people drew or corrected count whatever their score (domain: user boxes 0).
+HUMAN_STATUSES = [DetectionStatus.EDITED, DetectionStatus.ADDED]
+
+
+def _plain(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def threshold_for(source: str) -> float:
+    """The relevance threshold of boxes from ``source`` (settings.DETECTION_THRESHOLDS).
+
+    The longest key that starts ``source`` wins, both compared in lower case
+    without punctuation ("md_v5a.0.0.pt" matches "mdv5a"); any other source
+    gets settings.DETECTION_THRESHOLD_DEFAULT.
+    """
+    plain = _plain(source)
+    best, value = "", settings.DETECTION_THRESHOLD_DEFAULT
+    for key, threshold in settings.DETECTION_THRESHOLDS.items():
+        key = _plain(key)
+        if key and plain.startswith(key) and len(key) > len(best):
+            best, value = key, threshold
+    return value
+
+
+def relevance(survey: Survey, sources) -> Q:
+    """The condition a box of ``survey`` meets when relevant, for boxes of ``sources``.
+
+    Relevant: not static; drawn or corrected by a person; or active, scoring
+    at least its threshold (the survey's detection_threshold, else its
+    detector's), and not set aside by the survey's options (small boxes, the
+    top strip). Needs the ``box_area`` alias (see ``relevant_detections``)
+    when the survey ignores small boxes.
+    """
+    if survey.detection_threshold is not None:
+        machine = Q(score__gte=survey.detection_threshold)
+    else:
+        by_threshold: dict[float, list[str]] = {}
+        for source in sources:
+            by_threshold.setdefault(threshold_for(source), []).append(source)
+        machine = Q(pk__in=[])
+        for threshold, names in sorted(by_threshold.items()):
+            machine |= Q(source__in=names, score__gte=threshold)
+    if survey.ignore_small_boxes:
+        machine &= Q(box_area__gte=MIN_CLASSIFY_AREA)
+    if survey.ignore_top_strip > 0:
+        machine &= Q(bottom__gt=survey.ignore_top_strip)
+    return Q(static=False) & (
+        Q(status__in=HUMAN_STATUSES) | (Q(status=DetectionStatus.ACTIVE) & machine))
+
+
+def relevant_detections(survey: Survey) -> QuerySet:
+    """The survey's relevant boxes (see ``relevance``); one query to learn their sources."""
+    boxes = Detection.objects.filter(image__camera__site__survey=survey)
+    sources = list(boxes.order_by().values_list("source", flat=True).distinct())
+    return boxes.alias(box_area=(F("right") - F("left")) * (F("bottom") - F("top"))).filter(
+        relevance(survey, sources))
