@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
-from django.db.models import F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 
-from surveys.models import Survey
+from surveys.models import Cluster, Image, Survey
 
-from .models import Detection
-from .taxonomy import MIN_CLASSIFY_AREA, DetectionStatus
+from .models import Classifier, Detection
+from .taxonomy import MIN_CLASSIFY_AREA, Category, DetectionStatus
 
 # Boxes people drew or corrected count whatever their score (domain: user boxes 0).
 HUMAN_STATUSES = [DetectionStatus.EDITED, DetectionStatus.ADDED]
@@ -68,3 +68,29 @@ def relevant_detections(survey: Survey) -> QuerySet:
     sources = list(boxes.order_by().values_list("source", flat=True).distinct())
     return boxes.alias(box_area=(F("right") - F("left")) * (F("bottom") - F("top"))).filter(
         relevance(survey, sources))
+
+
+def classifier_named(name: str, survey: Survey) -> Classifier | None:
+    """The classifier called ``name`` that ``survey`` may use: its organisation's, else shared."""
+    found = Classifier.objects.of_organisations(
+        [survey.organisation_id], include_shared=True).filter(name=name)
+    return found.order_by(F("organisation").asc(nulls_last=True)).first()
+
+
+def detection_counts(survey: Survey) -> dict:
+    """Images, detected images, and boxes per source of ``survey`` (three queries)."""
+    images = Image.objects.filter(camera__site__survey=survey)
+    by_source = dict(Detection.objects.filter(image__camera__site__survey=survey).order_by()
+                     .values_list("source").annotate(n=Count("id")))
+    return {"images": images.count(), "detected": images.filter(detected=True).count(),
+            "detections": sum(by_source.values()), "by_source": by_source}
+
+
+def classification_counts(survey: Survey) -> dict:
+    """Relevant animal boxes, how many are classified, and clusters with a suggestion."""
+    boxes = relevant_detections(survey).filter(image__cluster__isnull=False,
+                                               category=Category.ANIMAL)
+    return {"relevant_animal_boxes": boxes.count(),
+            "classified": boxes.exclude(classification="").count(),
+            "clusters_with_suggestion": Cluster.objects.filter(survey=survey).exclude(
+                suggestion="").count()}
