@@ -3,6 +3,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from accounts.access import AccessQuerySet
@@ -65,6 +66,19 @@ class Survey(models.Model):
     detector = models.CharField(
         max_length=50, choices=DETECTOR_CHOICES, default="motion",
         help_text="How animals are found before classification.",
+    )
+    # Which boxes are relevant (classified, counted): classifiers.selectors.relevant_detections.
+    detection_threshold = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Boxes scoring below this are not relevant: not classified, not counted. "
+        "Empty: each detector's own threshold (MegaDetector v5a 0.2, v5b 0.1, v4 0.8).",
+    )
+    ignore_small_boxes = models.BooleanField(
+        default=False, help_text="Boxes covering less than 0.25% of the image are not relevant.")
+    ignore_top_strip = models.FloatField(
+        default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
+        help_text="Boxes lying wholly within this top fraction of the frame are not relevant "
+        "(e.g. 0.08 for a timestamp banner, 0.33 for sky); 0 keeps them.",
     )
     image_count = models.PositiveIntegerField(default=0)
     cluster_count = models.PositiveIntegerField(default=0)

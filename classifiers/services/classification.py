@@ -17,7 +17,8 @@ from surveys.models import Cluster, Survey
 
 from ..exceptions import ClassifierError
 from ..models import Classifier, Detection
-from ..taxonomy import MIN_CLASSIFY_AREA, Category, DetectionStatus
+from ..selectors import relevant_detections
+from ..taxonomy import MIN_CLASSIFY_AREA, Category
 from .detection import load_web_image
 
 BATCH = 256
@@ -91,7 +92,10 @@ def classify_detections(classifier: Classifier, detections: list[Detection]) -> 
 
 
 def do_classify_survey(survey: Survey, *, progress: Progress = ignore_progress) -> int:
-    """Classify the survey's unclassified animal detections, then suggest a species per cluster.
+    """Classify the survey's unclassified relevant animal boxes, then suggest a species per cluster.
+
+    Relevant: see classifiers.selectors.relevance (detector thresholds, the
+    survey's small-box and top-strip options).
 
     Safe to re-run: classified detections are skipped; suggestions are
     recomputed. ``progress(done, total)`` counts detections. Raises
@@ -101,9 +105,8 @@ def do_classify_survey(survey: Survey, *, progress: Progress = ignore_progress) 
     if classifier is None:
         raise ClassifierError(f"Survey {survey} has no classifier; choose one in the admin.")
     pending = (
-        Detection.objects.filter(
-            image__cluster__survey=survey, classification="", category=Category.ANIMAL,
-            status=DetectionStatus.ACTIVE,
+        relevant_detections(survey).filter(
+            image__cluster__isnull=False, classification="", category=Category.ANIMAL,
         ).select_related("image").order_by("image_id", "id")
     )
     total = pending.count()
@@ -123,9 +126,8 @@ def do_classify_survey(survey: Survey, *, progress: Progress = ignore_progress) 
 
 def suggest_cluster_species(survey: Survey, classifier: Classifier) -> None:
     """Each cluster's suggestion: the class with the most qualifying detections."""
-    rows = Detection.objects.filter(
-        image__cluster__survey=survey, status=DetectionStatus.ACTIVE, static=False,
-        classification_score__gte=classifier.threshold,
+    rows = relevant_detections(survey).filter(
+        image__cluster__isnull=False, classification_score__gte=classifier.threshold,
     ).exclude(classification="").values_list(
         "image__cluster_id", "classification", "classification_score",
         "left", "top", "right", "bottom",

@@ -36,6 +36,7 @@ from django.utils import timezone
 from core.exceptions import UserError
 
 from .. import events
+from ..exceptions import SurveyError
 from ..models import Survey
 from ..taxonomy import SurveyStatus
 
@@ -136,6 +137,26 @@ def stage_done(survey: Survey, finished: str, *, inline: bool = False) -> str | 
     if following.task:
         enqueue(following.task, following.queue, survey.pk, inline=inline)
     return following.status
+
+
+def do_rerun_stage(survey: Survey, status: str, *, inline: bool = False) -> None:
+    """Send a ready or failed survey back to the stage ``status`` and start its task.
+
+    The stages after it follow as usual; each does only what is still
+    missing (see their services). The task starts once the transaction
+    commits (``inline``: in this process). Raises SurveyError while the survey
+    is new or in the middle of its pipeline.
+    """
+    stage = stage_for(status)
+    if stage.task is None:
+        raise SurveyError(f"{stage.status} is not a stage that can be run again.")
+    if not do_transition(survey, [SurveyStatus.READY, SurveyStatus.FAILED], status):
+        survey.refresh_from_db(fields=["status"])
+        raise SurveyError(
+            f"Survey “{survey}” is {survey.get_status_display().lower()}; a stage can be run "
+            "again once the survey is ready or has failed."
+        )
+    enqueue(stage.task, stage.queue, survey.pk, inline=inline)
 
 
 # --- claiming and running one stage ------------------------------------------------

@@ -1,0 +1,96 @@
+"""Reads about detections: which boxes are relevant."""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.db.models import Count, F, Q, QuerySet
+
+from surveys.models import Cluster, Image, Survey
+
+from .models import Classifier, Detection
+from .taxonomy import MIN_CLASSIFY_AREA, Category, DetectionStatus
+
+# Boxes people drew or corrected count whatever their score (domain: user boxes 0).
+HUMAN_STATUSES = [DetectionStatus.EDITED, DetectionStatus.ADDED]
+
+
+def _plain(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def threshold_for(source: str) -> float:
+    """The relevance threshold of boxes from ``source`` (settings.DETECTION_THRESHOLDS).
+
+    The longest key that starts ``source`` wins, both compared in lower case
+    without punctuation ("md_v5a.0.0.pt" matches "mdv5a"); any other source
+    gets settings.DETECTION_THRESHOLD_DEFAULT.
+    """
+    plain = _plain(source)
+    best, value = "", settings.DETECTION_THRESHOLD_DEFAULT
+    for key, threshold in settings.DETECTION_THRESHOLDS.items():
+        key = _plain(key)
+        if key and plain.startswith(key) and len(key) > len(best):
+            best, value = key, threshold
+    return value
+
+
+def relevance(survey: Survey, sources) -> Q:
+    """The condition a box of ``survey`` meets when relevant, for boxes of ``sources``.
+
+    Relevant: not static; drawn or corrected by a person; or active, scoring
+    at least its threshold (the survey's detection_threshold, else its
+    detector's), and not set aside by the survey's options (small boxes, the
+    top strip). Needs the ``box_area`` alias (see ``relevant_detections``)
+    when the survey ignores small boxes.
+    """
+    if survey.detection_threshold is not None:
+        machine = Q(score__gte=survey.detection_threshold)
+    else:
+        by_threshold: dict[float, list[str]] = {}
+        for source in sources:
+            by_threshold.setdefault(threshold_for(source), []).append(source)
+        machine = Q(pk__in=[])
+        for threshold, names in sorted(by_threshold.items()):
+            machine |= Q(source__in=names, score__gte=threshold)
+    if survey.ignore_small_boxes:
+        machine &= Q(box_area__gte=MIN_CLASSIFY_AREA)
+    if survey.ignore_top_strip > 0:
+        machine &= Q(bottom__gt=survey.ignore_top_strip)
+    return Q(static=False) & (
+        Q(status__in=HUMAN_STATUSES) | (Q(status=DetectionStatus.ACTIVE) & machine))
+
+
+def relevant_detections(survey: Survey) -> QuerySet:
+    """The survey's relevant boxes (see ``relevance``); one query to learn their sources."""
+    boxes = Detection.objects.filter(image__camera__site__survey=survey)
+    sources = list(boxes.order_by().values_list("source", flat=True).distinct())
+    return boxes.alias(box_area=(F("right") - F("left")) * (F("bottom") - F("top"))).filter(
+        relevance(survey, sources))
+
+
+def classifier_named(name: str, survey: Survey) -> Classifier | None:
+    """The classifier called ``name`` that ``survey`` may use: its organisation's, else shared."""
+    found = Classifier.objects.of_organisations(
+        [survey.organisation_id], include_shared=True).filter(name=name)
+    return found.order_by(F("organisation").asc(nulls_last=True)).first()
+
+
+def detection_counts(survey: Survey) -> dict:
+    """Images, detected images, and boxes per source of ``survey`` (three queries)."""
+    images = Image.objects.filter(camera__site__survey=survey)
+    by_source = dict(Detection.objects.filter(image__camera__site__survey=survey).order_by()
+                     .values_list("source").annotate(n=Count("id")))
+    return {"images": images.count(), "detected": images.filter(detected=True).count(),
+            "detections": sum(by_source.values()), "by_source": by_source}
+
+
+def classification_counts(survey: Survey) -> dict:
+    """Relevant animal boxes, how many are classified, and clusters with a suggestion."""
+    boxes = relevant_detections(survey).filter(image__cluster__isnull=False,
+                                               category=Category.ANIMAL)
+    return {"relevant_animal_boxes": boxes.count(),
+            "classified": boxes.exclude(classification="").count(),
+            "clusters_with_suggestion": Cluster.objects.filter(survey=survey).exclude(
+                suggestion="").count()}

@@ -1,0 +1,62 @@
+"""Running detection or classification again on a survey, through the pipeline conductor."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from accounts.access import check_capability
+from accounts.taxonomy import Capability
+from surveys.models import Cluster, Survey
+from surveys.services import pipeline
+from surveys.services.surveys import do_save_survey
+from surveys.taxonomy import SurveyStatus
+
+from ..exceptions import ClassifierError
+from ..models import Classifier, Detection
+from .detectors import DETECTORS
+
+
+def do_run_detection(survey: Survey, *, detector: str | None = None, acting_user=None,
+                     inline: bool = False) -> None:
+    """Run the detection stage again (with ``detector`` from now on), then the stages after it.
+
+    The stage detects the images no detector has seen yet (new imports,
+    MegaDetector failure records). The survey must be ready or failed
+    (SurveyError otherwise); ``acting_user`` needs CHANGE (None: an operator).
+    The task starts on the ``gpu`` queue once the transaction commits
+    (``inline``: in this process).
+    """
+    if acting_user is not None:
+        check_capability(acting_user, survey, Capability.CHANGE)
+    if detector is not None and detector not in DETECTORS:
+        raise ClassifierError(
+            f"Unknown detector {detector!r}; choose one of {', '.join(sorted(DETECTORS))}. "
+            "MegaDetector's boxes are brought in with import_detections.")
+    with transaction.atomic():
+        pipeline.do_rerun_stage(survey, SurveyStatus.DETECTING, inline=inline)
+        if detector is not None and survey.detector != detector:
+            survey.detector = detector
+            do_save_survey(survey, acting_user=acting_user)
+
+
+def do_run_classifier(survey: Survey, classifier: Classifier, *, acting_user=None,
+                      inline: bool = False) -> None:
+    """Classify the survey's relevant boxes with ``classifier``, then suggest cluster species.
+
+    Choosing another classifier than the survey's clears the old one's
+    classifications and suggestions first, in the same transaction; the same
+    one only classifies what is still unclassified. The survey must be ready
+    or failed (SurveyError otherwise); ``acting_user`` needs CHANGE (None: an
+    operator), and the classifier must be shared or the survey's
+    organisation's (SurveyError).
+    """
+    if acting_user is not None:
+        check_capability(acting_user, survey, Capability.CHANGE)
+    with transaction.atomic():
+        pipeline.do_rerun_stage(survey, SurveyStatus.CLASSIFYING, inline=inline)
+        if survey.classifier_id != classifier.pk:
+            survey.classifier = classifier
+            do_save_survey(survey, acting_user=acting_user)
+            Detection.objects.filter(image__camera__site__survey=survey).exclude(
+                classification="").update(classification="", classification_score=None)
+            Cluster.objects.filter(survey=survey).update(suggestion="", suggestion_score=None)
