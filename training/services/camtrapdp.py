@@ -142,40 +142,90 @@ def _deployments(survey: Survey) -> dict[int, dict]:
     return deployments
 
 
-def _camera_ids(survey: Survey) -> list[int]:
-    return list(Camera.objects.filter(site__survey=survey).values_list("pk", flat=True))
+def _copy(key: str, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with default_storage.open(key, "rb") as src, target.open("wb") as dst:
+        while chunk := src.read(1 << 20):
+            dst.write(chunk)
 
 
-def _write_media(survey, deployments, out: _Writer, folder: Path, copy_media: bool,
-                 progress: Progress, total: int) -> tuple[int, int]:
-    """Write media rows (and copy the files); return (untimed images, files copied)."""
-    capture = "timeLapse" if survey.trigger_source == TriggerSource.TIMELAPSE else \
-        "activityDetection"
-    tz = ZoneInfo(survey.timezone)
-    untimed = copied = done = 0
-    # By camera ids, not a join to the survey: MariaDB then pages by primary key.
-    images = Image.objects.filter(camera_id__in=_camera_ids(survey))
-    for page in pages_by_pk(images, ("pk", "camera_id", "corrected_timestamp", "filename",
-                                "camera__path", "key")):
-        for pk, camera_id, taken, filename, camera_path, key in page:
-            if taken is None or camera_id not in deployments:
-                untimed += 1
+class _Media:
+    """One pass over the survey's images, a page at a time: media rows, then the boxes
+    of those images as media-level observations (fetched by image id: no join, no
+    timestamp to convert per box)."""
+
+    def __init__(self, survey, deployments, tables, folder: Path, copy_media: bool, species):
+        self.survey, self.deployments, self.folder = survey, deployments, folder
+        self.media, self.observations = tables["media"], tables["observations"]
+        self.copy_media, self.species = copy_media, species
+        self.tz = ZoneInfo(survey.timezone)
+        self.capture = "timeLapse" if survey.trigger_source == TriggerSource.TIMELAPSE else \
+            "activityDetection"
+        self.classifier = survey.classifier.name if survey.classifier_id else ""
+        self.untimed = self.copied = 0
+
+    def run(self, progress: Progress, total: int) -> None:
+        cameras = dict(Camera.objects.filter(site__survey=self.survey)
+                       .values_list("pk", "path"))
+        # By camera ids, not a join to the survey: MariaDB then pages by primary key.
+        images = Image.objects.filter(camera_id__in=list(cameras))
+        done = 0
+        for page in pages_by_pk(images, ("pk", "camera_id", "cluster_id",
+                                         "corrected_timestamp", "filename", "key")):
+            timed = {}
+            for pk, camera_id, cluster_id, taken, filename, key in page:
+                if taken is None or camera_id not in self.deployments:
+                    self.untimed += 1
+                    continue
+                when, deployment = _when(taken, self.tz), self.deployments[camera_id]["id"]
+                timed[pk] = (when, deployment, str(cluster_id or ""))
+                path = media_path(cameras[camera_id], filename)
+                self.media.write({"mediaID": str(pk), "deploymentID": deployment,
+                                  "captureMethod": self.capture, "timestamp": when,
+                                  "filePath": path, "filePublic": "false",
+                                  "fileName": filename, "fileMediatype": "image/jpeg"})
+                if self.copy_media and key:
+                    _copy(key, self.folder / path)
+                    self.copied += 1
+            self._boxes(timed)
+            done += len(page)
+            progress(done, total)
+
+    def _boxes(self, timed: dict) -> None:
+        if not timed:
+            return
+        rows = (Detection.objects.filter(image_id__in=list(timed), static=False,
+                                         status__in=_COUNTED)
+                .order_by("image_id", "pk")
+                .values_list("pk", "image_id", "left", "top", "right", "bottom", "score",
+                             "category", "source", "status", "classification",
+                             "classification_score"))
+        write, species, classifier = self.observations.write, self.species, self.classifier
+        for (pk, image_id, left, top, right, bottom, score, category, source, status,
+             species_name, species_score) in rows:
+            left, top = min(max(left, 0.0), 1.0), min(max(top, 0.0), 1.0)
+            width, height = min(right, 1.0) - left, min(bottom, 1.0) - top
+            if width <= 0 or height <= 0:
                 continue
-            path = media_path(camera_path, filename)
-            out.write({"mediaID": str(pk), "deploymentID": deployments[camera_id]["id"],
-                       "captureMethod": capture, "timestamp": _when(taken, tz),
-                       "filePath": path, "filePublic": "false", "fileName": filename,
-                       "fileMediatype": "image/jpeg"})
-            if copy_media and key:
-                target = folder / path
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with default_storage.open(key, "rb") as src, target.open("wb") as dst:
-                    while chunk := src.read(1 << 20):
-                        dst.write(chunk)
-                copied += 1
-        done += len(page)
-        progress(done, total)
-    return untimed, copied
+            when, deployment, event = timed[image_id]
+            kind = _TYPE_OF_CATEGORY.get(category, "unknown")
+            named = kind == "animal" and bool(species_name)
+            if named:
+                species.add(species_name)
+            by_person = status in _BY_PERSON
+            write({
+                "observationID": f"d{pk}", "deploymentID": deployment,
+                "mediaID": str(image_id), "eventID": event,
+                "eventStart": when, "eventEnd": when, "observationLevel": "media",
+                "observationType": kind,
+                "scientificName": species_name if named else "",
+                "bboxX": _number(left), "bboxY": _number(top),
+                "bboxWidth": _number(width), "bboxHeight": _number(height),
+                "classificationMethod": "human" if by_person else "machine",
+                "classifiedBy": "" if by_person else (classifier if named else source),
+                "classificationProbability": "" if by_person else _number(
+                    species_score if named and species_score is not None else score),
+            })
 
 
 def _cluster_places(cluster_ids, deployments) -> dict[int, str]:
@@ -258,46 +308,6 @@ def _write_machine_events(survey, labelled: set[int], deployments, out: _Writer,
             })
 
 
-def _write_boxes(survey, deployments, out: _Writer, tz, species: set) -> None:
-    """Media rows for every counted box on a timestamped image."""
-    classifier = survey.classifier.name if survey.classifier_id else ""
-    boxes = Detection.objects.filter(image__camera_id__in=_camera_ids(survey), static=False,
-                                     status__in=_COUNTED)
-    for page in pages_by_pk(boxes, ("pk", "image_id", "image__camera_id", "image__cluster_id",
-                               "image__corrected_timestamp", "left", "top", "right", "bottom",
-                               "score", "category", "source", "status", "classification",
-                               "classification_score")):
-        seen_image, when = None, ""
-        for (pk, image_id, camera_id, cluster_id, taken, left, top, right, bottom, score,
-             category, source, status, species_name, species_score) in page:
-            if taken is None or camera_id not in deployments:
-                continue
-            if image_id != seen_image:  # an image's boxes come together (by key)
-                seen_image, when = image_id, _when(taken, tz)
-            left, top = min(max(left, 0.0), 1.0), min(max(top, 0.0), 1.0)
-            width, height = min(right, 1.0) - left, min(bottom, 1.0) - top
-            if width <= 0 or height <= 0:
-                continue
-            kind = _TYPE_OF_CATEGORY.get(category, "unknown")
-            named = kind == "animal" and bool(species_name)
-            if named:
-                species.add(species_name)
-            by_person = status in _BY_PERSON
-            out.write({
-                "observationID": f"d{pk}", "deploymentID": deployments[camera_id]["id"],
-                "mediaID": str(image_id), "eventID": str(cluster_id or ""),
-                "eventStart": when, "eventEnd": when, "observationLevel": "media",
-                "observationType": kind,
-                "scientificName": species_name if named else "",
-                "bboxX": _number(left), "bboxY": _number(top),
-                "bboxWidth": _number(width), "bboxHeight": _number(height),
-                "classificationMethod": "human" if by_person else "machine",
-                "classifiedBy": "" if by_person else (classifier if named else source),
-                "classificationProbability": "" if by_person else _number(
-                    species_score if named and species_score is not None else score),
-            })
-
-
 def _descriptor(survey: Survey, deployments: dict, species: set, task: Task | None,
                 tz: ZoneInfo) -> dict:
     points = sorted({(d["lon"], d["lat"]) for d in deployments.values()})
@@ -365,18 +375,17 @@ def export_camtrapdp(survey: Survey, folder: Path, *, task_id: int | None = None
                 "latitude": _number(d["lat"]), "longitude": _number(d["lon"]),
                 "deploymentStart": _when(d["start"], tz), "deploymentEnd": _when(d["end"], tz),
             })
-        untimed, copied = _write_media(survey, deployments, tables["media"], folder,
-                                       copy_media, progress, total)
+        media = _Media(survey, deployments, tables, folder, copy_media, species)
+        media.run(progress, total)
         labelled = (_write_human_events(task, deployments, tables["observations"], tz, species)
                     if task else set())
         _write_machine_events(survey, labelled, deployments, tables["observations"], tz,
                               species)
-        _write_boxes(survey, deployments, tables["observations"], tz, species)
     finally:
         for table in tables.values():
             table.close()
     descriptor = _descriptor(survey, deployments, species, task, tz)
     (folder / "datapackage.json").write_text(json.dumps(descriptor, indent=2,
                                                         ensure_ascii=False), encoding="utf-8")
-    return {"task": task, "untimed": untimed, "copied": copied,
+    return {"task": task, "untimed": media.untimed, "copied": media.copied,
             **{name: table.rows for name, table in tables.items()}}
