@@ -6,6 +6,7 @@ class ExportKind(models.TextChoices):
     CAMTRAP_DP = "camtrapdp", "Camtrap DP 1.0 package (zip)"
     COCO = "coco", "COCO Camera Traps JSON"
     RECORD_TABLE = "record_table", "Record table and camera operation (zip)"
+    WORKBOOK = "workbook", "Excel workbook of cluster counts per site and label"
 
 
 class ExportStatus(models.TextChoices):

@@ -30,12 +30,14 @@ from surveys.services.pipeline import enqueue
 
 from ..exceptions import ExportError
 from ..models import Export
+from ..selectors import task_for
 from ..taxonomy import ExportKind, ExportStatus
 from .camtrapdp import export_camtrapdp
 from .camtrapdp_check import check_camtrapdp
 from .coco import export_coco
 from .record_table import export_record_table
 from .results import write_results_csv
+from .workbook import export_workbook
 
 log = logging.getLogger(__name__)
 TASK_NAME = "training.run_export"
@@ -69,11 +71,13 @@ def _build(export: Export, folder: Path, progress) -> Path:
     survey, task_id = export.survey, export.task_id
     name = _slug(survey.name)
     if export.kind == ExportKind.RESULTS_CSV:
-        from ..selectors import task_for
-
         path = folder / f"{name}-results.csv"
         with path.open("w", newline="", encoding="utf-8") as fh:
             write_results_csv(task_for(survey, task_id), fh)
+        return path
+    if export.kind == ExportKind.WORKBOOK:
+        path = folder / f"{name}-counts.xlsx"
+        export_workbook(task_for(survey, task_id), path)
         return path
     if export.kind == ExportKind.COCO:
         path = folder / f"{name}-coco.json"
