@@ -5,8 +5,9 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from core.exceptions import UserError
 
 from .access import is_site_staff
-from .models import Enquiry, Invitation, Membership, Organisation, User
+from .models import ApiToken, Enquiry, Invitation, Membership, Organisation, User
 from .scoping import OrgScopedInline, OrgScopedModelAdmin
+from .services.api_tokens import do_create_api_token, do_revoke_api_tokens
 from .services.organisations import check_invite, do_approve_enquiry, do_invite
 from .taxonomy import Capability
 
@@ -130,3 +131,48 @@ class EnquiryAdmin(SuperuserOnlyMixin, admin.ModelAdmin):
                 f"the credentials were emailed to {new.user.email}.",
                 messages.SUCCESS,
             )
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Your own REST API keys: make one (its key is shown once) and revoke it."""
+
+    list_display = ["name", "user", "created_at", "last_used_at", "revoked_at"]
+    fields = ["name"]
+    actions = ["revoke"]
+
+    def _own(self, request, obj=None) -> bool:
+        user = request.user
+        if not (user.is_active and user.is_staff):
+            return False
+        return obj is None or is_site_staff(user) or obj.user_id == user.pk
+
+    def has_module_permission(self, request):
+        return self._own(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._own(request, obj)
+
+    def has_add_permission(self, request):
+        return self._own(request)
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a key is revoked and replaced, never edited
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoked keys stay listed: when each was used last
+
+    def get_queryset(self, request):
+        tokens = super().get_queryset(request).select_related("user")
+        return tokens if is_site_staff(request.user) else tokens.filter(user=request.user)
+
+    def save_model(self, request, obj, form, change):
+        token, key = do_create_api_token(request.user, obj.name, acting_user=request.user)
+        obj.pk = token.pk
+        messages.warning(request, f"Your new API key is {key} — copy it now: it is not "
+                                  "shown again. Send it as 'Authorization: Token <key>'.")
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request, queryset):
+        revoked = do_revoke_api_tokens(queryset, acting_user=request.user)
+        messages.info(request, f"Revoked {revoked} key(s).")

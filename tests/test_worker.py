@@ -72,11 +72,16 @@ def test_worker_process_runs_pipeline_and_progress_reaches_browser(
                 producer.send_task("surveys.run_import", args=[run.pk], queue="import")
                 deadline = asyncio.get_running_loop().time() + 300
                 while asyncio.get_running_loop().time() < deadline:
+                    # One wait per event: a communicator that times out cancels the
+                    # consumer, so a short wait retried would end the test's socket. A
+                    # busy machine can be quiet for a while between stages.
                     try:
-                        event = await comm.receive_json_from(timeout=5)
+                        event = await comm.receive_json_from(timeout=90)
                     except TimeoutError:
-                        assert worker.poll() is None, "the worker died"
-                        continue
+                        raise AssertionError(
+                            "no event for 90 s; the worker "
+                            + ("died" if worker.poll() is not None else "is still running")
+                            + f"; events so far: {[e.get('type') for e in seen]}") from None
                     seen.append(event)
                     if event.get("type") == "survey.status" and event["status"] in (
                             SurveyStatus.READY, SurveyStatus.FAILED):

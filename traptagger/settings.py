@@ -99,6 +99,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "allauth",
     "allauth.account",
@@ -400,7 +402,35 @@ INSIGHTS_GAP_DAYS = env.float("INSIGHTS_GAP_DAYS", default=7)
 
 REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.api.auth.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.api.auth.TokenRateThrottle"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "accounts.api.common.KeysetPagination",
+    "DEFAULT_SCHEMA_CLASS": "accounts.api.schema.ScopedAutoSchema",
+    "EXCEPTION_HANDLER": "accounts.api.common.exception_handler",
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "TrapTagger API",
+    "DESCRIPTION": "Camera-trap surveys, their images, boxes, labels and exports, scoped "
+                   "to your organisations. Authenticate with 'Authorization: Token <key>' "
+                   "(make keys in the admin under API tokens) or a signed-in session.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The docs page's scripts are shipped as static files: nothing is fetched from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "accounts.api.schema.add_error_responses"],
+}
+# Requests per API token (or signed-in user): "600/min", "10000/day".
+API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="600/min")
+# Imports asked for over the API read folders under <IMPORT_ROOT>/<organisation id>/ only;
+# unset, the API cannot start imports.
+IMPORT_ROOT = env.str("IMPORT_ROOT", default="")
 
 # LOG_FORMAT=json: one JSON object per line (the production default), for log
 # collectors; every request and task writes one line with its id (core.logs).

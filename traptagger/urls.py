@@ -17,6 +17,7 @@ urlpatterns = [
     path("images/<int:image_id>/<str:variant>/", survey_views.image_file, name="image_file"),
     path("exports/<int:export_id>/download/", training_views.export_download,
          name="export_download"),
+    path("api/", include("traptagger.api")),
     path("admin/", admin.site.urls),
     path("insights/", include("insights.urls")),
     path("accounts/", include("allauth.urls")),

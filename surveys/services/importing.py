@@ -19,6 +19,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.access import check_capability
+from accounts.taxonomy import Capability
+
 from .. import events
 from ..exceptions import ImportSourceError, SurveyError, UnreadableImage
 from ..models import Camera, Image, ImportIssue, ImportRun, Site, Survey
@@ -52,6 +55,34 @@ def check_site_regex(pattern: str) -> re.Pattern:
         ) from exc
 
 
+def organisation_import_root(survey: Survey) -> Path | None:
+    """Where people of the survey's organisation may import from when not at the server's
+    command line: ``<IMPORT_ROOT>/<organisation id>/``; None when IMPORT_ROOT is unset."""
+    if not settings.IMPORT_ROOT:
+        return None
+    return (Path(settings.IMPORT_ROOT) / str(survey.organisation_id)).resolve()
+
+
+def check_remote_source(survey: Survey, source: str) -> str:
+    """The folder ``source`` (relative to the organisation's import root) as a full path.
+
+    For imports asked for over the API: a caller names a folder inside their
+    organisation's area, never a path of the server. Raises ImportSourceError.
+    """
+    root = organisation_import_root(survey)
+    if root is None:
+        raise ImportSourceError("Imports over the API are switched off on this server "
+                                "(IMPORT_ROOT is not set); ask its operator.")
+    relative = Path(source)
+    if relative.is_absolute() or ".." in relative.parts or not source.strip():
+        raise ImportSourceError(f"{source!r}: give a folder relative to your organisation's "
+                                "import area, without '..'.")
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root):
+        raise ImportSourceError(f"{source!r} leads outside your organisation's import area.")
+    return str(path)
+
+
 def do_start_import(survey: Survey, source: str, *, acting_user=None,
                     inline: bool = False) -> ImportRun:
     """Record an import of ``source`` into ``survey`` and start it on the ``import`` queue.
@@ -61,6 +92,8 @@ def do_start_import(survey: Survey, source: str, *, acting_user=None,
     commits (see pipeline.enqueue). Raises SurveyError for a bad folder or
     site regex.
     """
+    if acting_user is not None:
+        check_capability(acting_user, survey.organisation, Capability.CHANGE)
     root = check_source_dir(source)
     check_site_regex(survey.site_regex)
     run = ImportRun.objects.create(survey=survey, source=str(root), created_by=acting_user)
