@@ -378,3 +378,22 @@ def test_the_example_package_round_trips(tmp_path):
     export_camtrapdp(Survey.objects.get(name="MICA"), tmp_path / "out")
     assert check_camtrapdp(tmp_path / "out") == []
     assert_round_trip(package, tmp_path / "out")
+
+
+def test_names_differing_in_case_share_a_label_and_drawn_boxes_are_added(tmp_path):
+    observations = [OBSERVATIONS[0],
+                    {**OBSERVATIONS[1], "classificationMethod": "human",
+                     "classificationProbability": ""},
+                    {**OBSERVATIONS[3], "observationType": "animal",
+                     "scientificName": "equus QUAGGA"}]
+    package = tiny_package(tmp_path / "p", observations=observations)
+    do_import_camtrapdp(OrganisationFactory(), "Tiny", package)
+    task = Task.objects.get()
+    assert list(task.labels.values_list("name", flat=True)) == ["Equus quagga"]
+    assert ClusterAnnotation.objects.filter(task=task, labels__name="Equus quagga").count() == 2
+    box = Detection.objects.get()
+    assert (box.status, box.score, box.classification_score) == (
+        DetectionStatus.ADDED, 1.0, None)
+    export_camtrapdp(Survey.objects.get(name="Tiny"), tmp_path / "out")
+    assert check_camtrapdp(tmp_path / "out") == []
+    assert_round_trip(package, tmp_path / "out")

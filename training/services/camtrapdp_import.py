@@ -404,9 +404,9 @@ class _Loader:
             if key in sites:
                 continue
             name = row["locationName"] or row["locationID"] or row["deploymentID"]
-            if name in names:  # two locations of one name
+            if name.casefold() in names:  # two locations of one name (MariaDB ignores case)
                 name = f"{name} ({key})"[:200]
-            names.add(name)
+            names.add(name.casefold())
             sites[key] = Site(survey=self.survey, name=name, external_id=row["locationID"],
                               latitude=_number(row, "latitude"),
                               longitude=_number(row, "longitude"))
@@ -453,9 +453,10 @@ class _Loader:
             stored = self._store(row, found) if found else None
             filename = row["fileName"] or PurePosixPath(row["filePath"]).name
             kept = row.kept(_MEDIA_FIELDS, always=_MEDIA_DEFAULTED)
-            if not row["fileName"] or len(filename) > 255 or (camera.pk, filename) in self.taken:
+            if not row["fileName"] or len(filename) > 255 or (
+                    camera.pk, filename.casefold()) in self.taken:
                 filename, kept["fileName"] = row["mediaID"], row["fileName"]
-            self.taken.add((camera.pk, filename))
+            self.taken.add((camera.pk, filename.casefold()))
             if stored:
                 kept["filePath"] = row["filePath"]
             moment = _when(row, "timestamp")
@@ -536,20 +537,25 @@ class _Loader:
 
     def _task(self):
         """The finished task holding the events' human labels."""
-        species = sorted({row["scientificName"] for event in self.plan.events.values()
-                          for row in event.human
-                          if row["observationType"] == "animal" and row["scientificName"]})
-        task = do_create_task(self.survey, name=TASK_NAME, labels=[(n, "") for n in species],
+        # One label per name whatever its case (MariaDB compares names without case).
+        species: dict[str, str] = {}
+        for event in self.plan.events.values():
+            for row in event.human:
+                if row["observationType"] == "animal" and row["scientificName"]:
+                    species.setdefault(row["scientificName"].casefold(), row["scientificName"])
+        task = do_create_task(self.survey, name=TASK_NAME,
+                              labels=[(n, "") for n in sorted(species.values())],
                               acting_user=self.acting_user)
         ensure_special_labels()
-        ids = dict(Label.objects.filter(task=task).values_list("name", "pk"))
-        ids.update((f"special:{name}", pk) for name, pk in Label.objects.filter(
+        ids = {("species", name.casefold()): pk for name, pk in
+               Label.objects.filter(task=task).values_list("name", "pk")}
+        ids.update((("special", name), pk) for name, pk in Label.objects.filter(
             task=None, parent=None).values_list("name", "pk"))
         annotations, labels = [], {}
         now = timezone.now()
         for key, cluster in self.clusters.items():
             event = self.plan.events[key]
-            given = sorted({ids[name] for name in map(_label_of, event.human) if name})
+            given = sorted({ids[label] for label in map(_label_of, event.human) if label})
             annotation = ClusterAnnotation(task=task, cluster=cluster)
             if event.human:
                 times = [t for t in (_when(row, "classificationTimestamp")
@@ -564,12 +570,15 @@ class _Loader:
         return task
 
 
-def _label_of(row: Row) -> str | None:
-    """The task label an event-level human observation becomes (None: unlabelled)."""
+def _label_of(row: Row) -> tuple[str, str] | None:
+    """The label an event-level human observation becomes: ("species", name in any
+    case) or ("special", name); None: unlabelled."""
     kind = row["observationType"]
+    if kind == "animal" and row["scientificName"]:
+        return ("species", row["scientificName"].casefold())
     if kind == "animal":
-        return row["scientificName"] or "special:Unknown"
-    return f"special:{_SPECIAL[kind]}" if kind in _SPECIAL else None
+        return ("special", "Unknown")
+    return ("special", _SPECIAL[kind]) if kind in _SPECIAL else None
 
 
 def _suggestion(rows: list[Row]) -> tuple[str, float | None]:
