@@ -397,3 +397,10 @@ def test_names_differing_in_case_share_a_label_and_drawn_boxes_are_added(tmp_pat
     export_camtrapdp(Survey.objects.get(name="Tiny"), tmp_path / "out")
     assert check_camtrapdp(tmp_path / "out") == []
     assert_round_trip(package, tmp_path / "out")
+
+
+def test_a_media_level_observation_without_its_media_is_refused(tmp_path, media_storage):
+    observations = [OBSERVATIONS[0], {**OBSERVATIONS[2], "mediaID": ""}]
+    refused(tiny_package(tmp_path / "p", observations=observations),
+            r"observations.csv row 3, field mediaID: a media-level observation needs",
+            media_storage)

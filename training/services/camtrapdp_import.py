@@ -298,11 +298,12 @@ def _plan_observation(plan: _Plan, row: Row) -> None:
     if any(box) and not all(box):
         raise PackageError(f"{row.where('bboxX')}: bboxX, bboxY, bboxWidth and bboxHeight go "
                            "together; give all four or none.")
+    if media_level and not row["mediaID"]:
+        raise PackageError(f"{row.where('mediaID')}: a media-level observation needs the "
+                           "media it is about.")
     if media_level and all(box):
-        if not row["mediaID"]:
-            raise PackageError(f"{row.where('mediaID')}: a box needs the media it is on.")
         plan.boxes.append(row)
-    elif media_level and row["mediaID"]:
+    elif media_level:
         plan.media_rows[row["mediaID"]].append(row)
     start, end = _when(row, "eventStart"), _when(row, "eventEnd")
     key = (row["eventID"],) if row["eventID"] else ("", row["deploymentID"], start, end)
