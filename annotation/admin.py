@@ -76,7 +76,7 @@ class ClusterAnnotationAdmin(OrgScopedModelAdmin):
     list_display = ["id", "task", "cluster", "annotator", "labelled_at"]
     list_filter = ["task"]
     raw_id_fields = ["cluster"]
-    readonly_fields = ["leased_to", "lease_expires_at", "offered_at", "seconds_spent"]
+    readonly_fields = ["leased_to", "lease_expires_at", "offered_at", "seconds_spent", "extra"]
     exclude = ["lease_token"]
 
     def has_add_permission(self, request, *args):

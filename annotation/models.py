@@ -114,6 +114,10 @@ class ClusterAnnotation(models.Model):
     lease_token = models.CharField(max_length=32, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     offered_at = models.DateTimeField(null=True, blank=True)
+    # A Camtrap DP import's event-level human observation rows and the label ids they
+    # became ({"observations": [...], "labels": [...]}); the export writes the rows again
+    # while the labels are unchanged.
+    extra = models.JSONField(default=dict, blank=True)
 
     objects = AccessQuerySet.as_manager()
 

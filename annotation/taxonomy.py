@@ -8,7 +8,8 @@ class TaskStatus(models.TextChoices):
 
 
 # Statuses that nothing sets yet: hidden from the admin until their issue wires them.
-UNWIRED_TASK_STATUSES = frozenset({TaskStatus.FINISHED})
+# (FINISHED is set by a Camtrap DP import: its task holds labels people already gave.)
+UNWIRED_TASK_STATUSES: frozenset[str] = frozenset()
 
 
 class TaggingLevel(models.TextChoices):

@@ -33,6 +33,7 @@ class DetectionAdmin(OrgScopedModelAdmin):
     list_filter = ["category", ("status", choices_without(*UNWIRED_DETECTION_STATUSES))]
     raw_id_fields = ["image"]
     exclude = ["static"]  # hidden until static detection is wired
+    readonly_fields = ["extra"]  # kept from a Camtrap DP import
 
     def formfield_for_choice_field(self, db_field, request, **kwargs):
         field = super().formfield_for_choice_field(db_field, request, **kwargs)

@@ -60,6 +60,9 @@ class Detection(models.Model):
     static = models.BooleanField(default=False)
     classification = models.CharField(max_length=100, blank=True)
     classification_score = models.FloatField(null=True, blank=True)
+    # The observation columns of a box imported from Camtrap DP that TrapTagger has no
+    # field for ({"row": {column: cell}}), written back over the derived ones on export.
+    extra = models.JSONField(default=dict, blank=True)
 
     objects = AccessQuerySet.as_manager()
 

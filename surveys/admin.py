@@ -41,12 +41,16 @@ class SiteAdmin(OrgScopedModelAdmin):
     list_display = ["name", "survey", "latitude", "longitude"]
     list_filter = ["survey"]
     search_fields = ["name"]
+    readonly_fields = ["external_id"]  # a Camtrap DP import's locationID
 
 
 @admin.register(Camera)
 class CameraAdmin(OrgScopedModelAdmin):
     list_display = ["path", "site"]
     search_fields = ["path"]
+    # Kept from a Camtrap DP import for its export; not typed in.
+    readonly_fields = ["external_id", "deployment_start", "deployment_end", "camera_model",
+                       "extra"]
 
 
 @admin.register(Image)
@@ -57,7 +61,8 @@ class ImageAdmin(OrgScopedModelAdmin):
     raw_id_fields = ["camera", "cluster"]
     # Facts of the file: set by the import, never typed in (a key names a stored object).
     readonly_fields = ["camera", "filename", "key", "web_key", "content_hash", "timestamp",
-                       "width", "height", "file_size", "detected"]
+                       "width", "height", "file_size", "detected", "external_id",
+                       "remote_path", "extra"]
 
     def has_add_permission(self, request, *args):
         return False  # images come from imports
@@ -68,6 +73,7 @@ class ClusterAdmin(OrgScopedModelAdmin):
     list_display = ["id", "site", "start", "image_count", "suggestion"]
     list_select_related = ["site"]
     raw_id_fields = ["site"]
+    readonly_fields = ["external_id", "extra"]  # kept from a Camtrap DP import
 
     def has_add_permission(self, request, *args):
         return False

@@ -110,6 +110,8 @@ class Site(models.Model):
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
     altitude = models.FloatField(null=True, blank=True)
+    # Camtrap DP locationID of an imported site (empty otherwise).
+    external_id = models.CharField(max_length=255, blank=True)
 
     objects = AccessQuerySet.as_manager()
 
@@ -130,6 +132,14 @@ class Camera(models.Model):
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="cameras")
     path = models.CharField(max_length=500, help_text="Folder relative to the survey root.")
+    # Kept from a Camtrap DP import (empty otherwise), so that its export gives the
+    # deployment back: its deploymentID, start and end, camera model, and in ``extra``
+    # the deployment columns TrapTagger has no field for ({"row": {column: cell}}).
+    external_id = models.CharField(max_length=255, blank=True)
+    deployment_start = models.DateTimeField(null=True, blank=True)
+    deployment_end = models.DateTimeField(null=True, blank=True)
+    camera_model = models.CharField(max_length=200, blank=True)
+    extra = models.JSONField(default=dict, blank=True)
 
     objects = AccessQuerySet.as_manager()
 
@@ -156,6 +166,11 @@ class Cluster(models.Model):
     # What the species classifier suggests for the whole cluster.
     suggestion = models.CharField(max_length=100, blank=True)
     suggestion_score = models.FloatField(null=True, blank=True)
+    # Kept from a Camtrap DP import: the eventID, and in ``extra`` the event's machine
+    # observation rows with the suggestion they gave ({"observations": [...],
+    # "suggestion": [name, score]}); the export writes them while the suggestion is unchanged.
+    external_id = models.CharField(max_length=255, blank=True)
+    extra = models.JSONField(default=dict, blank=True)
 
     objects = AccessQuerySet.as_manager()
 
@@ -191,6 +206,13 @@ class Image(models.Model):
     height = models.PositiveIntegerField(null=True, blank=True)
     file_size = models.PositiveBigIntegerField(default=0)
     detected = models.BooleanField(default=False)
+    # Kept from a Camtrap DP import: the mediaID; the filePath of a file the package did
+    # not hold (a URL), so the image has no stored copy; and in ``extra`` the media
+    # columns TrapTagger has no field for ({"row": {...}}) and the media-level observation
+    # rows without a box ({"observations": [...]}).
+    external_id = models.CharField(max_length=255, blank=True)
+    remote_path = models.CharField(max_length=2000, blank=True)
+    extra = models.JSONField(default=dict, blank=True)
 
     objects = AccessQuerySet.as_manager()
 

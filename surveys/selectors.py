@@ -40,6 +40,18 @@ def image_file_key(image: Image, variant: str) -> str | None:
     return key
 
 
+def organisation_named(org: str) -> Organisation:
+    """The organisation ``org`` (its name, any case, or its id), for commands.
+
+    Raises SurveyError naming ``org`` when there is none.
+    """
+    organisation = Organisation.objects.filter(name__iexact=org).first() or (
+        Organisation.objects.filter(pk=int(org)).first() if org.isdigit() else None)
+    if organisation is None:
+        raise SurveyError(f"There is no organisation called {org!r}.")
+    return organisation
+
+
 def survey_named(name: str, org: str | None = None) -> Survey:
     """The survey called ``name`` (in the organisation ``org``, a name or id), for commands.
 
@@ -51,10 +63,7 @@ def survey_named(name: str, org: str | None = None) -> Survey:
     surveys = Survey.objects.all()
     where = ""
     if org is not None:
-        organisation = Organisation.objects.filter(name__iexact=org).first() or (
-            Organisation.objects.filter(pk=int(org)).first() if org.isdigit() else None)
-        if organisation is None:
-            raise SurveyError(f"There is no organisation called {org!r}.")
+        organisation = organisation_named(org)
         surveys = Survey.objects.of_organisations([organisation.pk])
         where = f" in organisation “{organisation.name}”"
     found = list(surveys.filter(name=name).select_related("organisation")[:2])

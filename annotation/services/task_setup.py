@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Q
 
 from accounts.access import check_capability
 from accounts.taxonomy import Capability
@@ -25,7 +26,13 @@ def ensure_special_labels() -> None:
 
 
 def check_may_change(user, survey: Survey, action: str) -> None:
-    """Raise NotAllowed unless ``user`` may change the survey's tasks."""
+    """Raise NotAllowed unless ``user`` may change the survey's tasks.
+
+    ``user`` None is an operator at the command line (as in surveys.services.surveys),
+    who may; every view and admin action passes the request's user.
+    """
+    if user is None:
+        return
     try:
         check_capability(user, survey, Capability.CHANGE)
     except AccessDenied as exc:
@@ -117,3 +124,31 @@ def do_launch_task(task: Task, *, acting_user) -> int:
         Task.objects.filter(pk=task.pk).update(status=TaskStatus.LAUNCHED)
         task.status = TaskStatus.LAUNCHED
     return len(new)
+
+
+def do_finish_task(task: Task, annotations: list[ClusterAnnotation],
+                   labels: dict[int, list[int]], *, acting_user) -> Task:
+    """Record ``task`` as finished, with ``annotations`` already labelled elsewhere.
+
+    For labels people gave outside TrapTagger (a Camtrap DP import): the
+    annotations (one per cluster, unsaved) are created in bulk with their
+    labels (``labels``: cluster id -> label ids of this task or special
+    labels), and the task becomes FINISHED, so it is not offered to
+    annotators. Needs the CHANGE capability on the task's survey; runs in the
+    caller's transaction. The same few queries whatever the number of clusters.
+    """
+    check_may_change(acting_user, task.survey, "record finished tasks")
+    allowed = set(Label.objects.filter(Q(task=task) | Q(task=None)).values_list("pk", flat=True))
+    if any(label_id not in allowed for ids in labels.values() for label_id in ids):
+        raise NotAllowed("A label of another task cannot be given here.")
+    with transaction.atomic():
+        ClusterAnnotation.objects.bulk_create(annotations, batch_size=1000)
+        saved = dict(ClusterAnnotation.objects.filter(task=task)
+                     .values_list("cluster_id", "pk"))
+        through = ClusterAnnotation.labels.through
+        through.objects.bulk_create(
+            [through(clusterannotation_id=saved[cluster_id], label_id=label_id)
+             for cluster_id, ids in labels.items() for label_id in ids], batch_size=1000)
+        Task.objects.filter(pk=task.pk).update(status=TaskStatus.FINISHED)
+        task.status = TaskStatus.FINISHED
+    return task

@@ -14,6 +14,13 @@ The mapping (the format: https://camtrap-dp.tdwg.org/data/):
 
 Timestamps are ISO 8601 with the survey's offset; boxes are relative, top-left.
 Everything streams by pages of primary keys, so memory stays flat.
+
+What a Camtrap DP import kept (camtrapdp_import) is used when set, so that importing
+a package and exporting it again gives the same rows: IDs (``external_id``), a
+deployment's start, end and camera model, columns TrapTagger has no field for
+(``extra["row"]``, written over the derived cells), and observation rows it does not
+model (``extra["observations"]``: media-level rows without a box; event rows, written
+while the cluster's labels or suggestion are still the ones imported).
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from django.core.files.storage import default_storage
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Q
 
 from annotation.models import ClusterAnnotation, Task
 from annotation.taxonomy import SPECIAL_LABELS
@@ -116,7 +123,8 @@ class _Writer:
 
 
 def _deployments(survey: Survey) -> dict[int, dict]:
-    """Per camera with a timestamped image: its deployment row fields (one query each)."""
+    """Per camera with a timestamped image or an imported deployment span: its
+    deployment row fields (two queries)."""
     spans = {
         camera_id: (first, last) for camera_id, first, last in (
             Image.objects.filter(camera__site__survey=survey, corrected_timestamp__isnull=False)
@@ -125,14 +133,21 @@ def _deployments(survey: Survey) -> dict[int, dict]:
             .order_by("camera_id"))
     }
     deployments, unplaced = {}, set()
-    for camera_id, path, site, lat, lon in (
-        Camera.objects.filter(pk__in=spans).order_by("site__name", "path")
-        .values_list("pk", "path", "site__name", "site__latitude", "site__longitude")
+    for camera_id, path, site, lat, lon, external, location, start, end, model, extra in (
+        Camera.objects.filter(Q(pk__in=list(spans)) | Q(
+            site__survey=survey, deployment_start__isnull=False, deployment_end__isnull=False))
+        .order_by("site__name", "path")
+        .values_list("pk", "path", "site__name", "site__latitude", "site__longitude",
+                     "external_id", "site__external_id", "deployment_start",
+                     "deployment_end", "camera_model", "extra")
     ):
         if lat is None or lon is None:
             unplaced.add(site)
-        deployments[camera_id] = {"id": path or site, "site": site, "lat": lat, "lon": lon,
-                                  "start": spans[camera_id][0], "end": spans[camera_id][1]}
+        first, last = spans.get(camera_id, (None, None))
+        deployments[camera_id] = {"id": external or path or site, "site": site,
+                                  "location": location or site, "lat": lat, "lon": lon,
+                                  "start": start or first, "end": end or last,
+                                  "model": model, "row": (extra or {}).get("row", {})}
     if unplaced:
         names = sorted(unplaced)
         raise ExportError(
@@ -163,6 +178,7 @@ class _Media:
             "activityDetection"
         self.classifier = survey.classifier.name if survey.classifier_id else ""
         self.untimed = self.copied = 0
+        self.media_ids: dict[int, str] = {}  # this page's images: id -> mediaID
 
     def run(self, progress: Progress, total: int) -> None:
         cameras = dict(Camera.objects.filter(site__survey=self.survey)
@@ -171,23 +187,34 @@ class _Media:
         images = Image.objects.filter(camera_id__in=list(cameras))
         done = 0
         for page in pages_by_pk(images, ("pk", "camera_id", "cluster_id",
-                                         "corrected_timestamp", "filename", "key")):
-            timed = {}
-            for pk, camera_id, cluster_id, taken, filename, key in page:
+                                         "corrected_timestamp", "filename", "key",
+                                         "external_id", "remote_path", "extra")):
+            events = _event_ids({row[2] for row in page if row[2]})
+            timed, carried, self.media_ids = {}, [], {}
+            for pk, camera_id, cluster_id, taken, filename, key, external, remote, extra in page:
                 if taken is None or camera_id not in self.deployments:
                     self.untimed += 1
                     continue
                 when, deployment = _when(taken, self.tz), self.deployments[camera_id]["id"]
-                timed[pk] = (when, deployment, str(cluster_id or ""))
-                path = media_path(cameras[camera_id], filename)
-                self.media.write({"mediaID": str(pk), "deploymentID": deployment,
-                                  "captureMethod": self.capture, "timestamp": when,
-                                  "filePath": path, "filePublic": "false",
-                                  "fileName": filename, "fileMediatype": "image/jpeg"})
-                if self.copy_media and key:
-                    _copy(key, self.folder / path)
+                media_id = self.media_ids[pk] = external or str(pk)
+                timed[pk] = (when, deployment, events.get(cluster_id, str(cluster_id or "")))
+                row = {"mediaID": media_id, "deploymentID": deployment,
+                       "captureMethod": self.capture, "timestamp": when,
+                       "filePath": remote or media_path(cameras[camera_id], filename),
+                       "filePublic": "false", "fileName": filename,
+                       "fileMediatype": "image/jpeg", **(extra or {}).get("row", {})}
+                self.media.write(row)
+                carried.extend({**obs, "mediaID": media_id}
+                               for obs in (extra or {}).get("observations", ()))
+                target = _package_file(row["filePath"])
+                if self.copy_media and key and target:
+                    _copy(key, self.folder / target)
                     self.copied += 1
             self._boxes(timed)
+            for obs in carried:  # media-level rows an import kept as they were
+                if obs.get("scientificName"):
+                    self.species.add(obs["scientificName"])
+                self.observations.write(obs)
             done += len(page)
             progress(done, total)
 
@@ -199,10 +226,10 @@ class _Media:
                 .order_by("image_id", "pk")
                 .values_list("pk", "image_id", "left", "top", "right", "bottom", "score",
                              "category", "source", "status", "classification",
-                             "classification_score"))
+                             "classification_score", "extra"))
         write, species, classifier = self.observations.write, self.species, self.classifier
         for (pk, image_id, left, top, right, bottom, score, category, source, status,
-             species_name, species_score) in rows:
+             species_name, species_score, extra) in rows:
             left, top = min(max(left, 0.0), 1.0), min(max(top, 0.0), 1.0)
             width, height = min(right, 1.0) - left, min(bottom, 1.0) - top
             if width <= 0 or height <= 0:
@@ -215,7 +242,7 @@ class _Media:
             by_person = status in _BY_PERSON
             write({
                 "observationID": f"d{pk}", "deploymentID": deployment,
-                "mediaID": str(image_id), "eventID": event,
+                "mediaID": self.media_ids[image_id], "eventID": event,
                 "eventStart": when, "eventEnd": when, "observationLevel": "media",
                 "observationType": kind,
                 "scientificName": species_name if named else "",
@@ -225,7 +252,32 @@ class _Media:
                 "classifiedBy": "" if by_person else (classifier if named else source),
                 "classificationProbability": "" if by_person else _number(
                     species_score if named and species_score is not None else score),
+                **(extra or {}).get("row", {}),
             })
+
+
+def _event_ids(cluster_ids) -> dict[int, str]:
+    """The eventID a Camtrap DP import kept for each of these clusters (one query)."""
+    if not cluster_ids:
+        return {}
+    return dict(Cluster.objects.filter(pk__in=list(cluster_ids)).exclude(external_id="")
+                .values_list("pk", "external_id"))
+
+
+def _package_file(path: str) -> Path | None:
+    """Where a media row's filePath puts a copied file in the package; None for a URL."""
+    if "://" in path:
+        return None
+    parts = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+    return Path(*parts) if parts else None
+
+
+def _write_kept(rows: list[dict], out: _Writer, species: set) -> None:
+    """Observation rows an import kept, as they were."""
+    for row in rows:
+        if row.get("scientificName"):
+            species.add(row["scientificName"])
+        out.write(row)
 
 
 def _cluster_places(cluster_ids, deployments) -> dict[int, str]:
@@ -245,11 +297,15 @@ def _write_human_events(task: Task, deployments, out: _Writer, tz, species: set)
     """Event rows for the task's labels; return the clusters labelled."""
     labelled: set[int] = set()
     through = ClusterAnnotation.labels.through
-    annotations = ClusterAnnotation.objects.filter(task=task, labelled_at__isnull=False)
+    # Labelled, or holding rows an import kept (an event it left unlabelled, e.g.
+    # observationType unclassified).
+    annotations = ClusterAnnotation.objects.filter(task=task).filter(
+        Q(labelled_at__isnull=False) | Q(extra__has_key="observations"))
     # Keyed on the cluster: (task, cluster) is unique and indexed, so pages are ranges.
     for page in pages_by_pk(annotations, ("cluster_id", "pk", "cluster__start",
                                           "cluster__end", "annotator__username",
-                                          "labelled_at", "note"), key="cluster_id"):
+                                          "labelled_at", "note", "extra",
+                                          "cluster__external_id"), key="cluster_id"):
         page = [(pk, cluster_id, *rest) for cluster_id, pk, *rest in page]
         cluster_ids = [row[1] for row in page]
         labelled.update(cluster_ids)
@@ -262,8 +318,13 @@ def _write_human_events(task: Task, deployments, out: _Writer, tz, species: set)
                                                  "label__name", "label__task_id")
         ):
             labels[annotation_id].append((label_id, name, task_id is None))
-        for pk, cluster_id, start, end, annotator, labelled_at, note in page:
-            if start is None or cluster_id not in places:
+        for pk, cluster_id, start, end, annotator, labelled_at, note, extra, event in page:
+            kept = (extra or {}).get("observations")
+            if kept is not None and sorted(i for i, _n, _s in labels[pk]) == sorted(
+                    extra.get("labels", [])):
+                _write_kept(kept, out, species)  # still labelled as imported
+                continue
+            if labelled_at is None or start is None or cluster_id not in places:
                 continue
             own = [name for _id, name, special in labels[pk] if not special]
             for label_id, name, special in labels[pk]:
@@ -274,7 +335,8 @@ def _write_human_events(task: Task, deployments, out: _Writer, tz, species: set)
                     species.add(name)
                 out.write({
                     "observationID": f"e{cluster_id}-{label_id}",
-                    "deploymentID": places[cluster_id], "eventID": str(cluster_id),
+                    "deploymentID": places[cluster_id],
+                    "eventID": event or str(cluster_id),
                     "eventStart": _when(start, tz), "eventEnd": _when(end or start, tz),
                     "observationLevel": "event", "observationType": kind,
                     "scientificName": name if kind == "animal" else "",
@@ -288,18 +350,28 @@ def _write_human_events(task: Task, deployments, out: _Writer, tz, species: set)
 
 def _write_machine_events(survey, labelled: set[int], deployments, out: _Writer, tz,
                           species: set) -> None:
-    """Event rows for the AI suggestion of every cluster nobody labelled."""
+    """Event rows for the AI suggestion of every cluster nobody labelled (and the
+    machine rows an import kept, while the cluster's suggestion is the one imported)."""
     by = survey.classifier.name if survey.classifier_id else "species classifier"
-    clusters = Cluster.objects.filter(survey=survey, start__isnull=False).exclude(suggestion="")
-    for page in pages_by_pk(clusters, ("pk", "start", "end", "suggestion", "suggestion_score")):
-        todo = [row for row in page if row[0] not in labelled]
+    clusters = Cluster.objects.filter(survey=survey, start__isnull=False).filter(
+        ~Q(suggestion="") | Q(extra__has_key="observations"))
+    for page in pages_by_pk(clusters, ("pk", "start", "end", "suggestion", "suggestion_score",
+                                       "external_id", "extra")):
+        todo = []
+        for row in page:
+            extra = row[6] or {}
+            if "observations" in extra and extra.get("suggestion") == [row[3], row[4]]:
+                _write_kept(extra["observations"], out, species)
+            elif row[0] not in labelled and row[3]:
+                todo.append(row)
         places = _cluster_places([row[0] for row in todo], deployments)
-        for pk, start, end, suggestion, score in todo:
+        for pk, start, end, suggestion, score, event, _extra in todo:
             if pk not in places:
                 continue
             species.add(suggestion)
             out.write({
-                "observationID": f"e{pk}-ai", "deploymentID": places[pk], "eventID": str(pk),
+                "observationID": f"e{pk}-ai", "deploymentID": places[pk],
+                "eventID": event or str(pk),
                 "eventStart": _when(start, tz), "eventEnd": _when(end or start, tz),
                 "observationLevel": "event", "observationType": "animal",
                 "scientificName": suggestion, "classificationMethod": "machine",
@@ -371,9 +443,10 @@ def export_camtrapdp(survey: Survey, folder: Path, *, task_id: int | None = None
     try:
         for d in deployments.values():
             tables["deployments"].write({
-                "deploymentID": d["id"], "locationID": d["site"], "locationName": d["site"],
+                "deploymentID": d["id"], "locationID": d["location"], "locationName": d["site"],
                 "latitude": _number(d["lat"]), "longitude": _number(d["lon"]),
                 "deploymentStart": _when(d["start"], tz), "deploymentEnd": _when(d["end"], tz),
+                "cameraModel": d["model"], **d["row"],
             })
         media = _Media(survey, deployments, tables, folder, copy_media, species)
         media.run(progress, total)
