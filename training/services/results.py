@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Q
+from django.urls import reverse
 
 from annotation.models import ClusterAnnotation, Task
 from classifiers.models import Detection
@@ -39,12 +40,58 @@ AVAILABLE_COLUMNS = {
     "notes": "the annotator's note",
     "labelled_at": "when the label was saved",
 }
+# Columns only rows of one image (image and detection levels) or one box can carry.
+IMAGE_COLUMNS = {
+    "image_id": "the image's id",
+    "file": "the image's path in the survey (camera folder / file name)",
+    "timestamp": "when the image was taken (corrected), in the survey's time zone",
+    "timestamp_original": "what the camera wrote",
+    "image_url": "the image's address in TrapTagger (members only)",
+}
+DETECTION_COLUMNS = {
+    "detection_id": "the box's id",
+    "box": "the box as x y width height, relative to the image, origin top-left",
+    "score": "the detector's confidence",
+    "classification": "the species classifier's guess for the box",
+}
+# Aggregate levels: one row per group and label.
+AGGREGATE_COLUMNS = {
+    "clusters": "labelled clusters with the label",
+    "individuals": "summed counts of single-species clusters",
+    "first_seen": "the earliest cluster's first time",
+    "last_seen": "the latest cluster's first time",
+}
+LEVELS = ("detection", "image", "cluster", "camera", "site", "survey")
+_GROUP_COLUMNS = {"camera": ["site", "camera"], "site": ["site", "latitude", "longitude"],
+                  "survey": []}
 JOIN_SEPARATOR = "; "
+
+
+def columns_for(level: str) -> dict[str, str]:
+    """The columns a row of ``level`` can carry, with what each holds."""
+    if level in _GROUP_COLUMNS:
+        return {**{c: AVAILABLE_COLUMNS[c] for c in _GROUP_COLUMNS[level]},
+                "species": AVAILABLE_COLUMNS["species"], **AGGREGATE_COLUMNS}
+    columns = dict(AVAILABLE_COLUMNS)
+    if level in ("image", "detection"):
+        columns.update(IMAGE_COLUMNS)
+    if level == "detection":
+        columns.update(DETECTION_COLUMNS)
+    return columns
+
+
+def default_columns(level: str) -> list[str]:
+    if level in _GROUP_COLUMNS:
+        return list(columns_for(level))
+    extra = {"image": ["image_id", "file", "timestamp"],
+             "detection": ["detection_id", "file", "timestamp", "box", "score"]}
+    return [*RESULT_COLUMNS[:4], *extra.get(level, []), *RESULT_COLUMNS[4:]]
 
 
 @dataclass
 class ResultsOptions:
     columns: list[str] = field(default_factory=lambda: list(RESULT_COLUMNS))
+    level: str = "cluster"  # one row per detection, image, cluster; or per camera/site/survey
     rename: dict[str, str] = field(default_factory=dict)
     joined: bool = False  # one row per cluster, its labels joined in the species cell
     labels: list[str] | None = None  # only these labels (names, any case)
@@ -54,11 +101,17 @@ class ResultsOptions:
 
 def check_options(options: ResultsOptions) -> None:
     """Raise ExportError naming the option to fix."""
-    unknown = [c for c in options.columns if c not in AVAILABLE_COLUMNS]
+    if options.level not in LEVELS:
+        raise ExportError(f"Unknown level {options.level!r}; choose one of {', '.join(LEVELS)}.")
+    available = columns_for(options.level)
+    unknown = [c for c in options.columns if c not in available]
     if unknown or not options.columns:
         raise ExportError(
-            f"Unknown column(s) {', '.join(unknown) or '(none given)'}; choose from: "
-            f"{', '.join(AVAILABLE_COLUMNS)}.")
+            f"Unknown column(s) for {options.level} rows: {', '.join(unknown) or '(none given)'}"
+            f"; choose from: {', '.join(available)}.")
+    if options.joined and options.level in _GROUP_COLUMNS:
+        raise ExportError(f"--joined makes no sense for {options.level} rows (one row per "
+                          "label and group); leave it out.")
     if len(set(options.columns)) != len(options.columns):
         raise ExportError("A column is listed twice in --columns.")
     stray = [old for old in options.rename if old not in options.columns]
@@ -182,24 +235,48 @@ def _count(special: bool, exclusive: bool, species: int, animals: int):
     return animals
 
 
-def write_results_csv(task: Task, out, options: ResultsOptions | None = None) -> int:
-    """Write the task's labelled clusters to ``out``, a page at a time; return the rows.
+def _images_of(cluster_ids) -> dict[int, list[tuple]]:
+    """Per cluster: its images (id, camera folder, file, corrected, original), in order."""
+    found = defaultdict(list)
+    for cluster_id, *image in (
+        Image.objects.filter(cluster_id__in=cluster_ids)
+        .order_by("cluster_id", "corrected_timestamp", "filename", "pk")
+        .values_list("cluster_id", "pk", "camera__path", "filename", "corrected_timestamp",
+                     "timestamp")
+    ):
+        found[cluster_id].append(tuple(image))
+    return found
 
-    Memory stays that of one page whatever the task's size (see ``PAGE``).
-    Raises ExportError for bad options (see ``check_options``).
+
+def _boxes_of(cluster_ids) -> dict[int, list[tuple]]:
+    """Per image: its counted boxes (id, category, left, top, right, bottom, score, guess)."""
+    found = defaultdict(list)
+    for image_id, *box in (
+        Detection.objects.filter(image__cluster_id__in=cluster_ids, static=False,
+                                 status__in=_COUNTED)
+        .order_by("image_id", "-score", "pk")
+        .values_list("image_id", "pk", "category", "left", "top", "right", "bottom", "score",
+                     "classification")
+    ):
+        found[image_id].append(tuple(box))
+    return found
+
+
+def _label_rows(task: Task, options: ResultsOptions, tz):
+    """Each labelled cluster's label rows: (cells, count rule, images, boxes) per label group.
+
+    ``count rule`` is None when the row's count is fixed (0 or blank), else "animals"
+    (the row is one species of a single-species cluster: its animal boxes count).
     """
-    options = options or ResultsOptions()
-    check_options(options)
-    tz = ZoneInfo(task.survey.timezone)
     wanted = {name.casefold() for name in options.labels} if options.labels else None
-    writer = csv.writer(out)
-    writer.writerow([safe_cell(options.rename.get(c, c)) for c in options.columns])
-    rows = 0
+    per_image = options.level in ("image", "detection")
     for (site_name, latitude, longitude), page in _pages(task, options):
         cluster_ids = [row[1] for row in page]
         labels = _labels_of([row[0] for row in page])
         first = _first_images(cluster_ids)
         counts = animal_counts(cluster_ids)
+        images = _images_of(cluster_ids) if per_image else {}
+        boxes = _boxes_of(cluster_ids) if per_image else {}
         for annotation_id, cluster_id, _start, annotator, note, labelled_at in page:
             camera, taken, original = first.get(cluster_id, ("", None, None))
             own = labels.get(annotation_id, [])
@@ -208,7 +285,7 @@ def write_results_csv(task: Task, out, options: ResultsOptions | None = None) ->
                 own = [label for label in own if label[0].casefold() in wanted]
             if not own:
                 continue
-            cells = {
+            base = {
                 "cluster_id": cluster_id, "site": site_name, "latitude": latitude,
                 "longitude": longitude, "camera": camera,
                 "first_timestamp": taken.astimezone(tz).isoformat() if taken else "",
@@ -219,14 +296,91 @@ def write_results_csv(task: Task, out, options: ResultsOptions | None = None) ->
             }
             groups = [own] if options.joined else [[label] for label in own]
             for group in groups:
-                cells["species"] = JOIN_SEPARATOR.join(name for name, _s, _e in group)
+                cells = dict(base, species=JOIN_SEPARATOR.join(n for n, _s, _e in group))
+                rule = None
                 if len(group) == 1:
                     _name, special, exclusive = group[0]
                     cells["count"] = _count(special, exclusive, species,
                                             counts.get(cluster_id, 0))
+                    rule = "animals" if isinstance(cells["count"], int) and not exclusive \
+                        else None
                 else:
                     cells["count"] = ""  # several labels in one row: no single count
-                writer.writerow([_cell(cells[c]) for c in options.columns])
+                yield cells, rule, taken, images.get(cluster_id, []), boxes
+
+
+def _image_cells(cells, rule, image, boxes, tz):
+    image_id, folder, filename, taken, original = image
+    animals = sum(1 for box in boxes.get(image_id, ()) if box[1] == Category.ANIMAL)
+    return dict(
+        cells, image_id=image_id, file=f"{folder}/{filename}" if folder else filename,
+        timestamp=taken.astimezone(tz).isoformat() if taken else "",
+        timestamp_original=original.astimezone(tz).replace(tzinfo=None).isoformat()
+        if original else "",
+        image_url=reverse("image_file", args=[image_id, "original"]),
+        count=animals if rule == "animals" else cells["count"],
+    )
+
+
+def write_results_csv(task: Task, out, options: ResultsOptions | None = None) -> int:
+    """Write the task's results to ``out`` at ``options.level``; return the rows written.
+
+    Detection, image and cluster rows stream a page of clusters at a time; camera,
+    site and survey rows are sums kept per group and label. Memory stays that of
+    one page (or of the groups) whatever the task's size (see ``PAGE``). Raises
+    ExportError for bad options (see ``check_options``).
+    """
+    options = options or ResultsOptions()
+    check_options(options)
+    tz = ZoneInfo(task.survey.timezone)
+    writer = csv.writer(out)
+    writer.writerow([safe_cell(options.rename.get(c, c)) for c in options.columns])
+
+    def write(cells) -> None:
+        writer.writerow([_cell(cells.get(c, "")) for c in options.columns])
+
+    rows = 0
+    if options.level in _GROUP_COLUMNS:
+        keys = _GROUP_COLUMNS[options.level]
+        sums: dict[tuple, dict] = {}
+        for cells, _rule, taken, _images, _boxes in _label_rows(task, options, tz):
+            key = (*(cells[k] for k in keys), cells["species"])
+            found = sums.setdefault(key, {**{k: cells[k] for k in keys},
+                                          "species": cells["species"], "clusters": 0,
+                                          "individuals": 0, "first_seen": None,
+                                          "last_seen": None})
+            found["clusters"] += 1
+            if isinstance(cells["count"], int):
+                found["individuals"] += cells["count"]
+            if taken:
+                found["first_seen"] = min(filter(None, (found["first_seen"], taken)))
+                found["last_seen"] = max(filter(None, (found["last_seen"], taken)))
+        for key in sorted(sums, key=lambda k: tuple("" if v is None else str(v) for v in k)):
+            found = sums[key]
+            for edge in ("first_seen", "last_seen"):
+                found[edge] = found[edge].astimezone(tz).isoformat() if found[edge] else ""
+            write(found)
+            rows += 1
+        return rows
+    for cells, rule, _taken, images, boxes in _label_rows(task, options, tz):
+        if options.level == "cluster":
+            write(cells)
+            rows += 1
+            continue
+        for image in images:
+            image_cells = _image_cells(cells, rule, image, boxes, tz)
+            if options.level == "image":
+                write(image_cells)
+                rows += 1
+                continue
+            for box_id, category, left, top, right, bottom, score, guess in \
+                    boxes.get(image[0], ()):
+                write(dict(
+                    image_cells, detection_id=box_id, score=round(score, 4),
+                    box=" ".join(f"{v:.4f}" for v in (left, top, right - left, bottom - top)),
+                    classification=guess,
+                    count=1 if rule == "animals" and category == Category.ANIMAL else "",
+                ))
                 rows += 1
     return rows
 

@@ -6,10 +6,15 @@ from django.core.management.base import BaseCommand, CommandError
 from annotation.models import Task
 from core.exceptions import UserError
 from training.services.results import (
+    AGGREGATE_COLUMNS,
     AVAILABLE_COLUMNS,
+    DETECTION_COLUMNS,
+    IMAGE_COLUMNS,
+    LEVELS,
     RESULT_COLUMNS,
     ResultsOptions,
     check_options,
+    default_columns,
     write_results_csv,
 )
 
@@ -22,14 +27,20 @@ def _day(value: str) -> date:
 
 
 class Command(BaseCommand):
-    help = ("Write a task's results as CSV: one row per cluster and species (or per cluster "
-            "with --joined). Columns: " + ", ".join(AVAILABLE_COLUMNS) + ".")
+    help = ("Write a task's results as CSV: by default one row per cluster and species (or "
+            "per cluster with --joined); --level picks detection, image, cluster rows or sums "
+            "per camera, site or survey. Cluster columns: " + ", ".join(AVAILABLE_COLUMNS)
+            + "; image rows add " + ", ".join(IMAGE_COLUMNS) + "; detection rows add "
+            + ", ".join(DETECTION_COLUMNS) + "; sums: " + ", ".join(AGGREGATE_COLUMNS) + ".")
 
     def add_arguments(self, parser):
         parser.add_argument("--task", type=int, required=True, help="The task's id.")
         parser.add_argument("--out", required=True, help="The CSV file to write ('-' for stdout).")
-        parser.add_argument("--columns", help="Comma-separated columns, in order (default: "
-                            + ",".join(RESULT_COLUMNS) + ").")
+        parser.add_argument("--level", choices=LEVELS, default="cluster",
+                            help="One row per detection, image or cluster (and label); or one "
+                            "per camera, site or survey and label, with sums.")
+        parser.add_argument("--columns", help="Comma-separated columns, in order (default "
+                            "for clusters: " + ",".join(RESULT_COLUMNS) + ").")
         parser.add_argument("--rename", action="append", default=[], metavar="OLD=NEW",
                             help="Name a column differently in the header (repeatable).")
         parser.add_argument("--joined", action="store_true",
@@ -39,7 +50,7 @@ class Command(BaseCommand):
                             "the survey's time zone).")
         parser.add_argument("--until", type=_day, help="Clusters up to this day, included.")
 
-    def handle(self, *args, task, out, columns, rename, joined, labels, since, until,
+    def handle(self, *args, task, out, level, columns, rename, joined, labels, since, until,
                **options):
         found = Task.objects.select_related("survey").filter(pk=task).first()
         if found is None:
@@ -51,8 +62,9 @@ class Command(BaseCommand):
                 raise CommandError(f"--rename {pair!r}: write it as OLD=NEW.")
             renames[old.strip()] = new.strip()
         spec = ResultsOptions(
-            columns=[c.strip() for c in columns.split(",")] if columns else list(RESULT_COLUMNS),
-            rename=renames, joined=joined,
+            columns=[c.strip() for c in columns.split(",")] if columns
+            else default_columns(level),
+            level=level, rename=renames, joined=joined,
             labels=[name.strip() for name in labels.split(",")] if labels else None,
             since=since, until=until,
         )
