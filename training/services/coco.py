@@ -74,6 +74,23 @@ def _boxes(cluster_ids):
     return found
 
 
+def _annotate(later, counts, image_id, drawn, width, height, species, found) -> None:
+    """An image's annotations: its boxes in pixels, or else its cluster's labels."""
+    for left, top, right, bottom, box_id in drawn:
+        bbox = [round(left * width, 1), round(top * height, 1),
+                round((right - left) * width, 1), round((bottom - top) * height, 1)]
+        later.write(json.dumps({"id": f"d{box_id}", "image_id": str(image_id),
+                                "category_id": species[0][0], "bbox": bbox,
+                                "sequence_level_annotation": False}) + "\n")
+        counts["boxes"] += 1
+    if not drawn:
+        for category_id, _name, _special in found:
+            later.write(json.dumps({"id": f"i{image_id}-{category_id}",
+                                    "image_id": str(image_id), "category_id": category_id,
+                                    "sequence_level_annotation": True}) + "\n")
+            counts["annotations"] += 1
+
+
 def write_coco(task: Task, out) -> dict:
     """Write the task's labelled clusters to ``out`` (a text file); return the counts."""
     tz = ZoneInfo(task.survey.timezone)
@@ -114,21 +131,7 @@ def write_coco(task: Task, out) -> dict:
                               + json.dumps(image, ensure_ascii=False))
                     counts["images"] += 1
                     drawn = boxes[pk] if species and width and height else []
-                    for left, top, right, bottom, box_id in drawn:
-                        bbox = [round(left * width, 1), round(top * height, 1),
-                                round((right - left) * width, 1),
-                                round((bottom - top) * height, 1)]
-                        later.write(json.dumps({"id": f"d{box_id}", "image_id": str(pk),
-                                                "category_id": species[0][0], "bbox": bbox,
-                                                "sequence_level_annotation": False}) + "\n")
-                        counts["boxes"] += 1
-                    if not drawn:
-                        for category_id, _name, _special in found:
-                            later.write(json.dumps({
-                                "id": f"i{pk}-{category_id}", "image_id": str(pk),
-                                "category_id": category_id,
-                                "sequence_level_annotation": True}) + "\n")
-                            counts["annotations"] += 1
+                    _annotate(later, counts, pk, drawn, width, height, species, found)
         counts["annotations"] += counts["boxes"]
         out.write('],\n"annotations": [')
         later.seek(0)

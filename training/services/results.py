@@ -322,6 +322,30 @@ def _image_cells(cells, rule, image, boxes, tz):
     )
 
 
+def _write_sums(task: Task, options: ResultsOptions, tz, write) -> int:
+    """Camera, site or survey rows: per group and label, clusters, individuals, first/last."""
+    keys = _GROUP_COLUMNS[options.level]
+    sums: dict[tuple, dict] = {}
+    for cells, _rule, taken, _images, _boxes in _label_rows(task, options, tz):
+        key = (*(cells[k] for k in keys), cells["species"])
+        found = sums.setdefault(key, {**{k: cells[k] for k in keys},
+                                      "species": cells["species"], "clusters": 0,
+                                      "individuals": 0, "first_seen": None,
+                                      "last_seen": None})
+        found["clusters"] += 1
+        if isinstance(cells["count"], int):
+            found["individuals"] += cells["count"]
+        if taken:
+            found["first_seen"] = min(filter(None, (found["first_seen"], taken)))
+            found["last_seen"] = max(filter(None, (found["last_seen"], taken)))
+    for key in sorted(sums, key=lambda k: tuple("" if v is None else str(v) for v in k)):
+        found = sums[key]
+        for edge in ("first_seen", "last_seen"):
+            found[edge] = found[edge].astimezone(tz).isoformat() if found[edge] else ""
+        write(found)
+    return len(sums)
+
+
 def write_results_csv(task: Task, out, options: ResultsOptions | None = None) -> int:
     """Write the task's results to ``out`` at ``options.level``; return the rows written.
 
@@ -339,29 +363,9 @@ def write_results_csv(task: Task, out, options: ResultsOptions | None = None) ->
     def write(cells) -> None:
         writer.writerow([_cell(cells.get(c, "")) for c in options.columns])
 
-    rows = 0
     if options.level in _GROUP_COLUMNS:
-        keys = _GROUP_COLUMNS[options.level]
-        sums: dict[tuple, dict] = {}
-        for cells, _rule, taken, _images, _boxes in _label_rows(task, options, tz):
-            key = (*(cells[k] for k in keys), cells["species"])
-            found = sums.setdefault(key, {**{k: cells[k] for k in keys},
-                                          "species": cells["species"], "clusters": 0,
-                                          "individuals": 0, "first_seen": None,
-                                          "last_seen": None})
-            found["clusters"] += 1
-            if isinstance(cells["count"], int):
-                found["individuals"] += cells["count"]
-            if taken:
-                found["first_seen"] = min(filter(None, (found["first_seen"], taken)))
-                found["last_seen"] = max(filter(None, (found["last_seen"], taken)))
-        for key in sorted(sums, key=lambda k: tuple("" if v is None else str(v) for v in k)):
-            found = sums[key]
-            for edge in ("first_seen", "last_seen"):
-                found[edge] = found[edge].astimezone(tz).isoformat() if found[edge] else ""
-            write(found)
-            rows += 1
-        return rows
+        return _write_sums(task, options, tz, write)
+    rows = 0
     for cells, rule, _taken, images, boxes in _label_rows(task, options, tz):
         if options.level == "cluster":
             write(cells)
