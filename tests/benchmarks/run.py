@@ -311,6 +311,39 @@ def bench_camtrapdp(detections: int, reuse: bool = False) -> None:
     print(f"our export vs naive ORM: {naive / ours:5.2f}x faster, "
           f"{naive_rss / ours_rss:5.2f}x less peak RSS ({rows} observations written)")
     shutil.rmtree(out)
+    bench_results_levels(survey)
+
+
+def bench_results_levels(survey) -> None:
+    """Results CSV of the same survey: one row per cluster, and one per box."""
+    from annotation.models import Task
+    from training.services.results import ResultsOptions, default_columns, write_results_csv
+
+    task = Task.objects.filter(survey=survey).get()
+    out = Path(tempfile.mkdtemp(prefix="tt-bench-results-"))
+
+    def ours(level):
+        def run():
+            with (out / f"{level}.csv").open("w", newline="") as fh:
+                write_results_csv(task, fh, ResultsOptions(level=level,
+                                                           columns=default_columns(level)))
+        return run
+
+    def naive():
+        with (out / "naive.csv").open("w", newline="") as fh:
+            naive_results(task, fh)
+
+    print("\nresults CSV of the same survey")
+    base, base_rss = in_child(naive)
+    print(f"{'naive ORM':<16} {base:7.2f} s   peak RSS {base_rss:7.1f} MiB   (cluster rows)")
+    for level in ("cluster", "detection"):
+        seconds, rss = in_child(ours(level))
+        rows = sum(1 for _ in (out / f"{level}.csv").open()) - 1
+        print(f"{'ours, ' + level:<16} {seconds:7.2f} s   peak RSS {rss:7.1f} MiB   "
+              f"{rows} rows   {base / seconds:5.2f}x faster than naive cluster rows")
+    import shutil
+
+    shutil.rmtree(out)
 
 
 def make_insights_survey(images: int):

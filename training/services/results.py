@@ -262,6 +262,20 @@ def _boxes_of(cluster_ids) -> dict[int, list[tuple]]:
     return found
 
 
+def _first_and_counts(images, boxes) -> tuple[dict, dict]:
+    """From a page's images and boxes: each cluster's first timed image (as
+    ``_first_images``) and most animal boxes on one image (as ``animal_counts``)."""
+    first, counts = {}, {}
+    for cluster_id, rows in images.items():
+        timed = [row for row in rows if row[3] is not None]
+        if timed:
+            _pk, folder, _file, taken, original = timed[0]
+            first[cluster_id] = (folder, taken, original)
+        counts[cluster_id] = max((sum(1 for box in boxes.get(row[0], ())
+                                      if box[1] == Category.ANIMAL) for row in rows), default=0)
+    return first, counts
+
+
 def _label_rows(task: Task, options: ResultsOptions, tz):
     """Each labelled cluster's label rows: (cells, count rule, images, boxes) per label group.
 
@@ -273,10 +287,12 @@ def _label_rows(task: Task, options: ResultsOptions, tz):
     for (site_name, latitude, longitude), page in _pages(task, options):
         cluster_ids = [row[1] for row in page]
         labels = _labels_of([row[0] for row in page])
-        first = _first_images(cluster_ids)
-        counts = animal_counts(cluster_ids)
-        images = _images_of(cluster_ids) if per_image else {}
-        boxes = _boxes_of(cluster_ids) if per_image else {}
+        if per_image:  # the first image and the counts follow from the rows read anyway
+            images, boxes = _images_of(cluster_ids), _boxes_of(cluster_ids)
+            first, counts = _first_and_counts(images, boxes)
+        else:
+            images, boxes = {}, {}
+            first, counts = _first_images(cluster_ids), animal_counts(cluster_ids)
         for annotation_id, cluster_id, _start, annotator, note, labelled_at in page:
             camera, taken, original = first.get(cluster_id, ("", None, None))
             own = labels.get(annotation_id, [])
@@ -309,7 +325,7 @@ def _label_rows(task: Task, options: ResultsOptions, tz):
                 yield cells, rule, taken, images.get(cluster_id, []), boxes
 
 
-def _image_cells(cells, rule, image, boxes, tz):
+def _image_cells(cells, rule, image, boxes, tz, image_url: str):
     image_id, folder, filename, taken, original = image
     animals = sum(1 for box in boxes.get(image_id, ()) if box[1] == Category.ANIMAL)
     return dict(
@@ -317,7 +333,7 @@ def _image_cells(cells, rule, image, boxes, tz):
         timestamp=taken.astimezone(tz).isoformat() if taken else "",
         timestamp_original=original.astimezone(tz).replace(tzinfo=None).isoformat()
         if original else "",
-        image_url=reverse("image_file", args=[image_id, "original"]),
+        image_url=image_url.format(image_id),
         count=animals if rule == "animals" else cells["count"],
     )
 
@@ -356,6 +372,8 @@ def write_results_csv(task: Task, out, options: ResultsOptions | None = None) ->
     """
     options = options or ResultsOptions()
     check_options(options)
+    # One reverse() for the export, not one per image.
+    image_url = reverse("image_file", args=[987654321, "original"]).replace("987654321", "{}")
     tz = ZoneInfo(task.survey.timezone)
     writer = csv.writer(out)
     writer.writerow([safe_cell(options.rename.get(c, c)) for c in options.columns])
@@ -372,7 +390,7 @@ def write_results_csv(task: Task, out, options: ResultsOptions | None = None) ->
             rows += 1
             continue
         for image in images:
-            image_cells = _image_cells(cells, rule, image, boxes, tz)
+            image_cells = _image_cells(cells, rule, image, boxes, tz, image_url)
             if options.level == "image":
                 write(image_cells)
                 rows += 1
