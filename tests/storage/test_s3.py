@@ -98,3 +98,27 @@ def test_pipeline_with_files_on_s3(s3_storage, demo_source, demo_model_file, tmp
     assert "Signature" in response["Location"] or "X-Amz-Signature" in response["Location"]
     client.force_login(member(SurveyFactory().organisation, "admin"))
     assert client.get(f"/images/{image.pk}/web/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_export_lands_on_s3_and_downloads_by_signed_url(s3_storage, client, media_storage):
+    import requests
+
+    from tests.training.test_camtrapdp import small_survey
+    from training.services.exports import do_request_export, do_run_export
+
+    task, _zebra, _guess = small_survey()
+    admin = member(task.survey.organisation, "admin")
+    export = do_run_export(do_request_export(task.survey, "coco", acting_user=admin).pk)
+    assert export.status == "done", export.message
+    listed = s3_storage.list_objects_v2(Bucket=BUCKET, Prefix="exports/")
+    assert [o["Key"] for o in listed["Contents"]] == [export.file_key]
+    assert not any(media_storage.iterdir())
+    client.force_login(admin)
+    response = client.get(f"/exports/{export.pk}/download/")
+    assert response.status_code == 302
+    location = response["Location"]
+    assert location.startswith(s3_storage.meta.endpoint_url) and "Signature" in location
+    assert b'"categories"' in requests.get(location, timeout=10).content
+    client.force_login(member(SurveyFactory().organisation, "admin"))
+    assert client.get(f"/exports/{export.pk}/download/").status_code == 404
