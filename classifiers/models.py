@@ -68,6 +68,10 @@ class Detection(models.Model):
 
     class Meta:
         ordering = ["image", "-score"]
+        # Counting an image's boxes by kind and state (exports, suggestions) reads this
+        # index alone, not every box row.
+        indexes = [models.Index(fields=["image", "category", "status", "static"],
+                                name="detection_counted_idx")]
 
     def __str__(self):
         return f"{self.get_category_display()} {self.score:.2f} on image {self.image_id}"

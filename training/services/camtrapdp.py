@@ -48,7 +48,7 @@ from surveys.taxonomy import TriggerSource
 from ..exceptions import ExportError
 from ..selectors import task_for
 from .paging import pages_by_pk
-from .results import animal_counts, safe_cell
+from .results import animal_counts, label_facts, safe_cell
 
 VERSION = "1.0.2"
 PROFILE_URL = f"https://raw.githubusercontent.com/tdwg/camtrap-dp/{VERSION}/camtrap-dp-profile.json"
@@ -115,6 +115,16 @@ class _Writer:
         for i in self._text:
             if cells[i]:
                 cells[i] = safe_cell(cells[i])
+        self._csv.writerow(cells)
+        self.rows += 1
+
+    def blank_and_positions(self, *columns: str) -> tuple[list[str], list[int]]:
+        """An empty row and the positions of ``columns``, for rows built by position
+        (the box rows: a million dicts cost more than the CSV writing itself)."""
+        return [""] * len(self.columns), [self._index[c] for c in columns]
+
+    def write_cells(self, cells: list) -> None:
+        """Write a row built by position; free text in it must already be defused."""
         self._csv.writerow(cells)
         self.rows += 1
 
@@ -185,13 +195,20 @@ class _Media:
                        .values_list("pk", "path"))
         # By camera ids, not a join to the survey: MariaDB then pages by primary key.
         images = Image.objects.filter(camera_id__in=list(cameras))
+        # Rows an import kept are read only for a survey made from a package (its cameras
+        # carry deployment ids): decoding an empty JSON object per box costs seconds on a
+        # million boxes, and looking for non-empty ones would read every box.
+        kept_media = self.kept_box_rows = Camera.objects.filter(
+            site__survey=self.survey).exclude(external_id="").exists()
         done = 0
         for page in pages_by_pk(images, ("pk", "camera_id", "cluster_id",
                                          "corrected_timestamp", "filename", "key",
-                                         "external_id", "remote_path", "extra")):
+                                         "external_id", "remote_path",
+                                         "extra" if kept_media else "pk")):
             events = _event_ids({row[2] for row in page if row[2]})
             timed, carried, self.media_ids = {}, [], {}
             for pk, camera_id, cluster_id, taken, filename, key, external, remote, extra in page:
+                extra = extra if kept_media else None
                 if taken is None or camera_id not in self.deployments:
                     self.untimed += 1
                     continue
@@ -218,18 +235,26 @@ class _Media:
             done += len(page)
             progress(done, total)
 
+    _BOX_COLUMNS = ("observationID", "deploymentID", "mediaID", "eventID", "eventStart",
+                    "eventEnd", "observationLevel", "observationType", "scientificName",
+                    "bboxX", "bboxY", "bboxWidth", "bboxHeight", "classificationMethod",
+                    "classifiedBy", "classificationProbability")
+
     def _boxes(self, timed: dict) -> None:
         if not timed:
             return
+        columns = ["pk", "image_id", "left", "top", "right", "bottom", "score", "category",
+                   "source", "status", "classification", "classification_score"]
+        if self.kept_box_rows:  # only an imported package's boxes carry rows of their own
+            columns.append("extra")
         rows = (Detection.objects.filter(image_id__in=list(timed), static=False,
                                          status__in=_COUNTED)
-                .order_by("image_id", "pk")
-                .values_list("pk", "image_id", "left", "top", "right", "bottom", "score",
-                             "category", "source", "status", "classification",
-                             "classification_score", "extra"))
-        write, species, classifier = self.observations.write, self.species, self.classifier
-        for (pk, image_id, left, top, right, bottom, score, category, source, status,
-             species_name, species_score, extra) in rows:
+                .order_by("image_id", "pk").values_list(*columns))
+        blank, at = self.observations.blank_and_positions(*self._BOX_COLUMNS)
+        write, species, classifier = self.observations.write_cells, self.species, \
+            safe_cell(self.classifier)
+        for pk, image_id, left, top, right, bottom, score, category, source, status, \
+                species_name, species_score, *extra in rows:
             left, top = min(max(left, 0.0), 1.0), min(max(top, 0.0), 1.0)
             width, height = min(right, 1.0) - left, min(bottom, 1.0) - top
             if width <= 0 or height <= 0:
@@ -240,20 +265,24 @@ class _Media:
             if named:
                 species.add(species_name)
             by_person = status in _BY_PERSON
-            write({
-                "observationID": f"d{pk}", "deploymentID": deployment,
-                "mediaID": self.media_ids[image_id], "eventID": event,
-                "eventStart": when, "eventEnd": when, "observationLevel": "media",
-                "observationType": kind,
-                "scientificName": species_name if named else "",
-                "bboxX": _number(left), "bboxY": _number(top),
-                "bboxWidth": _number(width), "bboxHeight": _number(height),
-                "classificationMethod": "human" if by_person else "machine",
-                "classifiedBy": "" if by_person else (classifier if named else source),
-                "classificationProbability": "" if by_person else _number(
+            values = (
+                f"d{pk}", safe_cell(deployment), self.media_ids[image_id], event, when, when,
+                "media", kind, safe_cell(species_name) if named else "",
+                _number(left), _number(top), _number(width), _number(height),
+                "human" if by_person else "machine",
+                "" if by_person else (classifier if named else safe_cell(source)),
+                "" if by_person else _number(
                     species_score if named and species_score is not None else score),
-                **(extra or {}).get("row", {}),
-            })
+            )
+            kept = extra and (extra[0] or {}).get("row")
+            if kept:  # an imported box: its own row over what TrapTagger derives
+                self.observations.write({**dict(zip(self._BOX_COLUMNS, values, strict=True)),
+                                         **kept})
+                continue
+            cells = blank.copy()
+            for position, value in zip(at, values, strict=True):
+                cells[position] = value
+            write(cells)
 
 
 def _event_ids(cluster_ids) -> dict[int, str]:
@@ -297,6 +326,7 @@ def _write_human_events(task: Task, deployments, out: _Writer, tz, species: set)
     """Event rows for the task's labels; return the clusters labelled."""
     labelled: set[int] = set()
     through = ClusterAnnotation.labels.through
+    facts = label_facts(task)
     # Labelled, or holding rows an import kept (an event it left unlabelled, e.g.
     # observationType unclassified).
     annotations = ClusterAnnotation.objects.filter(task=task).filter(
@@ -312,12 +342,14 @@ def _write_human_events(task: Task, deployments, out: _Writer, tz, species: set)
         places = _cluster_places(cluster_ids, deployments)
         counts = animal_counts(cluster_ids)
         labels = defaultdict(list)
-        for annotation_id, label_id, name, task_id in (
+        for annotation_id, label_id in (  # the link table alone: see labels_by_annotation
             through.objects.filter(clusterannotation_id__in=[row[0] for row in page])
-            .order_by("label__name").values_list("clusterannotation_id", "label_id",
-                                                 "label__name", "label__task_id")
+            .values_list("clusterannotation_id", "label_id")
         ):
-            labels[annotation_id].append((label_id, name, task_id is None))
+            name, special, _exclusive = facts[label_id]
+            labels[annotation_id].append((label_id, name, special))
+        for own in labels.values():
+            own.sort(key=lambda label: label[1])
         for pk, cluster_id, start, end, annotator, labelled_at, note, extra, event in page:
             kept = (extra or {}).get("observations")
             if kept is not None and sorted(i for i, _n, _s in labels[pk]) == sorted(

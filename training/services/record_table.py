@@ -29,7 +29,7 @@ from .results import safe_cell
 RECORD_COLUMNS = ["Station", "Species", "DateTimeOriginal", "Date", "Time", "delta.time.secs",
                   "delta.time.mins", "delta.time.hours", "delta.time.days", "Directory",
                   "FileName"]
-BATCH = 2000
+BATCH = 900  # under 1,000: see paging.PAGE
 
 
 def _labelled_records(task: Task):

@@ -16,12 +16,13 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, Q
 from django.urls import reverse
 
-from annotation.models import ClusterAnnotation, Task
+from annotation.models import ClusterAnnotation, Label, Task
 from classifiers.models import Detection
 from classifiers.taxonomy import Category, DetectionStatus
 from surveys.models import Image, Site
 
 from ..exceptions import ExportError
+from .paging import PAGE
 
 RESULT_COLUMNS = ["cluster_id", "site", "camera", "first_timestamp", "species", "count",
                   "annotator"]
@@ -135,8 +136,7 @@ def safe_cell(value) -> str:
 
 # Clusters written per page: each page costs five queries, whatever the task's size,
 # and only one page is held in memory (MySQL drivers buffer a whole result set, so
-# pages are fetched by key, never by one long cursor).
-PAGE = 2000
+# pages are fetched by key, never by one long cursor). PAGE (paging) stays under 1,000.
 _COUNTED = [DetectionStatus.ACTIVE, DetectionStatus.EDITED, DetectionStatus.ADDED]
 
 
@@ -178,16 +178,27 @@ def _pages(task: Task, options: ResultsOptions):
             last = (page[-1][2], page[-1][1])
 
 
-def _labels_of(annotation_ids) -> dict[int, list[tuple[str, bool, bool]]]:
-    """Per annotation: its labels as (name, special, exclusive), sorted by name."""
+def label_facts(task: Task) -> dict[int, tuple[str, bool, bool]]:
+    """The task's labels and the special ones: id → (name, special, exclusive)."""
+    return {pk: (name, task_id is None, exclusive) for pk, name, task_id, exclusive in
+            Label.objects.filter(Q(task=task) | Q(task__isnull=True))
+            .values_list("pk", "name", "task_id", "exclusive")}
+
+
+def labels_by_annotation(annotation_ids, facts) -> dict[int, list[tuple[str, bool, bool]]]:
+    """Per annotation: its labels as (name, special, exclusive), sorted by name.
+
+    Read from the link table alone (by its annotation index) and named from ``facts``
+    (label_facts): joined to the few labels, MariaDB would start from them and read the
+    whole link table for every page.
+    """
     through = ClusterAnnotation.labels.through
     found: dict[int, list] = defaultdict(list)
-    for annotation_id, name, task_id, exclusive in (
+    for annotation_id, label_id in (
         through.objects.filter(clusterannotation_id__in=annotation_ids)
-        .values_list("clusterannotation_id", "label__name", "label__task_id",
-                     "label__exclusive")
+        .values_list("clusterannotation_id", "label_id")
     ):
-        found[annotation_id].append((name, task_id is None, exclusive))
+        found[annotation_id].append(facts[label_id])
     for labels in found.values():
         labels.sort()
     return found
@@ -284,9 +295,10 @@ def _label_rows(task: Task, options: ResultsOptions, tz):
     """
     wanted = {name.casefold() for name in options.labels} if options.labels else None
     per_image = options.level in ("image", "detection")
+    facts = label_facts(task)
     for (site_name, latitude, longitude), page in _pages(task, options):
         cluster_ids = [row[1] for row in page]
-        labels = _labels_of([row[0] for row in page])
+        labels = labels_by_annotation([row[0] for row in page], facts)
         if per_image:  # the first image and the counts follow from the rows read anyway
             images, boxes = _images_of(cluster_ids), _boxes_of(cluster_ids)
             first, counts = _first_and_counts(images, boxes)
