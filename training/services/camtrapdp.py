@@ -195,11 +195,10 @@ class _Media:
                        .values_list("pk", "path"))
         # By camera ids, not a join to the survey: MariaDB then pages by primary key.
         images = Image.objects.filter(camera_id__in=list(cameras))
-        # Rows an import kept are read only for a survey made from a package (its cameras
-        # carry deployment ids): decoding an empty JSON object per box costs seconds on a
-        # million boxes, and looking for non-empty ones would read every box.
-        kept_media = self.kept_box_rows = Camera.objects.filter(
-            site__survey=self.survey).exclude(external_id="").exists()
+        # Rows an import kept are read only for a survey made from a package: decoding an
+        # empty JSON object per box costs seconds on a million boxes, and looking for
+        # non-empty ones would read every box.
+        kept_media = self.kept_box_rows = _from_package(self.survey)
         done = 0
         for page in pages_by_pk(images, ("pk", "camera_id", "cluster_id",
                                          "corrected_timestamp", "filename", "key",
@@ -322,6 +321,12 @@ def _cluster_places(cluster_ids, deployments) -> dict[int, str]:
     return first
 
 
+def _from_package(survey: Survey) -> bool:
+    """Whether the survey was made from a Camtrap DP package (its cameras carry deployment
+    ids), so that rows the import kept are worth reading."""
+    return Camera.objects.filter(site__survey=survey).exclude(external_id="").exists()
+
+
 def _write_human_events(task: Task, deployments, out: _Writer, tz, species: set) -> set[int]:
     """Event rows for the task's labels; return the clusters labelled."""
     labelled: set[int] = set()
@@ -329,12 +334,16 @@ def _write_human_events(task: Task, deployments, out: _Writer, tz, species: set)
     facts = label_facts(task)
     # Labelled, or holding rows an import kept (an event it left unlabelled, e.g.
     # observationType unclassified).
-    annotations = ClusterAnnotation.objects.filter(task=task).filter(
-        Q(labelled_at__isnull=False) | Q(extra__has_key="observations"))
+    packaged = _from_package(task.survey)
+    annotations = ClusterAnnotation.objects.filter(task=task)
+    annotations = annotations.filter(Q(labelled_at__isnull=False) | Q(
+        extra__has_key="observations")) if packaged else annotations.filter(
+        labelled_at__isnull=False)
     # Keyed on the cluster: (task, cluster) is unique and indexed, so pages are ranges.
     for page in pages_by_pk(annotations, ("cluster_id", "pk", "cluster__start",
                                           "cluster__end", "annotator__username",
-                                          "labelled_at", "note", "extra",
+                                          "labelled_at", "note",
+                                          "extra" if packaged else "pk",
                                           "cluster__external_id"), key="cluster_id"):
         page = [(pk, cluster_id, *rest) for cluster_id, pk, *rest in page]
         cluster_ids = [row[1] for row in page]
@@ -351,7 +360,7 @@ def _write_human_events(task: Task, deployments, out: _Writer, tz, species: set)
         for own in labels.values():
             own.sort(key=lambda label: label[1])
         for pk, cluster_id, start, end, annotator, labelled_at, note, extra, event in page:
-            kept = (extra or {}).get("observations")
+            kept = (extra or {}).get("observations") if packaged else None
             if kept is not None and sorted(i for i, _n, _s in labels[pk]) == sorted(
                     extra.get("labels", [])):
                 _write_kept(kept, out, species)  # still labelled as imported
