@@ -80,6 +80,17 @@ def _columns(name: str) -> list[str]:
     return [f["name"] for f in table_schema(name)["fields"]]
 
 
+# The observations table's columns, as box rows are written out by position.
+OBSERVATION_COLUMNS = [
+    "observationID", "deploymentID", "mediaID", "eventID", "eventStart", "eventEnd",
+    "observationLevel", "observationType", "cameraSetupType", "scientificName", "count",
+    "lifeStage", "sex", "behavior", "individualID", "individualPositionRadius",
+    "individualPositionAngle", "individualSpeed", "bboxX", "bboxY", "bboxWidth",
+    "bboxHeight", "classificationMethod", "classifiedBy", "classificationTimestamp",
+    "classificationProbability", "observationTags", "observationComments"]
+assert _columns("observations") == OBSERVATION_COLUMNS
+
+
 def _when(moment: datetime | None, tz: ZoneInfo) -> str:
     return moment.astimezone(tz).isoformat(timespec="seconds") if moment else ""
 
@@ -199,12 +210,13 @@ class _Media:
         # empty JSON object per box costs seconds on a million boxes, and looking for
         # non-empty ones would read every box.
         kept_media = self.kept_box_rows = _from_package(self.survey)
+        blank, at = self.media.blank_and_positions(*self._MEDIA_COLUMNS)
         done = 0
         for page in pages_by_pk(images, ("pk", "camera_id", "cluster_id",
                                          "corrected_timestamp", "filename", "key",
                                          "external_id", "remote_path",
                                          "extra" if kept_media else "pk")):
-            events = _event_ids({row[2] for row in page if row[2]})
+            events = _event_ids({row[2] for row in page if row[2]}) if kept_media else {}
             timed, carried, self.media_ids = {}, [], {}
             for pk, camera_id, cluster_id, taken, filename, key, external, remote, extra in page:
                 extra = extra if kept_media else None
@@ -213,16 +225,24 @@ class _Media:
                     continue
                 when, deployment = _when(taken, self.tz), self.deployments[camera_id]["id"]
                 media_id = self.media_ids[pk] = external or str(pk)
-                timed[pk] = (when, deployment, events.get(cluster_id, str(cluster_id or "")))
-                row = {"mediaID": media_id, "deploymentID": deployment,
-                       "captureMethod": self.capture, "timestamp": when,
-                       "filePath": remote or media_path(cameras[camera_id], filename),
-                       "filePublic": "false", "fileName": filename,
-                       "fileMediatype": "image/jpeg", **(extra or {}).get("row", {})}
-                self.media.write(row)
-                carried.extend({**obs, "mediaID": media_id}
-                               for obs in (extra or {}).get("observations", ()))
-                target = _package_file(row["filePath"])
+                timed[pk] = (when, safe_cell(deployment),  # defused once per image
+                             events.get(cluster_id, str(cluster_id or "")))
+                path = remote or media_path(cameras[camera_id], filename)
+                values = (media_id, timed[pk][1], self.capture, when, path, "false",
+                          safe_cell(filename), "image/jpeg")
+                if extra:  # an imported media row: its own columns over the derived ones
+                    row = {**dict(zip(self._MEDIA_COLUMNS, values, strict=True)),
+                           **extra.get("row", {})}
+                    self.media.write(row)
+                    path = row["filePath"]
+                    carried.extend({**obs, "mediaID": media_id}
+                                   for obs in extra.get("observations", ()))
+                else:
+                    cells = blank.copy()
+                    for position, value in zip(at, values, strict=True):
+                        cells[position] = value
+                    self.media.write_cells(cells)
+                target = _package_file(path)
                 if self.copy_media and key and target:
                     _copy(key, self.folder / target)
                     self.copied += 1
@@ -234,6 +254,8 @@ class _Media:
             done += len(page)
             progress(done, total)
 
+    _MEDIA_COLUMNS = ("mediaID", "deploymentID", "captureMethod", "timestamp", "filePath",
+                      "filePublic", "fileName", "fileMediatype")
     _BOX_COLUMNS = ("observationID", "deploymentID", "mediaID", "eventID", "eventStart",
                     "eventEnd", "observationLevel", "observationType", "scientificName",
                     "bboxX", "bboxY", "bboxWidth", "bboxHeight", "classificationMethod",
@@ -249,7 +271,6 @@ class _Media:
         rows = (Detection.objects.filter(image_id__in=list(timed), static=False,
                                          status__in=_COUNTED)
                 .order_by("image_id", "pk").values_list(*columns))
-        blank, at = self.observations.blank_and_positions(*self._BOX_COLUMNS)
         write, species, classifier = self.observations.write_cells, self.species, \
             safe_cell(self.classifier)
         for pk, image_id, left, top, right, bottom, score, category, source, status, \
@@ -264,24 +285,30 @@ class _Media:
             if named:
                 species.add(species_name)
             by_person = status in _BY_PERSON
-            values = (
-                f"d{pk}", safe_cell(deployment), self.media_ids[image_id], event, when, when,
-                "media", kind, safe_cell(species_name) if named else "",
-                _number(left), _number(top), _number(width), _number(height),
+            if extra and (extra[0] or {}).get("row"):  # an imported box: its own row
+                values = (f"d{pk}", deployment, self.media_ids[image_id], event, when, when,
+                          "media", kind, safe_cell(species_name) if named else "",
+                          _number(left), _number(top), _number(width), _number(height),
+                          "human" if by_person else "machine",
+                          "" if by_person else (classifier if named else safe_cell(source)),
+                          "" if by_person else _number(
+                              species_score if named and species_score is not None
+                              else score))
+                self.observations.write({**dict(zip(self._BOX_COLUMNS, values, strict=True)),
+                                         **extra[0]["row"]})
+                continue
+            # The row in the schema's column order (OBSERVATION_COLUMNS), written out: a
+            # million boxes make this the export's hottest line.
+            write([
+                f"d{pk}", deployment, self.media_ids[image_id], event, when, when, "media",
+                kind, "", safe_cell(species_name) if named else "", "", "", "", "", "", "",
+                "", "", _number(left), _number(top), _number(width), _number(height),
                 "human" if by_person else "machine",
-                "" if by_person else (classifier if named else safe_cell(source)),
+                "" if by_person else (classifier if named else safe_cell(source)), "",
                 "" if by_person else _number(
                     species_score if named and species_score is not None else score),
-            )
-            kept = extra and (extra[0] or {}).get("row")
-            if kept:  # an imported box: its own row over what TrapTagger derives
-                self.observations.write({**dict(zip(self._BOX_COLUMNS, values, strict=True)),
-                                         **kept})
-                continue
-            cells = blank.copy()
-            for position, value in zip(at, values, strict=True):
-                cells[position] = value
-            write(cells)
+                "", "",
+            ])
 
 
 def _event_ids(cluster_ids) -> dict[int, str]:
@@ -335,6 +362,11 @@ def _write_human_events(task: Task, deployments, out: _Writer, tz, species: set)
     # Labelled, or holding rows an import kept (an event it left unlabelled, e.g.
     # observationType unclassified).
     packaged = _from_package(task.survey)
+    blank, at = out.blank_and_positions(
+        "observationID", "deploymentID", "eventID", "eventStart", "eventEnd",
+        "observationLevel", "observationType", "scientificName", "count",
+        "classificationMethod", "classifiedBy", "observationTags", "classificationTimestamp",
+        "observationComments")
     annotations = ClusterAnnotation.objects.filter(task=task)
     annotations = annotations.filter(Q(labelled_at__isnull=False) | Q(
         extra__has_key="observations")) if packaged else annotations.filter(
@@ -374,18 +406,16 @@ def _write_human_events(task: Task, deployments, out: _Writer, tz, species: set)
                 count = counts.get(cluster_id, 0) if not special and len(own) == 1 else 0
                 if kind == "animal":
                     species.add(name)
-                out.write({
-                    "observationID": f"e{cluster_id}-{label_id}",
-                    "deploymentID": places[cluster_id],
-                    "eventID": event or str(cluster_id),
-                    "eventStart": _when(start, tz), "eventEnd": _when(end or start, tz),
-                    "observationLevel": "event", "observationType": kind,
-                    "scientificName": name if kind == "animal" else "",
-                    "count": count or "", "classificationMethod": "human",
-                    "classifiedBy": annotator or "", "observationTags": tag,
-                    "classificationTimestamp": _when(labelled_at, tz),
-                    "observationComments": note,
-                })
+                cells = blank.copy()
+                for position, value in zip(at, (
+                    f"e{cluster_id}-{label_id}", safe_cell(places[cluster_id]),
+                    event or str(cluster_id), _when(start, tz), _when(end or start, tz),
+                    "event", kind, safe_cell(name) if kind == "animal" else "", count or "",
+                    "human", safe_cell(annotator or ""), tag, _when(labelled_at, tz),
+                    safe_cell(note),
+                ), strict=True):
+                    cells[position] = value
+                out.write_cells(cells)
     return labelled
 
 
