@@ -10,10 +10,7 @@ from django.db.models import Count, F, Q, QuerySet
 from surveys.models import Cluster, Image, Survey
 
 from .models import Classifier, Detection
-from .taxonomy import MIN_CLASSIFY_AREA, Category, DetectionStatus
-
-# Boxes people drew or corrected count whatever their score (domain: user boxes 0).
-HUMAN_STATUSES = [DetectionStatus.EDITED, DetectionStatus.ADDED]
+from .taxonomy import HUMAN_STATUSES, MIN_CLASSIFY_AREA, Category, DetectionStatus
 
 
 def _plain(name: str) -> str:
@@ -59,6 +56,7 @@ def relevance(survey: Survey, sources) -> Q:
     if survey.ignore_top_strip > 0:
         machine &= Q(bottom__gt=survey.ignore_top_strip)
     return Q(static=False) & (
+        # People's boxes count whatever their score (domain: user boxes 0).
         Q(status__in=HUMAN_STATUSES) | (Q(status=DetectionStatus.ACTIVE) & machine))
 
 

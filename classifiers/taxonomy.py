@@ -18,6 +18,11 @@ class DetectionStatus(models.TextChoices):
     ADDED = "added", "Added"
 
 
+# Boxes people drew or corrected.
+HUMAN_STATUSES = (DetectionStatus.EDITED, DetectionStatus.ADDED)
+# Boxes that stand (not deleted, hidden or masked): what counts and what exports show.
+COUNTED_STATUSES = (DetectionStatus.ACTIVE, *HUMAN_STATUSES)
+
 # Statuses that nothing sets or reads yet: hidden from the admin until wired.
 UNWIRED_DETECTION_STATUSES = frozenset({DetectionStatus.HIDDEN, DetectionStatus.MASKED})
 

@@ -25,12 +25,8 @@ class ExportAdmin(OrgScopedModelAdmin):
     def get_fields(self, request, obj=None):
         return self.fields if obj is None else ["survey", "task", "kind", *self.readonly_fields]
 
-    def get_readonly_fields(self, request, obj=None):
-        return self.readonly_fields if obj is None else self.get_fields(request, obj)
-
     def has_change_permission(self, request, obj=None):
-        return False if obj is not None and request.method == "POST" else \
-            super().has_change_permission(request, obj)
+        return False  # a worker makes an export; people request, download and delete it
 
     @admin.display(description="Progress")
     def progress(self, obj):

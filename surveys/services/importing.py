@@ -201,6 +201,11 @@ def read_source_file(path: Path, *, cap: int, seconds: float) -> bytes:
         os.close(fd)
 
 
+def image_keys(survey_id: int, rel: str) -> tuple[str, str]:
+    """Where an image at ``rel`` in a survey is stored: its original and its web copy."""
+    return f"surveys/{survey_id}/originals/{rel}", f"surveys/{survey_id}/web/{rel}"
+
+
 def _save_exactly(key: str, data: bytes, *, may_exist: bool) -> str:
     """Store ``data`` under ``key`` itself.
 
@@ -261,14 +266,14 @@ class _Importer:
         return camera
 
     def key_for(self, rel: str) -> str:
-        return f"surveys/{self.survey.pk}/originals/{rel}"
+        return image_keys(self.survey.pk, rel)[0]
 
     def store(self, rel: str, key: str, data: bytes, web_jpeg: bytes) -> tuple[str, str]:
         """Save the original and its web copy; neither stays behind if either fails."""
         careful = self.may_have_leftovers
         stored_key = _save_exactly(key, data, may_exist=careful)
         try:
-            web_key = _save_exactly(f"surveys/{self.survey.pk}/web/{rel}", web_jpeg,
+            web_key = _save_exactly(image_keys(self.survey.pk, rel)[1], web_jpeg,
                                     may_exist=careful)
         except Exception:
             default_storage.delete(stored_key)

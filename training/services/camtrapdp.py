@@ -40,7 +40,7 @@ from django.db.models import Max, Min, Q
 from annotation.models import ClusterAnnotation, Task
 from annotation.taxonomy import SPECIAL_LABELS
 from classifiers.models import Detection
-from classifiers.taxonomy import Category, DetectionStatus
+from classifiers.taxonomy import COUNTED_STATUSES, HUMAN_STATUSES, Category
 from core.progress import Progress, ignore_progress
 from surveys.models import Camera, Cluster, Image, Survey
 from surveys.taxonomy import TriggerSource
@@ -56,8 +56,6 @@ SCHEMA_URL = (f"https://raw.githubusercontent.com/tdwg/camtrap-dp/{VERSION}/"
               "{name}-table-schema.json")
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas" / f"camtrap-dp-{VERSION}"
 TABLES = ("deployments", "media", "observations")
-_COUNTED = [DetectionStatus.ACTIVE, DetectionStatus.EDITED, DetectionStatus.ADDED]
-_BY_PERSON = {DetectionStatus.EDITED, DetectionStatus.ADDED}
 _TYPE_OF_CATEGORY = {Category.ANIMAL: "animal", Category.PERSON: "human",
                      Category.VEHICLE: "vehicle"}
 # The special labels as Camtrap DP observation types (and a tag saying which label).
@@ -247,10 +245,7 @@ class _Media:
                     _copy(key, self.folder / target)
                     self.copied += 1
             self._boxes(timed)
-            for obs in carried:  # media-level rows an import kept as they were
-                if obs.get("scientificName"):
-                    self.species.add(obs["scientificName"])
-                self.observations.write(obs)
+            _write_kept(carried, self.observations, self.species)  # media-level, as kept
             done += len(page)
             progress(done, total)
 
@@ -269,7 +264,7 @@ class _Media:
         if self.kept_box_rows:  # only an imported package's boxes carry rows of their own
             columns.append("extra")
         rows = (Detection.objects.filter(image_id__in=list(timed), static=False,
-                                         status__in=_COUNTED)
+                                         status__in=COUNTED_STATUSES)
                 .order_by("image_id", "pk").values_list(*columns))
         write, species, classifier = self.observations.write_cells, self.species, \
             safe_cell(self.classifier)
@@ -284,7 +279,7 @@ class _Media:
             named = kind == "animal" and bool(species_name)
             if named:
                 species.add(species_name)
-            by_person = status in _BY_PERSON
+            by_person = status in HUMAN_STATUSES
             if extra and (extra[0] or {}).get("row"):  # an imported box: its own row
                 values = (f"d{pk}", deployment, self.media_ids[image_id], event, when, when,
                           "media", kind, safe_cell(species_name) if named else "",

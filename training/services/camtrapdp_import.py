@@ -50,7 +50,7 @@ from classifiers.taxonomy import Category, DetectionStatus
 from surveys.exceptions import UnreadableImage
 from surveys.models import Camera, Cluster, Image, ImportRun, Site, Survey
 from surveys.services.images import read_image
-from surveys.services.importing import name_problem, read_source_file
+from surveys.services.importing import image_keys, name_problem, read_source_file
 from surveys.services.pipeline import ANY, do_transition
 from surveys.services.surveys import do_get_or_create_survey
 from surveys.taxonomy import SurveyStatus
@@ -499,10 +499,10 @@ class _Loader:
         except UnreadableImage as exc:
             raise PackageError(f"{row.where('filePath')}: {rel} {exc}. Nothing was "
                                "imported.") from exc
-        prefix = f"surveys/{self.survey.pk}"
-        key = default_storage.save(f"{prefix}/originals/{rel}", ContentFile(data))
+        original, web = image_keys(self.survey.pk, rel)
+        key = default_storage.save(original, ContentFile(data))
         self.stored.append(key)
-        web_key = default_storage.save(f"{prefix}/web/{rel}", ContentFile(info.web_jpeg))
+        web_key = default_storage.save(web, ContentFile(info.web_jpeg))
         self.stored.append(web_key)
         self.files[path] = (key, web_key, info, len(data))
         return self.files[path]

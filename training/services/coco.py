@@ -25,15 +25,13 @@ from zoneinfo import ZoneInfo
 from django.db.models import Q
 
 from annotation.models import ClusterAnnotation, Label, Task
-from classifiers.models import Detection
-from classifiers.taxonomy import Category, DetectionStatus
-from surveys.models import Image
+from classifiers.taxonomy import Category
 
 from ..selectors import task_for
 from .paging import pages_by_pk
+from .results import boxes_of, images_of
 
 EMPTY = "empty"
-_COUNTED = [DetectionStatus.ACTIVE, DetectionStatus.EDITED, DetectionStatus.ADDED]
 
 
 def _categories(task: Task) -> dict[int, tuple[int, str, bool]]:
@@ -50,33 +48,9 @@ def _categories(task: Task) -> dict[int, tuple[int, str, bool]]:
     return categories
 
 
-def _images(cluster_ids):
-    """Per cluster: its images as (id, camera folder, file, width, height, time), in order."""
-    found = defaultdict(list)
-    for row in (Image.objects.filter(cluster_id__in=cluster_ids)
-                .order_by("cluster_id", "corrected_timestamp", "filename", "pk")
-                .values_list("cluster_id", "pk", "camera__path", "filename", "width", "height",
-                             "corrected_timestamp")):
-        found[row[0]].append(row[1:])
-    return found
-
-
-def _boxes(cluster_ids):
-    """Per image: its counted animal boxes (left, top, right, bottom, id)."""
-    found = defaultdict(list)
-    for image_id, *box in (
-        Detection.objects.filter(image__cluster_id__in=cluster_ids, static=False,
-                                 status__in=_COUNTED, category=Category.ANIMAL)
-        .order_by("image_id", "pk")
-        .values_list("image_id", "left", "top", "right", "bottom", "pk")
-    ):
-        found[image_id].append(box)
-    return found
-
-
 def _annotate(later, counts, image_id, drawn, width, height, species, found) -> None:
     """An image's annotations: its boxes in pixels, or else its cluster's labels."""
-    for left, top, right, bottom, box_id in drawn:
+    for box_id, _category, left, top, right, bottom, _score, _guess in drawn:
         bbox = [round(left * width, 1), round(top * height, 1),
                 round((right - left) * width, 1), round((bottom - top) * height, 1)]
         later.write(json.dumps({"id": f"d{box_id}", "image_id": str(image_id),
@@ -108,7 +82,7 @@ def write_coco(task: Task, out) -> dict:
         annotations = ClusterAnnotation.objects.filter(task=task, labelled_at__isnull=False)
         for page in pages_by_pk(annotations, ("pk", "cluster_id", "cluster__site__name")):
             cluster_ids = [row[1] for row in page]
-            images, boxes = _images(cluster_ids), _boxes(cluster_ids)
+            images, boxes = images_of(cluster_ids), boxes_of(cluster_ids)
             labels = defaultdict(list)
             for annotation_id, label_id in through.objects.filter(
                     clusterannotation_id__in=[row[0] for row in page]).values_list(
@@ -119,7 +93,8 @@ def write_coco(task: Task, out) -> dict:
                 # Boxes carry the label only when the cluster has one species label.
                 species = [c for c in found if not c[2]] if len(found) == 1 else []
                 frames = images[cluster_id]
-                for frame, (pk, folder, filename, width, height, taken) in enumerate(frames):
+                for frame, (pk, folder, filename, taken, _original, width, height) in \
+                        enumerate(frames):
                     image = {"id": str(pk), "file_name": f"{folder}/{filename}" if folder
                              else filename, "location": site, "seq_id": str(cluster_id),
                              "seq_num_frames": len(frames), "frame_num": frame}
@@ -130,7 +105,8 @@ def write_coco(task: Task, out) -> dict:
                     out.write(("," if counts["images"] else "") + "\n"
                               + json.dumps(image, ensure_ascii=False))
                     counts["images"] += 1
-                    drawn = boxes[pk] if species and width and height else []
+                    drawn = [box for box in boxes.get(pk, ()) if box[1] == Category.ANIMAL] \
+                        if species and width and height else []
                     _annotate(later, counts, pk, drawn, width, height, species, found)
         counts["annotations"] += counts["boxes"]
         out.write('],\n"annotations": [')

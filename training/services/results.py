@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from annotation.models import ClusterAnnotation, Label, Task
 from classifiers.models import Detection
-from classifiers.taxonomy import Category, DetectionStatus
+from classifiers.taxonomy import COUNTED_STATUSES, Category
 from surveys.models import Image, Site
 
 from ..exceptions import ExportError
@@ -137,7 +137,6 @@ def safe_cell(value) -> str:
 # Clusters written per page: each page costs five queries, whatever the task's size,
 # and only one page is held in memory (MySQL drivers buffer a whole result set, so
 # pages are fetched by key, never by one long cursor). PAGE (paging) stays under 1,000.
-_COUNTED = [DetectionStatus.ACTIVE, DetectionStatus.EDITED, DetectionStatus.ADDED]
 
 
 def _pages(task: Task, options: ResultsOptions):
@@ -222,7 +221,7 @@ def animal_counts(cluster_ids) -> dict[int, int]:
     per_image = (
         Detection.objects.filter(
             image__cluster_id__in=cluster_ids, static=False, category=Category.ANIMAL,
-            status__in=_COUNTED,
+            status__in=COUNTED_STATUSES,
         ).values("image_id", "image__cluster_id").annotate(n=Count("id"))
         .values_list("image__cluster_id", "n")
     )
@@ -246,25 +245,26 @@ def _count(special: bool, exclusive: bool, species: int, animals: int):
     return animals
 
 
-def _images_of(cluster_ids) -> dict[int, list[tuple]]:
-    """Per cluster: its images (id, camera folder, file, corrected, original), in order."""
+def images_of(cluster_ids) -> dict[int, list[tuple]]:
+    """Per cluster: its images (id, camera folder, file, corrected, original, width,
+    height), in time order."""
     found = defaultdict(list)
     for cluster_id, *image in (
         Image.objects.filter(cluster_id__in=cluster_ids)
         .order_by("cluster_id", "corrected_timestamp", "filename", "pk")
         .values_list("cluster_id", "pk", "camera__path", "filename", "corrected_timestamp",
-                     "timestamp")
+                     "timestamp", "width", "height")
     ):
         found[cluster_id].append(tuple(image))
     return found
 
 
-def _boxes_of(cluster_ids) -> dict[int, list[tuple]]:
+def boxes_of(cluster_ids) -> dict[int, list[tuple]]:
     """Per image: its counted boxes (id, category, left, top, right, bottom, score, guess)."""
     found = defaultdict(list)
     for image_id, *box in (
         Detection.objects.filter(image__cluster_id__in=cluster_ids, static=False,
-                                 status__in=_COUNTED)
+                                 status__in=COUNTED_STATUSES)
         .order_by("image_id", "-score", "pk")
         .values_list("image_id", "pk", "category", "left", "top", "right", "bottom", "score",
                      "classification")
@@ -280,7 +280,7 @@ def _first_and_counts(images, boxes) -> tuple[dict, dict]:
     for cluster_id, rows in images.items():
         timed = [row for row in rows if row[3] is not None]
         if timed:
-            _pk, folder, _file, taken, original = timed[0]
+            _pk, folder, _file, taken, original, *_size = timed[0]
             first[cluster_id] = (folder, taken, original)
         counts[cluster_id] = max((sum(1 for box in boxes.get(row[0], ())
                                       if box[1] == Category.ANIMAL) for row in rows), default=0)
@@ -300,7 +300,7 @@ def _label_rows(task: Task, options: ResultsOptions, tz):
         cluster_ids = [row[1] for row in page]
         labels = labels_by_annotation([row[0] for row in page], facts)
         if per_image:  # the first image and the counts follow from the rows read anyway
-            images, boxes = _images_of(cluster_ids), _boxes_of(cluster_ids)
+            images, boxes = images_of(cluster_ids), boxes_of(cluster_ids)
             first, counts = _first_and_counts(images, boxes)
         else:
             images, boxes = {}, {}
@@ -338,7 +338,7 @@ def _label_rows(task: Task, options: ResultsOptions, tz):
 
 
 def _image_cells(cells, rule, image, boxes, tz, image_url: str):
-    image_id, folder, filename, taken, original = image
+    image_id, folder, filename, taken, original, *_size = image
     animals = sum(1 for box in boxes.get(image_id, ()) if box[1] == Category.ANIMAL)
     return dict(
         cells, image_id=image_id, file=f"{folder}/{filename}" if folder else filename,
