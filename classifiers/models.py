@@ -2,13 +2,16 @@ from django.db import models
 
 from accounts.access import AccessQuerySet
 
-from .taxonomy import Category, DetectionStatus
+from .taxonomy import Category, DetectionStatus, Preprocessing
 
 
 class Classifier(models.Model):
-    """A species classifier: a saved Keras/TensorFlow model and its classes.
+    """A species classifier: a saved Keras/TensorFlow model, one version of it, and its classes.
 
-    ``organisation`` empty means available to every organisation.
+    ``organisation`` empty means available to every organisation. Each
+    version is its own row (name + version unique), so detections remember
+    exactly which model classified them (``Detection.classified_by``).
+    Registered through classifiers.services.registration.
     """
 
     org_path = "organisation"
@@ -19,26 +22,42 @@ class Classifier(models.Model):
         related_name="classifiers",
     )
     name = models.CharField(max_length=100)
+    version = models.CharField(max_length=40, default="1")
+    region = models.CharField(max_length=100, blank=True,
+                              help_text="Where the classifier was trained to work.")
     description = models.TextField(blank=True)
     model_key = models.CharField(max_length=500, help_text="Storage key of the saved model.")
-    classes = models.JSONField(default=list, help_text="Class names in output order.")
+    classes = models.JSONField(default=list,
+                               help_text="The label index: class names in output order.")
     input_size = models.PositiveSmallIntegerField(default=64)
-    threshold = models.FloatField(default=0.5)
+    preprocessing = models.CharField(
+        max_length=10, choices=Preprocessing.choices, default=Preprocessing.RAW,
+        help_text="How crop pixels are scaled before the model sees them.")
+    threshold = models.FloatField(
+        default=0.5, help_text="Score a prediction needs to count, for classes without "
+        "their own threshold.")
+    class_thresholds = models.JSONField(
+        default=dict, blank=True, help_text="Per-class thresholds: {class name: score}.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = AccessQuerySet.as_manager()
 
     class Meta:
-        ordering = ["name"]
+        ordering = ["name", "-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["organisation", "name"],
-                                    name="classifier_name_unique"),
-            models.UniqueConstraint(fields=["name"], condition=models.Q(organisation=None),
-                                    name="shared_classifier_name_unique"),
+            models.UniqueConstraint(fields=["organisation", "name", "version"],
+                                    name="classifier_version_unique"),
+            models.UniqueConstraint(fields=["name", "version"],
+                                    condition=models.Q(organisation=None),
+                                    name="shared_classifier_version_unique"),
         ]
 
     def __str__(self):
-        return self.name
+        return f"{self.name} {self.version}" if self.version else self.name
+
+    def threshold_of(self, class_name: str) -> float:
+        """The score a prediction of ``class_name`` needs to count."""
+        return float(self.class_thresholds.get(class_name, self.threshold))
 
 
 class Detection(models.Model):
@@ -60,6 +79,9 @@ class Detection(models.Model):
     static = models.BooleanField(default=False)
     classification = models.CharField(max_length=100, blank=True)
     classification_score = models.FloatField(null=True, blank=True)
+    # The classifier version that set ``classification`` (a re-run skips its boxes).
+    classified_by = models.ForeignKey(Classifier, on_delete=models.SET_NULL, null=True,
+                                      blank=True, related_name="+")
     # The observation columns of a box imported from Camtrap DP that TrapTagger has no
     # field for ({"row": {column: cell}}), written back over the derived ones on export.
     extra = models.JSONField(default=dict, blank=True)

@@ -89,6 +89,7 @@ def classification_counts(survey: Survey) -> dict:
     boxes = relevant_detections(survey).filter(image__cluster__isnull=False,
                                                category=Category.ANIMAL)
     return {"relevant_animal_boxes": boxes.count(),
-            "classified": boxes.exclude(classification="").count(),
+            "classified": boxes.filter(classified_by=survey.classifier_id).count()
+            if survey.classifier_id else 0,
             "clusters_with_suggestion": Cluster.objects.filter(survey=survey).exclude(
                 suggestion="").count()}

@@ -9,6 +9,14 @@ class Category(models.IntegerChoices):
     VEHICLE = 3, "Vehicle"
 
 
+class Preprocessing(models.TextChoices):
+    """How a classifier wants crop pixels (0..255 RGB) scaled."""
+
+    RAW = "raw", "0..255 (the model rescales itself)"
+    UNIT = "unit", "0..1"
+    SYMMETRIC = "symmetric", "-1..1 (MobileNet, Inception style)"
+
+
 class DetectionStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     DELETED = "deleted", "Deleted"

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-import os
-import tempfile
 from collections import Counter
+from collections.abc import Iterator
 
 import numpy as np
-from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import QuerySet
 from PIL import Image as PILImage
 
 from core.progress import Progress, ignore_progress
@@ -19,9 +17,9 @@ from ..exceptions import ClassifierError
 from ..models import Classifier, Detection
 from ..selectors import relevant_detections
 from ..taxonomy import MIN_CLASSIFY_AREA, Category
-from .detection import load_web_image
+from .inference import ImageBoxes, LoadedModel, predictions, stored_model
 
-BATCH = 256
+PAGE_IMAGES = 500
 
 
 def square_crop(img: PILImage.Image, box, size: int) -> np.ndarray:
@@ -38,96 +36,94 @@ def square_crop(img: PILImage.Image, box, size: int) -> np.ndarray:
     return np.asarray(square.resize((size, size), PILImage.Resampling.BILINEAR), dtype=np.float32)
 
 
-@functools.lru_cache(maxsize=4)
-def _load_model(model_key: str, _stamp: str):
-    import keras
-
-    if not default_storage.exists(model_key):
-        raise ClassifierError(
-            f"The classifier model file {model_key!r} is missing from storage. Upload it "
-            "again, or rebuild the demo model with manage.py build_demo_classifier."
-        )
-    suffix = os.path.splitext(model_key)[1] or ".keras"
-    with default_storage.open(model_key, "rb") as src, tempfile.NamedTemporaryFile(
-        suffix=suffix
-    ) as tmp:
-        tmp.write(src.read())
-        tmp.flush()
-        try:
-            return keras.models.load_model(tmp.name, compile=False)
-        except Exception as exc:  # keras raises many kinds for a bad file
-            raise ClassifierError(
-                f"The classifier model {model_key!r} cannot be loaded: {exc}"
-            ) from exc
+def _pending(survey: Survey, classifier: Classifier) -> QuerySet:
+    """Relevant animal boxes in clusters that this classifier version has not classified."""
+    return relevant_detections(survey).filter(
+        image__cluster__isnull=False, category=Category.ANIMAL,
+    ).exclude(classified_by=classifier).exclude(image__key="", image__web_key="")
 
 
-def load_model(classifier: Classifier):
-    return _load_model(classifier.model_key, classifier.created_at.isoformat())
+def _pages(pending: QuerySet) -> Iterator[list[ImageBoxes]]:
+    """The pending boxes, PAGE_IMAGES images at a time, grouped by image (two queries a page)."""
+    last = 0
+    while True:
+        image_ids = list(pending.filter(image_id__gt=last).order_by("image_id").values_list(
+            "image_id", flat=True).distinct()[:PAGE_IMAGES])
+        if not image_ids:
+            return
+        rows = pending.filter(image_id__in=image_ids).order_by("image_id", "id").values_list(
+            "image_id", "image__key", "image__web_key", "image__width", "image__height",
+            "id", "left", "top", "right", "bottom")
+        items: dict[int, ImageBoxes] = {}
+        for image_id, key, web_key, width, height, pk, *box in rows:
+            item = items.get(image_id)
+            if item is None:
+                # The original when stored (small animals need its pixels), else the web copy.
+                item = items[image_id] = ImageBoxes(key or web_key, [], [],
+                                                    width if key else None,
+                                                    height if key else None)
+            item.ids.append(pk)
+            item.boxes.append(tuple(box))
+        yield list(items.values())
+        last = image_ids[-1]
 
 
-def classify_detections(classifier: Classifier, detections: list[Detection]) -> None:
-    """Set ``classification``/``classification_score`` on ``detections`` (not saved)."""
-    model = load_model(classifier)
-    by_image: dict[int, list[Detection]] = {}
-    for det in detections:
-        by_image.setdefault(det.image_id, []).append(det)
-    crops, order = [], []
-    for dets in by_image.values():
-        picture = load_web_image(dets[0].image)
-        for det in dets:
-            crops.append(square_crop(picture, det, classifier.input_size))
-            order.append(det)
-    if not crops:
-        return
-    probabilities = model.predict(np.stack(crops), verbose=0, batch_size=64)
-    if probabilities.shape[-1] != len(classifier.classes) or "" in classifier.classes:
+def _save(classifier: Classifier, ids, best, scores) -> None:
+    names = classifier.classes
+    rows = [Detection(pk=int(pk), classification=names[int(b)],
+                      classification_score=round(float(score), 4), classified_by=classifier)
+            for pk, b, score in zip(ids, best, scores, strict=True)]
+    with transaction.atomic():
+        Detection.objects.bulk_update(
+            rows, ["classification", "classification_score", "classified_by"])
+
+
+def check_outputs(classifier: Classifier, model: LoadedModel) -> None:
+    """Refuse a label index that does not match the model's outputs (names both sizes)."""
+    if model.outputs != len(classifier.classes) or "" in classifier.classes:
         raise ClassifierError(
             f"The classifier {classifier} names {len(classifier.classes)} classes but its model "
-            f"outputs {probabilities.shape[-1]}; fix its class list (no empty names)."
-        )
-    for det, probs in zip(order, probabilities, strict=True):
-        best = int(np.argmax(probs))
-        det.classification = classifier.classes[best]
-        det.classification_score = round(float(probs[best]), 4)
+            f"outputs {model.outputs}; fix its label index (one non-empty name per output).")
 
 
 def do_classify_survey(survey: Survey, *, progress: Progress = ignore_progress) -> int:
-    """Classify the survey's unclassified relevant animal boxes, then suggest a species per cluster.
+    """Classify the survey's relevant animal boxes, then suggest a species per cluster.
 
     Relevant: see classifiers.selectors.relevance (detector thresholds, the
-    survey's small-box and top-strip options).
+    survey's small-box and top-strip options). Crops go through the batched
+    pipeline of services.inference; results are saved every batch.
 
-    Safe to re-run: classified detections are skipped; suggestions are
-    recomputed. ``progress(done, total)`` counts detections. Raises
+    Idempotent: boxes this classifier version already classified are
+    skipped, so a run cut off anywhere (a killed worker) loses at most the
+    batch in flight, and the next run does only what is left. Suggestions are
+    recomputed. ``progress(done, total)`` counts boxes. Raises
     ClassifierError when the survey has no usable classifier.
     """
     classifier = survey.classifier
     if classifier is None:
         raise ClassifierError(f"Survey {survey} has no classifier; choose one in the admin.")
-    pending = (
-        relevant_detections(survey).filter(
-            image__cluster__isnull=False, classification="", category=Category.ANIMAL,
-        ).select_related("image").order_by("image_id", "id")
-    )
-    total = pending.count()
-    done = 0
-    while True:
-        batch = list(pending[:BATCH])
-        if not batch:
-            break
-        classify_detections(classifier, batch)
-        with transaction.atomic():
-            Detection.objects.bulk_update(batch, ["classification", "classification_score"])
-        done += len(batch)
-        progress(done, total)
+    model = stored_model(classifier)
+    check_outputs(classifier, model)
+    pending = _pending(survey, classifier)
+    total, done = pending.count(), 0
+    for items in _pages(pending):
+        for ids, best, scores in predictions(model, items, classifier.input_size,
+                                             classifier.preprocessing):
+            _save(classifier, ids, best, scores)
+            done += len(ids)
+            progress(done, total)
     suggest_cluster_species(survey, classifier)
     return done
 
 
 def suggest_cluster_species(survey: Survey, classifier: Classifier) -> None:
-    """Each cluster's suggestion: the class with the most qualifying detections."""
+    """Each cluster's suggestion: the class with the most qualifying detections.
+
+    Qualifying: relevant, classified by ``classifier``, scoring at least the
+    class's threshold (``Classifier.threshold_of``), and not tiny.
+    """
     rows = relevant_detections(survey).filter(
-        image__cluster__isnull=False, classification_score__gte=classifier.threshold,
+        image__cluster__isnull=False, classified_by=classifier,
     ).exclude(classification="").values_list(
         "image__cluster_id", "classification", "classification_score",
         "left", "top", "right", "bottom",
@@ -135,7 +131,8 @@ def suggest_cluster_species(survey: Survey, classifier: Classifier) -> None:
     votes: dict[int, Counter] = {}
     best_score: dict[tuple[int, str], float] = {}
     for cluster_id, label, score, left, top, right, bottom in rows:
-        if (right - left) * (bottom - top) < MIN_CLASSIFY_AREA:
+        if (right - left) * (bottom - top) < MIN_CLASSIFY_AREA or (
+                score < classifier.threshold_of(label)):
             continue
         votes.setdefault(cluster_id, Counter())[label] += 1
         key = (cluster_id, label)

@@ -43,9 +43,9 @@ def do_run_classifier(survey: Survey, classifier: Classifier, *, acting_user=Non
                       inline: bool = False) -> None:
     """Classify the survey's relevant boxes with ``classifier``, then suggest cluster species.
 
-    Choosing another classifier than the survey's clears the old one's
-    classifications and suggestions first, in the same transaction; the same
-    one only classifies what is still unclassified. The survey must be ready
+    Choosing another classifier (or version) than the survey's clears the old
+    one's classifications and suggestions first, in the same transaction; the
+    same one only classifies what it has not classified yet. The survey must be ready
     or failed (SurveyError otherwise); ``acting_user`` needs CHANGE (None: an
     operator), and the classifier must be shared or the survey's
     organisation's (SurveyError).

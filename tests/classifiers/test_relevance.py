@@ -77,7 +77,9 @@ def test_only_relevant_boxes_vote_for_a_clusters_species(boxes):
     cluster = ClusterFactory(survey=survey, site=image.camera.site)
     image.cluster = cluster
     image.save()
-    classifier = Classifier(name="c", threshold=0.5)
+    classifier = Classifier.objects.create(name="c", threshold=0.5)
+    Detection.objects.filter(pk__in=[made[k].pk for k in made]).update(
+        classified_by=classifier, classification_score=0.9)
     Detection.objects.filter(pk__in=[made[k].pk for k in ("v5a above", "v4 above")]).update(
         classification="Zebra")
     # Four boxes say Lion; only "sky" is relevant (the others are under their detector's

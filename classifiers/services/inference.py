@@ -1,0 +1,290 @@
+"""Batched species inference: tf.data reads, decodes, crops and resizes; one compiled predict.
+
+Each image is read once (a few reads in flight at a time, so remote storage
+keeps the pipeline fed) and decoded once: a JPEG at the coarsest DCT scale
+(1/2, 1/4, 1/8) that still leaves its smallest box at least twice the model's
+input size, anything else in full. Every box of the image is cut from that one
+decode as a square around the box, padded with black where it leaves the
+frame (as ``square_crop`` does with PIL), and resized with antialiasing. Crops
+are batched and go through one compiled ``tf.function`` forward pass per
+batch. The same code runs on a GPU and on the CPU.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.core.files.storage import default_storage
+
+from ..exceptions import ClassifierError
+from ..taxonomy import Preprocessing
+
+BATCH = 64
+READ_AHEAD = 8
+# Cut crops at up to this many times the input size, then resize down with antialiasing.
+SUPERSAMPLE = 4
+JPEG_RATIOS = (1, 2, 4, 8)
+
+
+@dataclass(frozen=True)
+class ImageBoxes:
+    """The boxes (left, top, right, bottom; 0..1) to classify on one stored image."""
+
+    key: str
+    ids: list[int]
+    boxes: list[tuple[float, float, float, float]]
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass
+class LoadedModel:
+    """A classifier's model, ready to call on a batch of crops (float32, 0..255 RGB)."""
+
+    predict: Callable
+    outputs: int
+    keep: list = field(default_factory=list)  # what must live as long as the model
+
+
+def jpeg_ratio_index(item: ImageBoxes, input_size: int) -> int:
+    """Index into JPEG_RATIOS of the coarsest scale that keeps every box ≥ 2× the input."""
+    if not item.width or not item.height:
+        return 0
+    smallest = min(max((r - left) * item.width, (b - t) * item.height)
+                   for left, t, r, b in item.boxes)
+    index = 0
+    while index + 1 < len(JPEG_RATIOS) and (
+            smallest / JPEG_RATIOS[index + 1] >= 2 * input_size):
+        index += 1
+    return index
+
+
+def _read_all(items: Iterable[ImageBoxes], read: Callable[[str], bytes]):
+    """(item, data) in order, with up to READ_AHEAD reads in flight."""
+    items = iter(items)
+    with ThreadPoolExecutor(READ_AHEAD) as pool:
+        pending = []
+        for item in items:
+            pending.append((item, pool.submit(read, item.key)))
+            if len(pending) >= READ_AHEAD:
+                first, future = pending.pop(0)
+                yield first, future.result()
+        for item, future in pending:
+            yield item, future.result()
+
+
+def _read_stored(key: str) -> bytes:
+    with default_storage.open(key, "rb") as fh:
+        return fh.read()
+
+
+def _square_boxes(boxes, height, width):
+    """Boxes (left, top, right, bottom; 0..1) → squares in crop_and_resize's y1, x1, y2, x2."""
+    import tensorflow as tf
+
+    h, w = tf.cast(height, tf.float32), tf.cast(width, tf.float32)
+    left, top, right, bottom = tf.unstack(boxes, axis=1)
+    side = tf.maximum(tf.maximum((right - left) * w, (bottom - top) * h), 1.0)
+    cx, cy = (left + right) / 2 * w, (top + bottom) / 2 * h
+    # crop_and_resize maps 0 to the first pixel's centre and 1 to the last one's.
+    sy, sx = tf.maximum(h - 1, 1.0), tf.maximum(w - 1, 1.0)
+    return tf.stack([(cy - side / 2) / sy, (cx - side / 2) / sx,
+                     (cy + side / 2) / sy, (cx + side / 2) / sx], axis=1), side
+
+
+def _decode(data, ratio_index):
+    import tensorflow as tf
+
+    def jpeg(ratio):
+        return lambda: tf.io.decode_jpeg(data, channels=3, ratio=ratio,
+                                         dct_method="INTEGER_FAST")
+
+    return tf.cond(
+        tf.io.is_jpeg(data),
+        lambda: tf.switch_case(ratio_index, [jpeg(r) for r in JPEG_RATIOS]),
+        lambda: tf.ensure_shape(
+            tf.io.decode_image(data, channels=3, expand_animations=False), [None, None, 3]),
+    )
+
+
+def crops_of(data, boxes, ratio_index, size: int):
+    """Square black-padded crops of ``boxes`` on encoded image ``data``: [n, size, size, 3]."""
+    import tensorflow as tf
+
+    image = _decode(data, ratio_index)
+    shape = tf.shape(image)
+    squares, sides = _square_boxes(boxes, shape[0], shape[1])
+    # One cut size per image: the largest box's side, between 1× and SUPERSAMPLE× the input.
+    cut = tf.cast(tf.clip_by_value(tf.reduce_max(sides), size, size * SUPERSAMPLE), tf.int32)
+    cut = tf.reshape(cut, [1])
+    crops = tf.image.crop_and_resize(
+        tf.cast(image[None], tf.float32), squares, tf.zeros(tf.shape(boxes)[0], tf.int32),
+        tf.concat([cut, cut], 0), extrapolation_value=0.0)
+    return tf.image.resize(crops, [size, size], antialias=True)
+
+
+def scale(crops, preprocessing: str):
+    """0..255 crops as the model wants them."""
+    if preprocessing == Preprocessing.UNIT:
+        return crops / 255.0
+    if preprocessing == Preprocessing.SYMMETRIC:
+        return crops / 127.5 - 1.0
+    return crops
+
+
+def crop_dataset(items: Iterable[ImageBoxes], size: int, preprocessing: str, *,
+                 read: Callable[[str], bytes] = _read_stored, failures: list | None = None):
+    """A tf.data pipeline of (detection ids [n], crops [n, size, size, 3]) batches of BATCH.
+
+    A read that fails stops the stream; the exception is appended to
+    ``failures`` for the caller to raise (tf.data would otherwise bury it).
+    """
+    import tensorflow as tf
+
+    failures = [] if failures is None else failures
+
+    def generate():
+        try:
+            for item, data in _read_all(items, read):
+                yield (data, np.asarray(item.boxes, np.float32).reshape(-1, 4),
+                       np.asarray(item.ids, np.int64), np.int32(jpeg_ratio_index(item, size)))
+        except Exception as exc:  # handed to the caller, who raises it
+            failures.append(exc)
+
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=(
+        tf.TensorSpec((), tf.string), tf.TensorSpec((None, 4), tf.float32),
+        tf.TensorSpec((None,), tf.int64), tf.TensorSpec((), tf.int32)))
+    dataset = dataset.map(
+        lambda data, boxes, ids, ratio: (ids, crops_of(data, boxes, ratio, size)),
+        num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.unbatch().batch(BATCH).map(
+        lambda ids, crops: (ids, scale(crops, preprocessing))).prefetch(2)
+
+
+def predictions(model: LoadedModel, items: Iterable[ImageBoxes], size: int,
+                preprocessing: str) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(detection ids, top-1 class index, top-1 score) per batch of crops."""
+    failures: list = []
+    for ids, crops in crop_dataset(items, size, preprocessing, failures=failures):
+        probabilities = np.asarray(model.predict(crops))
+        if probabilities.shape[-1] != model.outputs:
+            raise ClassifierError(f"The model gave {probabilities.shape[-1]} outputs per crop, "
+                                  f"not the {model.outputs} it declares.")
+        best = probabilities.argmax(axis=1)
+        yield ids.numpy(), best, probabilities[np.arange(len(best)), best]
+    if failures:
+        raise failures[0]
+
+
+def _as_probabilities(fn):
+    """Softmax over the outputs of a model that gives logits (values outside 0..1)."""
+    import tensorflow as tf
+
+    def predict(crops):
+        out = fn(crops)
+        if isinstance(out, dict):
+            out = next(iter(out.values()))
+        out = tf.cast(out, tf.float32)
+        logits = tf.reduce_any(out < 0.0) | tf.reduce_any(out > 1.0)
+        return tf.cond(logits, lambda: tf.nn.softmax(out), lambda: out)
+
+    return predict
+
+
+def _compiled(fn, size: int, outputs: int, keep=()) -> LoadedModel:
+    import tensorflow as tf
+
+    compiled = tf.function(_as_probabilities(fn), reduce_retracing=True,
+                           input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)])
+    return LoadedModel(compiled, outputs, list(keep))
+
+
+def load_model_file(path: str, size: int) -> LoadedModel:
+    """A Keras file (.keras, .h5) or a zipped TensorFlow SavedModel, compiled for ``size``.
+
+    Raises ClassifierError when the file is not such a model or does not take
+    ``size``×``size`` RGB crops and give one vector of class scores.
+    """
+    if zipfile.is_zipfile(path) and not path.endswith(".keras"):
+        return _load_saved_model(path, size)
+    import keras
+
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as exc:  # Keras raises many kinds for a file that is not a model
+        raise ClassifierError(f"The file is not a Keras model this version can read: {exc}") \
+            from exc
+    shape = tuple(model.input_shape) if not isinstance(model.input_shape, list) else None
+    if shape is None or len(shape) != 4 or shape[3] not in (3, None) or (
+            shape[1] not in (size, None) or shape[2] not in (size, None)):
+        raise ClassifierError(
+            f"The model takes input of shape {model.input_shape}, not {size}×{size} RGB crops "
+            f"(batch, {size}, {size}, 3); set the input size to the model's.")
+    outputs = model.output_shape
+    if not isinstance(outputs, tuple) or len(outputs) != 2 or outputs[1] is None:
+        raise ClassifierError(f"The model's output has shape {outputs}; a classifier gives "
+                              "one vector of class scores per crop (batch, classes).")
+    return _compiled(lambda crops: model(crops, training=False), size, outputs[1], [model])
+
+
+def _load_saved_model(path: str, size: int) -> LoadedModel:
+    import tensorflow as tf
+
+    folder = tempfile.TemporaryDirectory()
+    try:
+        with zipfile.ZipFile(path) as archive:
+            root = os.path.realpath(folder.name)
+            for name in archive.namelist():
+                target = os.path.realpath(os.path.join(root, name))
+                if not target.startswith(root + os.sep) and target != root:
+                    raise ClassifierError(f"The zipped SavedModel names a path outside "
+                                          f"itself: {name!r}.")
+            archive.extractall(root)
+        found = [d for d, _, files in os.walk(folder.name) if "saved_model.pb" in files]
+        if not found:
+            raise ClassifierError("The zip holds no saved_model.pb; zip the SavedModel folder.")
+        loaded = tf.saved_model.load(found[0])
+        signature = loaded.signatures["serving_default"]
+    except ClassifierError:
+        folder.cleanup()
+        raise
+    except Exception as exc:  # TensorFlow raises many kinds for a broken SavedModel
+        folder.cleanup()
+        raise ClassifierError(f"The file is not a SavedModel this version can read: {exc}") \
+            from exc
+    (spec,) = signature.structured_input_signature[1].values()
+    name = next(iter(signature.structured_input_signature[1]))
+    probe = signature(**{name: tf.zeros([1, size, size, 3], spec.dtype)})
+    (out,) = probe.values() if len(probe) == 1 else (None,)
+    if out is None or len(out.shape) != 2:
+        raise ClassifierError("The SavedModel's serving signature must give one output of "
+                              "class scores per crop (batch, classes).")
+    return _compiled(lambda crops: signature(**{name: tf.cast(crops, spec.dtype)}), size,
+                     int(out.shape[1]), [loaded, folder])
+
+
+@functools.lru_cache(maxsize=4)
+def _stored_model(model_key: str, size: int, _stamp: str) -> LoadedModel:
+    if not default_storage.exists(model_key):
+        raise ClassifierError(
+            f"The classifier model file {model_key!r} is missing from storage. Upload it "
+            "again, or rebuild the demo model with manage.py build_demo_classifier.")
+    suffix = os.path.splitext(model_key)[1] or ".keras"
+    with default_storage.open(model_key, "rb") as src, tempfile.NamedTemporaryFile(
+            suffix=suffix) as tmp:
+        tmp.write(src.read())
+        tmp.flush()
+        return load_model_file(tmp.name, size)
+
+
+def stored_model(classifier) -> LoadedModel:
+    """The classifier's model, loaded once per process (and per change of the record)."""
+    return _stored_model(classifier.model_key, classifier.input_size,
+                         classifier.created_at.isoformat())
