@@ -68,11 +68,16 @@ def relevant_detections(survey: Survey) -> QuerySet:
         relevance(survey, sources))
 
 
-def classifier_named(name: str, survey: Survey) -> Classifier | None:
-    """The classifier called ``name`` that ``survey`` may use: its organisation's, else shared."""
+def classifier_named(name: str, survey: Survey, version: str | None = None) -> Classifier | None:
+    """The classifier called ``name`` that ``survey`` may use: its organisation's, else shared.
+
+    ``version`` None: the newest version registered.
+    """
     found = Classifier.objects.of_organisations(
         [survey.organisation_id], include_shared=True).filter(name=name)
-    return found.order_by(F("organisation").asc(nulls_last=True)).first()
+    if version is not None:
+        found = found.filter(version=version)
+    return found.order_by(F("organisation").asc(nulls_last=True), "-created_at", "-pk").first()
 
 
 def detection_counts(survey: Survey) -> dict:

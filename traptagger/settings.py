@@ -373,6 +373,9 @@ CONTENT_SECURITY_POLICY = "; ".join([
 # Pillow refuses images above this many pixels (decompression bombs).
 MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=120_000_000)
 IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=200)
+# Crops per classifier forward pass; results are saved after each one. Larger batches use
+# a GPU better; a worker cut off loses at most one batch's work.
+CLASSIFY_BATCH = env.int("CLASSIFY_BATCH", default=64)
 # An import or pipeline stage whose worker has not reported for this long was
 # cut off (worker killed); beat re-sends it and the new delivery takes it over.
 # Days an export's file is kept for download before the hourly sweep deletes it.

@@ -21,12 +21,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
+from django.conf import settings
 from django.core.files.storage import default_storage
 
 from ..exceptions import ClassifierError
 from ..taxonomy import Preprocessing
 
-BATCH = 64
 READ_AHEAD = 8
 # Cut crops at up to this many times the input size, then resize down with antialiasing.
 SUPERSAMPLE = 4
@@ -50,6 +50,7 @@ class LoadedModel:
 
     predict: Callable
     outputs: int
+    size: int
     keep: list = field(default_factory=list)  # what must live as long as the model
 
 
@@ -141,7 +142,9 @@ def scale(crops, preprocessing: str):
 
 def crop_dataset(items: Iterable[ImageBoxes], size: int, preprocessing: str, *,
                  read: Callable[[str], bytes] = _read_stored, failures: list | None = None):
-    """A tf.data pipeline of (detection ids [n], crops [n, size, size, 3]) batches of BATCH.
+    """A tf.data pipeline of (detection ids [n], crops [n, size, size, 3]) batches.
+
+    Batches hold settings.CLASSIFY_BATCH crops (the last one fewer).
 
     A read that fails stops the stream; the exception is appended to
     ``failures`` for the caller to raise (tf.data would otherwise bury it).
@@ -164,15 +167,16 @@ def crop_dataset(items: Iterable[ImageBoxes], size: int, preprocessing: str, *,
     dataset = dataset.map(
         lambda data, boxes, ids, ratio: (ids, crops_of(data, boxes, ratio, size)),
         num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.unbatch().batch(BATCH).map(
+    return dataset.unbatch().batch(settings.CLASSIFY_BATCH).map(
         lambda ids, crops: (ids, scale(crops, preprocessing))).prefetch(2)
 
 
 def predictions(model: LoadedModel, items: Iterable[ImageBoxes], size: int,
-                preprocessing: str) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+                preprocessing: str, *, read: Callable[[str], bytes] = _read_stored,
+                ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(detection ids, top-1 class index, top-1 score) per batch of crops."""
     failures: list = []
-    for ids, crops in crop_dataset(items, size, preprocessing, failures=failures):
+    for ids, crops in crop_dataset(items, size, preprocessing, read=read, failures=failures):
         probabilities = np.asarray(model.predict(crops))
         if probabilities.shape[-1] != model.outputs:
             raise ClassifierError(f"The model gave {probabilities.shape[-1]} outputs per crop, "
@@ -203,14 +207,31 @@ def _compiled(fn, size: int, outputs: int, keep=()) -> LoadedModel:
 
     compiled = tf.function(_as_probabilities(fn), reduce_retracing=True,
                            input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)])
-    return LoadedModel(compiled, outputs, list(keep))
+    return LoadedModel(compiled, outputs, size, list(keep))
 
 
-def load_model_file(path: str, size: int) -> LoadedModel:
-    """A Keras file (.keras, .h5) or a zipped TensorFlow SavedModel, compiled for ``size``.
+def _input_size(shape, size: int | None) -> int:
+    """The square input size a model of input ``shape`` (batch, h, w, 3) takes."""
+    dims = tuple(shape) if isinstance(shape, list | tuple) else ()
+    if len(dims) != 4 or dims[3] not in (3, None) or (
+            dims[1] is not None and dims[2] is not None and dims[1] != dims[2]):
+        raise ClassifierError(f"The model takes input of shape {tuple(dims) or shape}; a "
+                              "classifier takes square RGB crops (batch, size, size, 3).")
+    known = dims[1] or dims[2]
+    if size is None and known is None:
+        raise ClassifierError("The model accepts any input size; give the input size to use.")
+    if size is not None and known is not None and known != size:
+        raise ClassifierError(f"The model takes {known}×{known} crops, not the {size}×{size} "
+                              "given; set the input size to the model's.")
+    return size or known
 
-    Raises ClassifierError when the file is not such a model or does not take
-    ``size``×``size`` RGB crops and give one vector of class scores.
+
+def load_model_file(path: str, size: int | None = None) -> LoadedModel:
+    """A Keras file (.keras, .h5) or a zipped TensorFlow SavedModel, compiled for its crops.
+
+    ``size``: the crop side; None takes the model's own. Raises
+    ClassifierError when the file is not such a model or does not take square
+    RGB crops of ``size`` and give one vector of class scores.
     """
     if zipfile.is_zipfile(path) and not path.endswith(".keras"):
         return _load_saved_model(path, size)
@@ -221,12 +242,7 @@ def load_model_file(path: str, size: int) -> LoadedModel:
     except Exception as exc:  # Keras raises many kinds for a file that is not a model
         raise ClassifierError(f"The file is not a Keras model this version can read: {exc}") \
             from exc
-    shape = tuple(model.input_shape) if not isinstance(model.input_shape, list) else None
-    if shape is None or len(shape) != 4 or shape[3] not in (3, None) or (
-            shape[1] not in (size, None) or shape[2] not in (size, None)):
-        raise ClassifierError(
-            f"The model takes input of shape {model.input_shape}, not {size}×{size} RGB crops "
-            f"(batch, {size}, {size}, 3); set the input size to the model's.")
+    size = _input_size(model.input_shape, size)
     outputs = model.output_shape
     if not isinstance(outputs, tuple) or len(outputs) != 2 or outputs[1] is None:
         raise ClassifierError(f"The model's output has shape {outputs}; a classifier gives "
@@ -234,7 +250,7 @@ def load_model_file(path: str, size: int) -> LoadedModel:
     return _compiled(lambda crops: model(crops, training=False), size, outputs[1], [model])
 
 
-def _load_saved_model(path: str, size: int) -> LoadedModel:
+def _load_saved_model(path: str, size: int | None) -> LoadedModel:
     import tensorflow as tf
 
     folder = tempfile.TemporaryDirectory()
@@ -259,8 +275,13 @@ def _load_saved_model(path: str, size: int) -> LoadedModel:
         folder.cleanup()
         raise ClassifierError(f"The file is not a SavedModel this version can read: {exc}") \
             from exc
-    (spec,) = signature.structured_input_signature[1].values()
-    name = next(iter(signature.structured_input_signature[1]))
+    inputs = signature.structured_input_signature[1]
+    if len(inputs) != 1:
+        folder.cleanup()
+        raise ClassifierError(f"The SavedModel's serving signature takes {len(inputs)} "
+                              "inputs; a classifier takes one batch of crops.")
+    name, spec = next(iter(inputs.items()))
+    size = _input_size(spec.shape.as_list() if spec.shape.rank is not None else None, size)
     probe = signature(**{name: tf.zeros([1, size, size, 3], spec.dtype)})
     (out,) = probe.values() if len(probe) == 1 else (None,)
     if out is None or len(out.shape) != 2:

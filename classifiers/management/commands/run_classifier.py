@@ -18,15 +18,18 @@ class Command(StageCommand):
         self.add_common_arguments(parser)
         parser.add_argument("--classifier", required=True, help="Classifier name (the "
                             "organisation's own or a shared one).")
+        parser.add_argument("--classifier-version", help="Which version (default: the newest).")
 
-    def handle(self, *args, survey, org, classifier, now, json, **options):
+    def handle(self, *args, survey, org, classifier, classifier_version, now, json, **options):
+        version = classifier_version
         try:
             target = survey_named(survey, org)
         except UserError as exc:
             raise CommandError(str(exc)) from exc
-        chosen = classifier_named(classifier, target)
+        chosen = classifier_named(classifier, target, version)
         if chosen is None:
-            raise CommandError(f"There is no classifier called {classifier!r} that survey "
+            which = f"{classifier!r} version {version!r}" if version else repr(classifier)
+            raise CommandError(f"There is no classifier called {which} that survey "
                                f"“{target.name}” may use; see Classifiers in the admin.")
 
         def measure():
