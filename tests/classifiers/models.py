@@ -35,7 +35,7 @@ def colour_model(path: Path, *, size: int = 16) -> Path:
     dense = keras.layers.Dense(3, activation="softmax", use_bias=False)
     outputs = dense(mean)
     model = keras.Model(inputs, outputs)
-    dense.set_weights([np.eye(3, dtype=np.float32) * 0.2])
+    dense.set_weights([np.eye(3, dtype=np.float32) * 0.02])
     model.save(path)
     return path
 

@@ -1,10 +1,11 @@
-"""A worker killed with SIGKILL mid-import and mid-stage: beat's sweep resumes the work.
+"""A worker killed with SIGKILL mid-import, mid-detection and mid-classification: beat's sweep
+resumes the work.
 
 Real worker processes on the embedded (file-system) broker and on Redis. The
 file-system broker drops a killed worker's message and Redis keeps it unacked
 for hours; either way the sweep (``surveys.resume_stale_work``) re-sends it and
 the work ends with exact counts: every file imported once, every image detected
-once, nothing left in storage that no row points to.
+once, every box classified, nothing left in storage that no row points to.
 """
 
 import os
@@ -87,12 +88,13 @@ def kill(proc) -> None:
 
 
 @pytest.mark.parametrize("broker", ["filesystem", "redis"])
-def test_killed_worker_work_is_resumed_with_exact_counts(broker, tmp_path, media_storage):
+def test_killed_worker_work_is_resumed_with_exact_counts(broker, tmp_path, media_storage,
+                                                          demo_classifier):
     if broker == "redis" and not redis_up():
         pytest.skip("no Redis on 127.0.0.1:6379")
     source = tmp_path / "source"
     write_source(source)
-    extra = {"PIPELINE_STALE_SECONDS": "2", "IMPORT_BATCH_SIZE": "10"}
+    extra = {"PIPELINE_STALE_SECONDS": "2", "IMPORT_BATCH_SIZE": "10", "CLASSIFY_BATCH": "2"}
     if broker == "filesystem":
         extra["CELERY_BROKER_DIR"] = str(tmp_path / "broker")
     else:
@@ -106,7 +108,7 @@ def test_killed_worker_work_is_resumed_with_exact_counts(broker, tmp_path, media
         env.pop("CELERY_BROKER_URL", None)
     workers = Workers(env, tmp_path)
 
-    survey = SurveyFactory(detector="whole")
+    survey = SurveyFactory(detector="whole", classifier=demo_classifier)
     run = ImportRun.objects.create(survey=survey, source=str(source))
     pipeline.do_transition(survey, pipeline.ANY, SurveyStatus.IMPORTING)
     first = workers.start()
@@ -137,13 +139,27 @@ def test_killed_worker_work_is_resumed_with_exact_counts(broker, tmp_path, media
     time.sleep(2.5)
     assert f"'stages': [{survey.pk}]" in workers.sweep()
     third = workers.start()
+    boxes = Detection.objects.filter(image__camera__site__survey=survey)
+
+    # 3. Killed mid-classification (two crops a batch, each batch saved).
+    def classifying():
+        s = Survey.objects.get(pk=survey.pk)
+        return s.status == SurveyStatus.CLASSIFYING and boxes.filter(
+            classified_by=demo_classifier).count() >= 10
+    wait_for(classifying, "classification to start", workers)
+    kill(third)
+    classified_before = boxes.filter(classified_by=demo_classifier).count()
+    assert classified_before < FILES, "killed too late"
+    time.sleep(2.5)
+    assert f"'stages': [{survey.pk}]" in workers.sweep()
+    fourth = workers.start()
     try:
         wait_for(lambda: Survey.objects.get(pk=survey.pk).status in (
             SurveyStatus.READY, SurveyStatus.FAILED), "the survey to be ready", workers)
     finally:
-        third.terminate()
-        third.wait(timeout=30)
-        third.log.close()
+        fourth.terminate()
+        fourth.wait(timeout=30)
+        fourth.log.close()
 
     survey.refresh_from_db()
     run.refresh_from_db()
@@ -156,7 +172,10 @@ def test_killed_worker_work_is_resumed_with_exact_counts(broker, tmp_path, media
     assert survey.cluster_count == FILES
     # The whole-image detector gives one box per image: once each, never twice.
     assert Detection.objects.filter(image__camera__site__survey=survey).count() == FILES
+    # Every box classified by the survey's classifier, including those done before the kill.
+    assert boxes.filter(classified_by=demo_classifier).exclude(
+        classification="").count() == FILES
     stored = {p.relative_to(media_storage).as_posix()
               for p in media_storage.rglob("*") if p.is_file()}
     assert stored == set(images.values_list("key", flat=True)) | set(
-        images.values_list("web_key", flat=True))
+        images.values_list("web_key", flat=True)) | {demo_classifier.model_key}
