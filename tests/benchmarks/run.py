@@ -3,7 +3,8 @@
     make bench            (or: .venv/bin/python -m tests.benchmarks.run [--images N]
                                [--clusters N] [--detections N]
                                [--survey-images N] [--md-images N]
-                               [--only import|results|camtrapdp|insights|megadetector]
+                               [--only import|results|camtrapdp|insights|megadetector|
+                                       classify] [--crops N]
                                [--database-url URL])
 
 The database is a throw-away SQLite file unless --database-url names another (for
@@ -47,6 +48,9 @@ under 0.05):
 * ``our import``: classifiers.services.megadetector read + do_import_detections (one query
   maps every path, bulk inserts a page at a time); then the same file again (replaces).
 * ``our export``: write_batch_output of the same survey.
+
+Classification (``--crops`` crops, 2,000 by default, from 12 MP JPEGs): see
+tests/benchmarks/classify.py.
 """
 
 from __future__ import annotations
@@ -569,11 +573,12 @@ def main() -> None:
     parser.add_argument("--detections", type=int, default=1_000_000)
     parser.add_argument("--survey-images", type=int, default=100_000)
     parser.add_argument("--only", choices=["import", "results", "camtrapdp", "insights",
-                                           "megadetector"])
+                                           "megadetector", "classify"])
     parser.add_argument("--database-url", help="Run on this database (default: SQLite).")
     parser.add_argument("--reuse-data", action="store_true", help="Camtrap DP: use the "
                         "survey an earlier run left in --database-url instead of a new one.")
     parser.add_argument("--md-images", type=int, default=100_000)
+    parser.add_argument("--crops", type=int, default=2_000)
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="tt-bench-"))
@@ -606,6 +611,10 @@ def main() -> None:
         bench_insights(args.survey_images)
     if args.only in (None, "megadetector"):
         bench_megadetector(args.md_images, tmp)
+    if args.only in (None, "classify"):
+        from tests.benchmarks.classify import bench_classify
+
+        bench_classify(args.crops, tmp)
     if args.only not in (None, "import"):
         return
     source = tmp / "source"
