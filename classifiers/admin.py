@@ -77,6 +77,9 @@ class StaticGroupAdmin(OrgScopedModelAdmin):
     def has_add_permission(self, request, *args):
         return False  # found by the static-detection search
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # the search would find it again: reject it instead
+
     @admin.display(description="survey / site / camera")
     def location(self, obj):
         camera = obj.camera
