@@ -1,12 +1,18 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 
 from accounts.access import is_site_staff
 from accounts.scoping import OrgScopedModelAdmin
 from core.admin_filters import choices_without, drop_choices
 from core.exceptions import UserError
+from surveys.models import Camera
 
-from .models import Classifier, Detection
+from .models import Classifier, Detection, Mask, StaticGroup
+from .selectors import EXAMPLES, camera_example_image, static_group_example
+from .services.masks import do_delete_mask, do_save_mask
 from .services.registration import (
     ClassifierFiles,
     check_classifier,
@@ -14,7 +20,9 @@ from .services.registration import (
     do_register_classifier,
     do_update_classifier,
 )
-from .taxonomy import UNWIRED_DETECTION_STATUSES
+from .services.static import crop_jpeg, do_decide_static_groups
+from .taxonomy import UNWIRED_DETECTION_STATUSES, StaticStatus
+from .widgets import PolygonWidget
 
 
 class ClassifierUploadForm(forms.ModelForm):
@@ -117,11 +125,12 @@ class ClassifierAdmin(OrgScopedModelAdmin):
 
 @admin.register(Detection)
 class DetectionAdmin(OrgScopedModelAdmin):
-    list_display = ["id", "image", "category", "score", "classification", "status"]
-    list_filter = ["category", ("status", choices_without(*UNWIRED_DETECTION_STATUSES))]
+    list_display = ["id", "image", "category", "score", "classification", "status", "static"]
+    list_filter = ["category", ("status", choices_without(*UNWIRED_DETECTION_STATUSES)),
+                   "static"]
     raw_id_fields = ["image"]
-    exclude = ["static"]  # hidden until static detection is wired
-    readonly_fields = ["extra"]  # kept from a Camtrap DP import
+    # ``static`` follows the box's static group (decided under Static groups).
+    readonly_fields = ["extra", "static", "static_group"]  # extra: kept from Camtrap DP
 
     def formfield_for_choice_field(self, db_field, request, **kwargs):
         field = super().formfield_for_choice_field(db_field, request, **kwargs)
@@ -131,3 +140,128 @@ class DetectionAdmin(OrgScopedModelAdmin):
 
     def has_add_permission(self, request, *args):
         return False
+
+
+def _examples(obj, count: int) -> str:
+    urls = [reverse("admin:classifiers_staticgroup_crop", args=[obj.pk, n])
+            for n in range(min(count, obj.image_count))]
+    return format_html_join(" ", '<img src="{}" alt="example" loading="lazy" height="{}">',
+                            ((url, 80 if count < EXAMPLES else 160) for url in urls))
+
+
+@admin.register(StaticGroup)
+class StaticGroupAdmin(OrgScopedModelAdmin):
+    list_display = ["id", "location", "image_count", "status", "examples"]
+    list_filter = ["status"]
+    list_select_related = ["camera__site__survey"]
+    search_fields = ["camera__path", "camera__site__name", "camera__site__survey__name"]
+    fields = ["location", "box", "image_count", "status", "remembered_from", "decided_by",
+              "decided_at", "large_examples"]
+    readonly_fields = fields
+    actions = ["accept", "reject"]
+
+    def has_add_permission(self, request, *args):
+        return False  # found by the static-detection search
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the search would find it again: reject it instead
+
+    @admin.display(description="survey / site / camera")
+    def location(self, obj):
+        camera = obj.camera
+        return f"{camera.site.survey.name} / {camera.site.name} / {camera.path}"
+
+    @admin.display(description="box (left, top, right, bottom)")
+    def box(self, obj):
+        return ", ".join(f"{v:.3f}" for v in obj.box)
+
+    @admin.display(description="examples")
+    def examples(self, obj):
+        return _examples(obj, 3)
+
+    @admin.display(description="examples")
+    def large_examples(self, obj):
+        return _examples(obj, EXAMPLES)
+
+    @admin.action(description="Accept: static, not an animal (stops counting)",
+                  permissions=["change"])
+    def accept(self, request, queryset):
+        self._decide(request, queryset, StaticStatus.ACCEPTED)
+
+    @admin.action(description="Reject: not static (keeps counting)", permissions=["change"])
+    def reject(self, request, queryset):
+        self._decide(request, queryset, StaticStatus.REJECTED)
+
+    def _decide(self, request, queryset, decision):
+        try:
+            changed = do_decide_static_groups(queryset.values_list("pk", flat=True), decision,
+                                              acting_user=request.user)
+        except UserError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(request, f"{changed} group(s) marked “{decision.label}”.")
+
+    def get_urls(self):
+        crop = self.admin_site.admin_view(self.crop_view)
+        return [path("<int:group_id>/crop/<int:number>/", crop,
+                     name="classifiers_staticgroup_crop"), *super().get_urls()]
+
+    def crop_view(self, request, group_id: int, number: int):
+        """One example crop of a group the user may see; 404 for anyone else's."""
+        group = self.get_queryset(request).filter(pk=group_id).first()
+        example = static_group_example(group, number) if group is not None else None
+        data = crop_jpeg(example) if example is not None else None
+        if data is None:
+            raise Http404("No such example.")
+        return HttpResponse(data, content_type="image/jpeg",
+                            headers={"Cache-Control": "private, max-age=3600"})
+
+
+class MaskForm(forms.ModelForm):
+    class Meta:
+        model = Mask
+        fields = ["camera", "name", "polygon"]
+
+
+@admin.register(Mask)
+class MaskAdmin(OrgScopedModelAdmin):
+    form = MaskForm
+    list_display = ["__str__", "camera", "corners", "created_at"]
+    list_select_related = ["camera__site__survey"]
+    search_fields = ["name", "camera__path", "camera__site__name"]
+
+    @admin.display(description="corners")
+    def corners(self, obj):
+        return len(obj.polygon or [])
+
+    def get_form(self, request, obj=None, **kwargs):
+        url = reverse("admin:classifiers_mask_camera_image", args=[0])
+        kwargs["widgets"] = {"polygon": PolygonWidget(
+            image_url=url, camera_id=obj.camera_id if obj else None)}
+        return super().get_form(request, obj, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        counts = do_save_mask(obj, acting_user=request.user)
+        self.message_user(request, format_html(
+            "{} box(es) masked, {} un-masked.", counts["masked"], counts["unmasked"]))
+
+    def delete_model(self, request, obj):
+        do_delete_mask(obj, acting_user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for mask in queryset.select_related("camera"):  # a camera has few masks
+            do_delete_mask(mask, acting_user=request.user)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.camera_image_view)
+        return [path("camera/<int:camera_id>/image/", view,
+                     name="classifiers_mask_camera_image"), *super().get_urls()]
+
+    def camera_image_view(self, request, camera_id: int):
+        """An example image of a camera the user may see (the members' image view)."""
+        camera = Camera.objects.of_organisations(self.viewable_org_ids(request)).filter(
+            pk=camera_id).first()
+        image = camera_example_image(camera) if camera is not None else None
+        if image is None:
+            raise Http404("No image of this camera.")
+        return HttpResponseRedirect(reverse("image_file", args=[image.pk, "web"]))

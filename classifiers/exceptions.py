@@ -11,3 +11,7 @@ class DetectionsFileError(ClassifierError):
     The message names the file, the field or record and what to do; nothing
     stored changes.
     """
+
+
+class MaskError(ClassifierError):
+    """A mask cannot be saved as given (its polygon is not a polygon over the image)."""

@@ -1,8 +1,11 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from accounts.access import AccessQuerySet
 
-from .taxonomy import Category, DetectionStatus, Preprocessing
+from .geometry import polygon_problem
+from .taxonomy import Category, DetectionStatus, Preprocessing, StaticStatus
 
 
 class Classifier(models.Model):
@@ -77,6 +80,12 @@ class Detection(models.Model):
         max_length=20, choices=DetectionStatus.choices, default=DetectionStatus.ACTIVE
     )
     static = models.BooleanField(default=False)
+    # The group of recurring boxes this one belongs to (classifiers.services.static);
+    # ``static`` follows the group's decision.
+    static_group = models.ForeignKey(
+        "StaticGroup", on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="detections",
+    )
     classification = models.CharField(max_length=100, blank=True)
     classification_score = models.FloatField(null=True, blank=True)
     # The classifier version that set ``classification`` (a re-run skips its boxes).
@@ -101,3 +110,79 @@ class Detection(models.Model):
     @property
     def area(self) -> float:
         return max(0.0, self.right - self.left) * max(0.0, self.bottom - self.top)
+
+
+class StaticGroup(models.Model):
+    """Boxes that recur at one camera across many images: a rock, a branch, a post?
+
+    Found by classifiers.services.static; a person accepts (the boxes become
+    static and stop counting) or rejects (they count). The box is the median
+    of the members'. ``remembered_from`` is the decided group of an earlier
+    survey at the same camera location whose decision this group took over.
+    """
+
+    org_path = "camera__site__survey__organisation"
+
+    camera = models.ForeignKey("surveys.Camera", on_delete=models.CASCADE,
+                               related_name="static_groups")
+    left = models.FloatField()
+    top = models.FloatField()
+    right = models.FloatField()
+    bottom = models.FloatField()
+    image_count = models.PositiveIntegerField(help_text="Images the box recurs on.")
+    status = models.CharField(max_length=20, choices=StaticStatus.choices,
+                              default=StaticStatus.PENDING)
+    remembered_from = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text="The decided group of an earlier survey at this camera location whose "
+        "decision was applied.")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, blank=True, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AccessQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["camera", "-image_count", "id"]
+        indexes = [models.Index(fields=["camera", "status"], name="static_group_camera_idx")]
+
+    def __str__(self):
+        return f"Static group {self.pk} at {self.camera}"
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        return (self.left, self.top, self.right, self.bottom)
+
+
+def validate_polygon(value) -> None:
+    """A mask polygon: at least three [x, y] points with both in 0..1."""
+    problem = polygon_problem(value)
+    if problem:
+        raise ValidationError(problem, code="invalid_polygon")
+
+
+class Mask(models.Model):
+    """A polygon over one camera's frame: boxes wholly inside are masked.
+
+    ``polygon`` is a list of [x, y] points, normalised 0..1 with the origin
+    top-left like boxes. Saved and deleted through classifiers.services.masks,
+    which masks and un-masks the camera's boxes.
+    """
+
+    org_path = "camera__site__survey__organisation"
+
+    camera = models.ForeignKey("surveys.Camera", on_delete=models.CASCADE, related_name="masks")
+    name = models.CharField(max_length=100, blank=True, help_text="e.g. “swaying grass”.")
+    polygon = models.JSONField(
+        validators=[validate_polygon],
+        help_text="Click on the image to add corners; boxes wholly inside are masked.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AccessQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["camera", "id"]
+
+    def __str__(self):
+        return self.name or f"Mask {self.pk} at {self.camera}"

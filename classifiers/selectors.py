@@ -7,9 +7,9 @@ import re
 from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet
 
-from surveys.models import Cluster, Image, Survey
+from surveys.models import Camera, Cluster, Image, Survey
 
-from .models import Classifier, Detection
+from .models import Classifier, Detection, StaticGroup
 from .taxonomy import HUMAN_STATUSES, MIN_CLASSIFY_AREA, Category, DetectionStatus
 
 
@@ -98,3 +98,34 @@ def classification_counts(survey: Survey) -> dict:
             if survey.classifier_id else 0,
             "clusters_with_suggestion": Cluster.objects.filter(survey=survey).exclude(
                 suggestion="").count()}
+
+
+# --- static groups and masks -------------------------------------------------------
+EXAMPLES = 4  # example crops shown per static group
+
+
+def same_location_cameras(camera: Camera) -> QuerySet:
+    """Cameras at ``camera``'s location in every survey of its organisation (itself included).
+
+    The same location: the same site name and camera folder. Static-group
+    decisions carry over between these.
+    """
+    return Camera.objects.filter(
+        site__survey__organisation_id=camera.site.survey.organisation_id,
+        site__name=camera.site.name, path=camera.path)
+
+
+def static_group_example(group: StaticGroup, number: int) -> Detection | None:
+    """The ``number``-th of EXAMPLES boxes of ``group``, spread over its members."""
+    if not 0 <= number < EXAMPLES:
+        return None
+    members = group.detections.order_by("image_id", "id")
+    total = members.count()
+    if number >= total:
+        return None
+    return members.select_related("image__camera__site")[number * total // EXAMPLES]
+
+
+def camera_example_image(camera: Camera) -> Image | None:
+    """An image of ``camera`` to draw masks on: the first one in time that has a copy."""
+    return camera.images.exclude(key="").order_by("corrected_timestamp", "id").first()

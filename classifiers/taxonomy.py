@@ -32,7 +32,20 @@ HUMAN_STATUSES = (DetectionStatus.EDITED, DetectionStatus.ADDED)
 COUNTED_STATUSES = (DetectionStatus.ACTIVE, *HUMAN_STATUSES)
 
 # Statuses that nothing sets or reads yet: hidden from the admin until wired.
-UNWIRED_DETECTION_STATUSES = frozenset({DetectionStatus.HIDDEN, DetectionStatus.MASKED})
+# (MASKED is set by masks: classifiers.services.masks.)
+UNWIRED_DETECTION_STATUSES = frozenset({DetectionStatus.HIDDEN})
 
 # A box smaller than this fraction of the image does not vote for a cluster's species.
 MIN_CLASSIFY_AREA = 0.0025
+
+
+class StaticStatus(models.TextChoices):
+    """A person's decision on a group of recurring boxes (classifiers.services.static)."""
+
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Static (not an animal)"
+    REJECTED = "rejected", "Not static"
+
+
+DECIDED_STATIC_STATUSES = (StaticStatus.ACCEPTED, StaticStatus.REJECTED)
+

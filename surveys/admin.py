@@ -23,6 +23,7 @@ class SurveyAdmin(OrgScopedModelAdmin):
     # and clustering read them.
     fields = ["organisation", "name", "description", "site_regex", "timezone", "detector",
               "detection_threshold", "ignore_small_boxes", "ignore_top_strip",
+              "static_min_count", "static_iou", "static_max_area",
               "classifier", "state", "status_detail", "image_count", "cluster_count",
               "created_at"]
     inlines = [SiteInline]

@@ -1,7 +1,8 @@
 """Websocket messages about surveys (group ``survey.<id>``).
 
 ``import.progress``  {survey_id, import_id, processed, total, imported, issues, status}
-``stage.progress``   {survey_id, stage: "clustering"|"detecting"|"classifying", done, total}
+``stage.progress``   {survey_id, stage, done, total}  (stage: "clustering", "detecting",
+                     "static" or "classifying")
 ``survey.status``    {survey_id, status, label, detail}  (on every status change)
 """
 

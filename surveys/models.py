@@ -8,7 +8,16 @@ from django.db import models
 
 from accounts.access import AccessQuerySet
 
-from .taxonomy import DETECTOR_CHOICES, ImportStatus, SurveyStatus, SurveyType, TriggerSource
+from .taxonomy import (
+    DETECTOR_CHOICES,
+    STATIC_IOU,
+    STATIC_MAX_AREA,
+    STATIC_MIN_COUNT,
+    ImportStatus,
+    SurveyStatus,
+    SurveyType,
+    TriggerSource,
+)
 
 
 def validate_regex(value: str) -> None:
@@ -80,6 +89,19 @@ class Survey(models.Model):
         help_text="Boxes lying wholly within this top fraction of the frame are not relevant "
         "(e.g. 0.08 for a timestamp banner, 0.33 for sky); 0 keeps them.",
     )
+    # Static detections (classifiers.services.static): boxes that recur at one camera.
+    static_min_count = models.PositiveIntegerField(
+        default=STATIC_MIN_COUNT, validators=[MinValueValidator(2)],
+        help_text="A box must recur on at least this many images of one camera to be offered "
+        "as a static detection (MegaDetector: 20).")
+    static_iou = models.FloatField(
+        default=STATIC_IOU, validators=[MinValueValidator(0.5), MaxValueValidator(0.99)],
+        help_text="How closely boxes must overlap (intersection over union) to be the same "
+        "static object (MegaDetector: 0.9).")
+    static_max_area = models.FloatField(
+        default=STATIC_MAX_AREA, validators=[MinValueValidator(0.001), MaxValueValidator(1.0)],
+        help_text="Boxes covering more than this fraction of the image area are never static "
+        "(MegaDetector: 0.2).")
     image_count = models.PositiveIntegerField(default=0)
     cluster_count = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(

@@ -8,6 +8,7 @@ class SurveyStatus(models.TextChoices):
     IMPORTING = "importing", "Importing"
     CLUSTERING = "clustering", "Clustering"
     DETECTING = "detecting", "Detecting"
+    STATIC = "static", "Finding static detections"
     CLASSIFYING = "classifying", "Classifying"
     READY = "ready", "Ready"
     FAILED = "failed", "Failed"
@@ -42,3 +43,11 @@ DETECTOR_CHOICES = [
 CLUSTER_GAP_SECONDS = 60
 CLUSTER_MAX_SECONDS = 15 * 60
 JPEG_SUFFIXES = (".jpg", ".jpeg")
+
+# Static-detection search defaults (classifiers.services.static): MegaDetector's
+# repeat-detection elimination — occurrenceThreshold 20, iouThreshold 0.9 and
+# maxSuspiciousDetectionSize 0.2, which MegaDetector compares with the box's *area*
+# (w * h as a fraction of the image), not its sides. Each survey may change them.
+STATIC_MIN_COUNT = 20
+STATIC_IOU = 0.9
+STATIC_MAX_AREA = 0.2

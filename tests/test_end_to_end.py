@@ -36,7 +36,8 @@ def test_main_job(demo_source, demo_classifier, tmp_path):
     for task, arg, stage in (
         (survey_tasks.run_import_task, run.pk, SurveyStatus.CLUSTERING),
         (survey_tasks.cluster_survey_task, survey.pk, SurveyStatus.DETECTING),
-        (ai_tasks.detect_survey_task, survey.pk, SurveyStatus.CLASSIFYING),
+        (ai_tasks.detect_survey_task, survey.pk, SurveyStatus.STATIC),
+        (ai_tasks.find_static_detections_task, survey.pk, SurveyStatus.CLASSIFYING),
         (ai_tasks.classify_survey_task, survey.pk, SurveyStatus.READY),
     ):
         task(arg)

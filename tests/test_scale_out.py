@@ -214,7 +214,8 @@ def test_two_web_nodes_two_workers_beat_and_a_redis_restart(demo_source, demo_cl
         kinds = Counter(e["type"] for e in admin_events)
         assert kinds["import.progress"] >= 1 and kinds["stage.progress"] >= 1, kinds
         statuses = [e["status"] for e in admin_events if e["type"] == "survey.status"]
-        assert statuses[-4:] == ["clustering", "detecting", "classifying", "ready"], statuses
+        assert statuses[-5:] == ["clustering", "detecting", "static", "classifying",
+                                 "ready"], statuses
 
         task = do_create_task(survey, name="Species", acting_user=admin,
                               labels=[("Zebra", "z"), ("Elephant", "e"), ("Lion", "l")])

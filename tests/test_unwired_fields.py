@@ -38,8 +38,9 @@ def test_detection_form_offers_only_wired_statuses(client, org_admin):
     det = Detection.objects.create(image=image, left=0, top=0, right=1, bottom=1, score=0.9,
                                    source="whole")
     page = client.get(f"/admin/classifiers/detection/{det.pk}/change/").content.decode()
-    assert 'value="deleted"' in page
-    assert 'value="hidden"' not in page and 'value="masked"' not in page
-    assert 'name="static"' not in page
+    assert 'value="deleted"' in page and 'value="masked"' in page  # masks set it
+    assert 'value="hidden"' not in page
+    # Static follows the box's static group: shown, decided under Static groups.
+    assert 'name="static"' not in page and "Static group" in page
     changelist = client.get("/admin/classifiers/detection/").content.decode()
-    assert "status__exact=active" in changelist and "status__exact=masked" not in changelist
+    assert "status__exact=masked" in changelist and "status__exact=hidden" not in changelist

@@ -103,4 +103,4 @@ def test_worker_process_runs_pipeline_and_progress_reaches_browser(
     kinds = [e["type"] for e in seen]
     assert "import.progress" in kinds and "stage.progress" in kinds
     stages = [e["status"] for e in seen if e["type"] == "survey.status"]
-    assert stages[-4:] == ["clustering", "detecting", "classifying", "ready"], stages
+    assert stages[-5:] == ["clustering", "detecting", "static", "classifying", "ready"], stages

@@ -3,6 +3,7 @@
 Stages, in order (``STAGES``)::
 
     importing (import) → clustering (default) → detecting (gpu)
+        → static (default: masks and static detections)
         → classifying (gpu, only with a classifier) → ready
 
 A stage is a service that does its work and returns. Its Celery task calls
@@ -12,8 +13,10 @@ the service runs, and ``stage_done`` moves the survey on with
 ``do_transition`` and starts the next stage's task *by its registered name*
 once the transaction commits. Task names are the only link between apps: no
 service imports a Celery entry point and no app imports another app's tasks.
-Stages that later work adds (timestamp correction, reclustering, static
-detections, auto-labelling) are new rows of ``STAGES``.
+Stages that later work adds (timestamp correction, reclustering,
+auto-labelling) are new rows of ``STAGES``. The static stage does not wait
+for people to review the groups it finds: pending groups count until someone
+accepts them.
 
 ``do_transition`` is the only code that writes ``Survey.status``; every
 change is announced to the survey's websocket group after commit.
@@ -60,6 +63,7 @@ STAGES: tuple[Stage, ...] = (
     Stage(SurveyStatus.IMPORTING, queue="import"),  # one task per ImportRun (IMPORT_TASK)
     Stage(SurveyStatus.CLUSTERING, "surveys.cluster_survey"),
     Stage(SurveyStatus.DETECTING, "classifiers.detect_survey", "gpu"),
+    Stage(SurveyStatus.STATIC, "classifiers.find_static_detections"),
     Stage(SurveyStatus.CLASSIFYING, "classifiers.classify_survey", "gpu",
           needed=lambda survey: survey.classifier_id is not None),
     Stage(SurveyStatus.READY),

@@ -8,7 +8,7 @@ from accounts.models import Invitation, Membership, Organisation
 from accounts.scoping import OrgScopedAdminMixin
 from accounts.taxonomy import Role
 from annotation.models import ClusterAnnotation, Label, Task
-from classifiers.models import Classifier, Detection
+from classifiers.models import Classifier, Detection, Mask, StaticGroup
 from surveys.models import Camera, Cluster, Image, ImportIssue, ImportRun, Site, Survey
 from tests.factories import (
     ClusterFactory,
@@ -47,6 +47,9 @@ def make_world(org: Organisation, tag: str) -> dict:
                                               model_key="x.keras", classes=["a"]),
         Detection: Detection.objects.create(image=image, left=0, top=0, right=1, bottom=1,
                                             score=0.9, source="whole"),
+        StaticGroup: StaticGroup.objects.create(camera=image.camera, left=0.1, top=0.1,
+                                                right=0.2, bottom=0.2, image_count=20),
+        Mask: Mask.objects.create(camera=image.camera, polygon=[[0, 0], [1, 0], [0, 1]]),
         Task: task,
         Label: LabelFactory(task=task, name=f"Label {tag}"),
         ClusterAnnotation: ClusterAnnotation.objects.create(task=task, cluster=cluster),
@@ -73,7 +76,8 @@ def scoped_models():
 def test_every_org_owned_model_is_covered():
     covered = set(scoped_models())
     assert {Survey, Site, Camera, Image, Cluster, ImportRun, Classifier, Detection, Task,
-            ClusterAnnotation, Membership, Invitation, Organisation, Export} <= covered
+            ClusterAnnotation, Membership, Invitation, Organisation, Export, StaticGroup,
+            Mask} <= covered
 
 
 def _url(model, view, *args):

@@ -44,6 +44,8 @@ def test_detection_and_classification_need_no_write_access_and_no_internet(
     with pytest.raises(PermissionError):
         default_storage.save("probe.txt", __import__("io").BytesIO(b"x"))
     assert ai_tasks.detect_survey_task(survey.pk) is True
+    # The static stage (default queue) reads boxes and writes only the database.
+    assert ai_tasks.find_static_detections_task(survey.pk) is True
     assert ai_tasks.classify_survey_task(survey.pk) is True
     survey.refresh_from_db()
     assert survey.status == SurveyStatus.READY, survey.status_detail

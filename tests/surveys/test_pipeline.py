@@ -128,9 +128,10 @@ def test_transition_is_conditional():
 @pytest.mark.django_db
 def test_stage_order_skips_classification_without_a_classifier(demo_classifier):
     survey = SurveyFactory()
-    assert pipeline.next_stage(survey, SurveyStatus.DETECTING).status == SurveyStatus.READY
+    assert pipeline.next_stage(survey, SurveyStatus.DETECTING).status == SurveyStatus.STATIC
+    assert pipeline.next_stage(survey, SurveyStatus.STATIC).status == SurveyStatus.READY
     survey.classifier = demo_classifier
-    assert pipeline.next_stage(survey, SurveyStatus.DETECTING).status == SurveyStatus.CLASSIFYING
+    assert pipeline.next_stage(survey, SurveyStatus.STATIC).status == SurveyStatus.CLASSIFYING
     assert pipeline.next_stage(survey, SurveyStatus.IMPORTING).task == "surveys.cluster_survey"
 
 
