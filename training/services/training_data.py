@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -151,7 +152,7 @@ class _CropStore:
                 self.reused += 1
             elif name in self.stored:
                 with default_storage.open(self.prefix + name, "rb") as fh:
-                    (self.folder / name).write_bytes(fh.read())
+                    self._write(name, fh.read())
                 self.reused += 1
             else:
                 missing.append((name, box))
@@ -165,11 +166,18 @@ class _CropStore:
             self.unreadable += 1
             return False
         for (name, _box), crop in zip(missing, crops, strict=True):
-            (self.folder / name).write_bytes(crop)
+            self._write(name, crop)
             default_storage.save(self.prefix + name, ContentFile(crop))
             self.stored.add(name)
         self.made += len(missing)
         return True
+
+
+    def _write(self, name: str, data: bytes) -> None:
+        """Write whole or not at all: a crop found in the folder is taken as finished."""
+        part = self.folder / f"{name}.part"
+        part.write_bytes(data)
+        os.replace(part, self.folder / name)
 
 
 def _write_task(task, translation, options, out: Path, writer, step) -> _CropStore:
