@@ -1,13 +1,20 @@
 from django.contrib import admin, messages
-from django.urls import reverse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from accounts.scoping import OrgScopedModelAdmin
+from accounts.taxonomy import Capability
+from annotation.models import Task
 from core.exceptions import UserError
 
+from .forms import TrainingDataForm
 from .models import Export
+from .selectors import training_tasks
 from .services.exports import do_delete_exports, do_request_export
-from .taxonomy import ExportStatus
+from .services.training_data import preview
+from .taxonomy import ExportKind, ExportStatus
 
 
 @admin.register(Export)
@@ -21,6 +28,7 @@ class ExportAdmin(OrgScopedModelAdmin):
     readonly_fields = ["status", "message", "progress", "download", "created_by",
                        "created_at", "finished_at", "expires_at"]
     autocomplete_fields = ["survey"]
+    change_list_template = "admin/training/export/change_list.html"
 
     def get_fields(self, request, obj=None):
         return self.fields if obj is None else ["survey", "task", "kind", *self.readonly_fields]
@@ -57,3 +65,36 @@ class ExportAdmin(OrgScopedModelAdmin):
 
     def delete_queryset(self, request, queryset):
         do_delete_exports(queryset)
+
+    def get_urls(self):
+        return [path("training-data/", self.admin_site.admin_view(self.training_data_view),
+                     name="training_export_training_data"), *super().get_urls()]
+
+    def training_data_view(self, request):
+        """Choose tasks and options; “Preview” lists the labels with their counts and what
+        they become; “Export” queues the export (the worker makes the zip)."""
+        if not self.has_add_permission(request):
+            return redirect("admin:index")
+        visible = Task.objects.accessible_to(request.user, Capability.VIEW).select_related(
+            "survey").order_by("survey__name", "name")
+        form = TrainingDataForm(request.POST or None, tasks=visible)
+        translation = None
+        if request.method == "POST" and form.is_valid():
+            try:
+                tasks = training_tasks([t.pk for t in form.cleaned_data["tasks"]],
+                                       user=request.user, capability=Capability.VIEW)
+                if "export" in request.POST:
+                    do_request_export(
+                        tasks[0].survey, ExportKind.TRAINING_DATA, task=tasks[0],
+                        acting_user=request.user,
+                        options={"tasks": [t.pk for t in tasks], **form.options().as_dict()})
+                    messages.info(request, "The training-data export is queued; this page "
+                                  "shows when it is ready.")
+                    return redirect("admin:training_export_changelist")
+                translation = preview(tasks, form.options())
+            except UserError as exc:
+                form.add_error(None, str(exc))
+        context = {**self.admin_site.each_context(request), "form": form,
+                   "translation": translation, "opts": self.model._meta,
+                   "title": "Export training data"}
+        return TemplateResponse(request, "admin/training/export/training_data.html", context)

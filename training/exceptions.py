@@ -7,3 +7,7 @@ class ExportError(UserError):
 
 class PackageError(UserError):
     """A Camtrap DP package cannot be imported; the message names the file, row and field."""
+
+
+class PipelineError(UserError):
+    """The data pipeline cannot run as asked; the message names the option, file or column."""

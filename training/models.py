@@ -21,6 +21,9 @@ class Export(models.Model):
     status = models.CharField(max_length=20, choices=ExportStatus.choices,
                               default=ExportStatus.PENDING)
     message = models.CharField(max_length=1000, blank=True)
+    # What some kinds take besides the survey and task: a training-data export's task ids
+    # and TrainingDataOptions; set by the service that records the export.
+    options = models.JSONField(default=dict, blank=True)
     done = models.PositiveIntegerField(default=0)
     total = models.PositiveIntegerField(default=0)
     file_key = models.CharField(max_length=500, blank=True)

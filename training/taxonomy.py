@@ -7,6 +7,7 @@ class ExportKind(models.TextChoices):
     COCO = "coco", "COCO Camera Traps JSON"
     RECORD_TABLE = "record_table", "Record table and camera operation (zip)"
     WORKBOOK = "workbook", "Excel workbook of cluster counts per site and label"
+    TRAINING_DATA = "training_data", "Training data: box crops and label files (zip)"
 
 
 class ExportStatus(models.TextChoices):

@@ -434,6 +434,12 @@ API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="600/min")
 # Imports asked for over the API read folders under <IMPORT_ROOT>/<organisation id>/ only;
 # unset, the API cannot start imports.
 IMPORT_ROOT = env.str("IMPORT_ROOT", default="")
+# Files fetched from URLs people give (data pipeline): at most this size and time each.
+# Loopback, private, link-local and other non-public addresses are refused, also after
+# redirects; hosts listed here (names as written in URLs) skip that check.
+FETCH_ALLOWED_HOSTS = env.list("FETCH_ALLOWED_HOSTS", default=[])
+FETCH_MAX_BYTES = env.int("FETCH_MAX_BYTES", default=MAX_IMPORT_FILE_BYTES)
+FETCH_TIMEOUT_SECONDS = env.float("FETCH_TIMEOUT_SECONDS", default=60)
 
 # LOG_FORMAT=json: one JSON object per line (the production default), for log
 # collectors; every request and task writes one line with its id (core.logs).

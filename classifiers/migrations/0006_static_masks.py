@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('classifiers', '0004_detection_counted_index'),
+        ('classifiers', '0005_classifier_versions'),
         ('surveys', '0004_camtrapdp_import'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

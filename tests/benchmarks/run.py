@@ -3,9 +3,10 @@
     make bench            (or: .venv/bin/python -m tests.benchmarks.run [--images N]
                                [--clusters N] [--detections N]
                                [--survey-images N] [--md-images N]
-                               [--static-detections N] [--crops N]
+                               [--static-detections N] [--classify-crops N]
+                               [--crop-detections N] [--crop-files N] [--naive-crops N]
                                [--only import|results|camtrapdp|insights|megadetector|
-                                       static|classify]
+                                       static|classify|crops]
                                [--database-url URL])
 
 The database is a throw-away SQLite file unless --database-url names another (for
@@ -50,7 +51,7 @@ under 0.05):
   maps every path, bulk inserts a page at a time); then the same file again (replaces).
 * ``our export``: write_batch_output of the same survey.
 
-Classification (``--crops`` crops, 2,000 by default, from 12 MP JPEGs): see
+Classification (``--classify-crops`` crops, 2,000 by default, from 12 MP JPEGs): see
 tests/benchmarks/classify.py.
 Static detections (``--static-detections`` boxes, 50,000 by default, at one camera of one
 survey: three recurring "rocks" with jittered edges among random boxes, two boxes an image):
@@ -61,6 +62,16 @@ survey: three recurring "rocks" with jittered edges among random boxes, two boxe
 * ``our search``: group_boxes with the grid index on all boxes (no database), then
   do_find_static_detections end to end (read the boxes, group, write the groups). Target
   <= 30 s.
+Training-data crops (``--crop-detections`` boxes, 10,000 by default, eight per image on
+4000x3000 JPEGs of generated scenes, boxes 8-35% of the width: every image holds at least
+one box small enough that it is decoded at full size or half size). To keep disk and
+set-up time small, ``--crop-files`` distinct files (40) are stored once and hard-linked
+under every image's key: each image is still read and decoded on its own.
+* ``naive loop``: per box, read the file, decode the full image, crop, resize, save (on
+  the first ``--naive-crops`` boxes, 300, so that it ends; crops/s is comparable).
+* ``our export``: training.services.training_data.export_training_data end to end (one
+  decode per image at the scale its boxes need, CSV and label files, crops kept in
+  storage); then ``reuse``: the same export again, every crop already made.
 """
 
 from __future__ import annotations
@@ -636,6 +647,109 @@ def bench_static(count: int) -> None:
     print(f"our stage    {whole:7.2f} s   (read, group, write) {counts['pending_groups']} "
           f"groups of {groups} images; target <= 30 s")
     print(f"our search vs all pairs (estimated): {estimate / ours:7.0f}x faster")
+def make_crop_survey(detections: int, files: int, per_image: int = 8):
+    """A labelled survey of 4000x3000 JPEGs with ``per_image`` boxes each, made in bulk."""
+    from datetime import UTC
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from accounts.models import Organisation
+    from annotation.models import ClusterAnnotation, Label, Task
+    from classifiers.models import Detection
+    from core import storage
+    from surveys.models import Camera, Cluster, Image, Site, Survey
+    from training.synthetic import SPECIES, background, draw_animal, jpeg_bytes
+
+    rng = random.Random(5)
+    org = Organisation.objects.create(name=f"Crops {time.time()}")
+    survey = Survey.objects.create(organisation=org, name="Crops bench", status="ready")
+    originals = []
+    for n in range(files):
+        img = background(rng, 4000, 3000)
+        for k in range(3):
+            draw_animal(img, SPECIES[(n + k) % 3], 800 + 1200 * k, 2000, 500, rng)
+        originals.append(default_storage.save(f"bench/{n}.jpg", ContentFile(
+            jpeg_bytes(img, datetime(2024, 1, 1), quality=85))))
+    sites = Site.objects.bulk_create(Site(survey=survey, name=f"S{n}") for n in range(10))
+    cameras = Camera.objects.bulk_create(Camera(site=s, path=f"{s.name}/CAM1") for s in sites)
+    task = Task.objects.create(survey=survey, name="Species", status="finished")
+    labels = Label.objects.bulk_create(Label(task=task, name=n) for n in SPECIES)
+    count, t0 = detections // per_image, datetime(2024, 1, 1, tzinfo=UTC)
+    keys = []
+    for n in range(count):
+        key = f"surveys/{survey.pk}/originals/S{n % 10}/IMG_{n:05}.JPG"
+        target = Path(storage.local_path(key))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.link(storage.local_path(originals[n % files]), target)
+        keys.append(key)
+    clusters = Cluster.objects.bulk_create(
+        Cluster(survey=survey, site=sites[n % 10], start=t0 + timedelta(minutes=n),
+                image_count=1) for n in range(count))
+    images = Image.objects.bulk_create(
+        Image(camera=cameras[n % 10], cluster=c, filename=f"IMG_{n:05}.JPG", key=keys[n],
+              content_hash=f"h{n}", corrected_timestamp=c.start, width=4000, height=3000)
+        for n, c in enumerate(clusters))
+    boxes = []
+    for image in images:
+        for _k in range(per_image):
+            side = rng.uniform(0.08, 0.35)
+            left, top = rng.uniform(0, 1 - side), rng.uniform(0, 1 - side * 4 / 3)
+            boxes.append(Detection(image=image, left=left, top=top, right=left + side,
+                                   bottom=top + side * 4 / 3 * rng.uniform(0.5, 1),
+                                   score=0.9, source="mdv5a"))
+    Detection.objects.bulk_create(boxes, batch_size=5000)
+    annotations = ClusterAnnotation.objects.bulk_create(
+        ClusterAnnotation(task=task, cluster=c, labelled_at=c.start) for c in clusters)
+    through = ClusterAnnotation.labels.through
+    through.objects.bulk_create(through(clusterannotation_id=a.pk, label_id=labels[n % 3].pk)
+                                for n, a in enumerate(annotations))
+    return task
+
+
+def naive_crops(task, out: Path, limit: int) -> int:
+    """Per box: read the file, decode it whole, crop, save: the baseline."""
+    from django.core.files.storage import default_storage
+
+    from classifiers.models import Detection
+    from training.services.crops import naive_crop
+
+    out.mkdir(parents=True)
+    rows = (Detection.objects.filter(image__cluster__survey=task.survey).order_by("pk")
+            .values_list("pk", "left", "top", "right", "bottom", "image__key")[:limit])
+    for pk, left, top, right, bottom, key in rows:
+        with default_storage.open(key, "rb") as fh:
+            (out / f"{pk}.jpg").write_bytes(naive_crop(fh.read(), (left, top, right, bottom)))
+    return len(rows)
+
+
+def bench_crops(detections: int, files: int, naive_limit: int) -> None:
+    import shutil
+
+    from training.services.training_data import export_training_data
+
+    start = time.perf_counter()
+    task = make_crop_survey(detections, files)
+    print(f"\nTraining-data crops of {detections} boxes on {detections // 8} 4000x3000 "
+          f"JPEGs ({files} distinct files; made in {time.perf_counter() - start:.1f} s)")
+    out = Path(tempfile.mkdtemp(prefix="tt-bench-crops-"))
+    start = time.perf_counter()
+    done = naive_crops(task, out / "naive", naive_limit)
+    naive = done / (time.perf_counter() - start)
+    print(f"{'naive loop':<12} {naive:8.1f} crops/s   ({done} crops)")
+    start = time.perf_counter()
+    result = export_training_data([task], out / "ours")
+    seconds = time.perf_counter() - start
+    ours = result["crops"] / seconds
+    print(f"{'our export':<12} {ours:8.1f} crops/s   ({result['crops']} crops, "
+          f"{result['made']} made, {seconds:.1f} s)")
+    start = time.perf_counter()
+    again = export_training_data([task], out / "again")
+    seconds = time.perf_counter() - start
+    print(f"{'reuse':<12} {again['crops'] / seconds:8.1f} crops/s   ({again['reused']} "
+          f"reused from storage, {seconds:.1f} s)")
+    print(f"our export / naive loop: {ours / naive:5.2f}x")
+    shutil.rmtree(out)
 
 
 def main() -> None:
@@ -647,13 +761,16 @@ def main() -> None:
     parser.add_argument("--detections", type=int, default=1_000_000)
     parser.add_argument("--survey-images", type=int, default=100_000)
     parser.add_argument("--only", choices=["import", "results", "camtrapdp", "insights",
-                                           "megadetector", "static", "classify"])
+                                           "megadetector", "static", "classify", "crops"])
     parser.add_argument("--database-url", help="Run on this database (default: SQLite).")
     parser.add_argument("--reuse-data", action="store_true", help="Camtrap DP: use the "
                         "survey an earlier run left in --database-url instead of a new one.")
     parser.add_argument("--md-images", type=int, default=100_000)
-    parser.add_argument("--crops", type=int, default=2_000)
+    parser.add_argument("--classify-crops", type=int, default=2_000)
     parser.add_argument("--static-detections", type=int, default=50_000)
+    parser.add_argument("--crop-detections", type=int, default=10_000)
+    parser.add_argument("--crop-files", type=int, default=40)
+    parser.add_argument("--naive-crops", type=int, default=300)
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="tt-bench-"))
@@ -689,9 +806,11 @@ def main() -> None:
     if args.only in (None, "classify"):
         from tests.benchmarks.classify import bench_classify
 
-        bench_classify(args.crops, tmp)
+        bench_classify(args.classify_crops, tmp)
     if args.only in (None, "static"):
         bench_static(args.static_detections)
+    if args.only in (None, "crops"):
+        bench_crops(args.crop_detections, args.crop_files, args.naive_crops)
     if args.only not in (None, "import"):
         return
     source = tmp / "source"

@@ -30,24 +30,29 @@ from surveys.services.pipeline import enqueue
 
 from ..exceptions import ExportError
 from ..models import Export
-from ..selectors import task_for
+from ..selectors import task_for, training_tasks
 from ..taxonomy import ExportKind, ExportStatus
 from .camtrapdp import export_camtrapdp
 from .camtrapdp_check import check_camtrapdp
 from .coco import export_coco
 from .record_table import export_record_table
 from .results import write_results_csv
+from .training_data import TrainingDataOptions, check_options, export_training_data
 from .workbook import export_workbook
 
 log = logging.getLogger(__name__)
 TASK_NAME = "training.run_export"
 
 
-def do_request_export(survey, kind: str, *, task=None, acting_user=None) -> Export:
+def do_request_export(survey, kind: str, *, task=None, acting_user=None,
+                      options: dict | None = None) -> Export:
     """Record an export of ``survey`` and start it on a worker once this commits.
 
     ``acting_user`` needs VIEW on the survey's organisation (None: an operator).
-    Raises ExportError for an unknown kind or a task of another survey.
+    A training-data export takes ``options``: ``tasks`` (ids, default: ``task``, else
+    the survey's latest) and the TrainingDataOptions fields; every task must be of
+    the survey's organisation and visible to ``acting_user``. Raises ExportError for
+    an unknown kind, a task of another survey, or bad training-data options.
     """
     if acting_user is not None:
         check_capability(acting_user, survey.organisation, Capability.VIEW)
@@ -56,10 +61,22 @@ def do_request_export(survey, kind: str, *, task=None, acting_user=None) -> Expo
                           f"{', '.join(ExportKind.values)}.")
     if task is not None and task.survey_id != survey.pk:
         raise ExportError(f"Task “{task.name}” belongs to another survey than “{survey}”.")
+    options = dict(options or {})
+    if kind == ExportKind.TRAINING_DATA:
+        options = _check_training_request(survey, task, options, acting_user)
     export = Export.objects.create(survey=survey, task=task, kind=kind,
-                                   created_by=acting_user)
+                                   created_by=acting_user, options=options)
     enqueue(TASK_NAME, "default", export.pk)
     return export
+
+
+def _check_training_request(survey, task, options: dict, acting_user) -> dict:
+    ids = options.pop("tasks", None) or [(task or task_for(survey, None)).pk]
+    tasks = training_tasks(ids, organisation=survey.organisation, user=acting_user,
+                           capability=Capability.VIEW)
+    chosen = TrainingDataOptions.from_dict(options)
+    check_options(chosen)
+    return {"tasks": [t.pk for t in tasks], **chosen.as_dict()}
 
 
 def _slug(text: str) -> str:
@@ -85,7 +102,14 @@ def _build(export: Export, folder: Path, progress) -> Path:
         return path
     package = folder / f"{name}-{export.kind.replace('_', '-')}"
     package.mkdir()
-    if export.kind == ExportKind.CAMTRAP_DP:
+    if export.kind == ExportKind.TRAINING_DATA:
+        # Tasks are read again within the export's organisation: ids recorded by a
+        # request are never trusted across organisations.
+        tasks = training_tasks(export.options.get("tasks", []),
+                               organisation=export.survey.organisation)
+        export_training_data(tasks, package, TrainingDataOptions.from_dict(export.options),
+                             progress=progress)
+    elif export.kind == ExportKind.CAMTRAP_DP:
         export_camtrapdp(survey, package, task_id=task_id, progress=progress)
         problems = check_camtrapdp(package)
         if problems:

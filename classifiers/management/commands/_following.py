@@ -10,16 +10,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from core.exceptions import UserError
+from core.progress import bar
 from surveys.models import Survey
 from surveys.taxonomy import SurveyStatus
 
-BAR = 30
 DONE = (SurveyStatus.READY, SurveyStatus.FAILED)
-
-
-def bar(done: int, total: int) -> str:
-    filled = BAR if total == 0 else round(BAR * min(done, total) / total)
-    return f"[{'#' * filled}{'.' * (BAR - filled)}] {done}/{total}"
 
 
 class StageCommand(BaseCommand):
