@@ -14,6 +14,13 @@ pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
 ]
 XSS = "<script>window.__xss=1</script>"
+# Each plot section's slug, its SVG's size and how many shapes it holds.
+DRAWN = """() => [...document.querySelectorAll('section.insight')].map(s => {
+    const svg = s.querySelector('svg.insight-plot');
+    const box = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
+    return [s.dataset.plot, box.width, box.height,
+            svg ? svg.querySelectorAll('path, text, use').length : 0];
+})"""
 
 
 @pytest.fixture
@@ -51,12 +58,7 @@ def test_insights_page_draws_every_plot(server, tmp_path, monkeypatch):
         page.wait_for_selector("#insight-map svg")
         shots = tmp_path / "insights.png"
         page.screenshot(path=str(shots), full_page=True)
-        drawn = page.evaluate("""() => [...document.querySelectorAll('section.insight')].map(s => {
-            const svg = s.querySelector('svg.insight-plot');
-            const box = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
-            return [s.dataset.plot, box.width, box.height,
-                    svg ? svg.querySelectorAll('path, text, use').length : 0];
-        })""")
+        drawn = page.evaluate(DRAWN)
         headline = page.inner_text("#insights-headline")
         page.select_option("select[name=species]", "Zebra")
         page.click("#insights-filters button[type=submit]")
@@ -77,13 +79,6 @@ def test_insights_page_draws_every_plot(server, tmp_path, monkeypatch):
     assert "Zebra" in csv_text and "script" not in csv_text
     assert ran is None and violations == []
 
-
-DRAWN = """() => [...document.querySelectorAll('section.insight')].map(s => {
-    const svg = s.querySelector('svg.insight-plot');
-    const box = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
-    return [s.dataset.plot, box.width, box.height,
-            svg ? svg.querySelectorAll('path, text, use').length : 0];
-})"""
 
 
 def test_task_and_classifier_insights_draw_every_plot(server, tmp_path, monkeypatch):
