@@ -44,3 +44,20 @@ class InsightsFilterForm(forms.Form):
                        until=d["until"],
                        interval_minutes=30.0 if d["interval"] is None else d["interval"],
                        include_ai=bool(d["ai"]), task_id=d["task"])
+
+
+class ThresholdForm(forms.Form):
+    threshold = forms.FloatField(required=False, min_value=0, max_value=1, initial=0,
+                                 label="Score threshold",
+                                 help_text="suggestions scoring under it count as no answer",
+                                 widget=forms.NumberInput(attrs={"step": "0.01"}))
+
+    def threshold_value(self) -> float:
+        """The checked threshold (0 when empty); raises InsightsInputError naming the field."""
+        if not self.is_bound:
+            return 0.0
+        if not self.is_valid():
+            name, errors = next(iter(self.errors.items()))
+            raise InsightsInputError(name, " ".join(errors))
+        value = self.cleaned_data["threshold"]
+        return 0.0 if value is None else value

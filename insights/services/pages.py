@@ -1,19 +1,26 @@
-"""What the insights views render: the page's context and each plot's downloads."""
+"""What the insights views render: each page's context and each plot's downloads."""
 
 from __future__ import annotations
 
-import csv
-import io
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from annotation.models import Label, Task
 from surveys.models import Cluster, Site, Survey
-from training.services.results import safe_cell
 
-from .aggregates import Filters, SurveyInsights, survey_insights
-from .plots import PLOTS, inline_svg, png_bytes, svg_bytes
+from .aggregates import Filters, survey_insights
+from .classifier_aggregates import classifier_insights
+from .classifier_plots import CLASSIFIER_PLOTS
+from .plots import PLOTS
+from .plotting import FORMATS, render, sections
+from .task_aggregates import task_insights
+from .task_plots import TASK_PLOTS
 
-FORMATS = {"svg": "image/svg+xml", "png": "image/png", "csv": "text/csv; charset=utf-8"}
+__all__ = ["CLASSIFIER_PLOTS", "FORMATS", "PLOTS", "TASK_PLOTS", "Choices", "classifier_download",
+           "classifier_page", "filter_choices", "survey_download", "survey_page", "task_download",
+           "task_page"]
+
+Link = Callable[[str, str], str]  # (plot slug, format) -> the download's URL
 
 
 @dataclass
@@ -37,34 +44,38 @@ def filter_choices(survey: Survey) -> Choices:
     )
 
 
-def page_context(survey: Survey, filters: Filters) -> dict:
+def survey_page(survey: Survey, filters: Filters, link: Link) -> dict:
     """The headline numbers and every plot as inline SVG, for the survey's page."""
     ins = survey_insights(survey, filters)
-    return {
-        "insights": ins,
-        "headline": ins.headline,
-        "plots": [{"slug": p.slug, "title": p.title, "note": p.note,
-                   "svg": inline_svg(p.draw(ins), f"plot-{p.slug}")} for p in PLOTS.values()],
-    }
+    return {"insights": ins, "headline": ins.headline, "plots": sections(PLOTS, ins, link)}
 
 
-def table_csv(ins: SurveyInsights, slug: str) -> bytes:
-    columns, rows = PLOTS[slug].table(ins)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(columns)
-    writer.writerows([safe_cell(v) for v in row] for row in rows)
-    return out.getvalue().encode()
-
-
-def download(survey: Survey, filters: Filters, slug: str, fmt: str) -> tuple[bytes, str]:
-    """One plot as SVG or PNG, or its data as CSV: (content, content type).
+def survey_download(survey: Survey, filters: Filters, slug: str, fmt: str) -> tuple[bytes, str]:
+    """One survey plot as SVG or PNG, or its data as CSV: (content, content type).
 
     Raises KeyError for an unknown plot or format (the view answers 404).
     """
-    plot, content_type = PLOTS[slug], FORMATS[fmt]
-    ins = survey_insights(survey, filters)
-    if fmt == "csv":
-        return table_csv(ins, slug), content_type
-    fig = plot.draw(ins)
-    return (svg_bytes(fig) if fmt == "svg" else png_bytes(fig)), content_type
+    return render(PLOTS[slug], survey_insights(survey, filters), fmt)
+
+
+def task_page(task: Task, link: Link) -> dict:
+    """A task's progress, throughput and agreement, every plot as inline SVG."""
+    ins = task_insights(task)
+    return {"insights": ins, "plots": sections(TASK_PLOTS, ins, link)}
+
+
+def task_download(task: Task, slug: str, fmt: str) -> tuple[bytes, str]:
+    """One plot of the task's page as a download (KeyError: unknown plot or format)."""
+    return render(TASK_PLOTS[slug], task_insights(task), fmt)
+
+
+def classifier_page(task: Task, threshold: float, link: Link) -> dict:
+    """How the survey's classifier did against the task's labels, at ``threshold``."""
+    ins = classifier_insights(task, threshold)
+    return {"insights": ins, "plots": sections(CLASSIFIER_PLOTS, ins, link)}
+
+
+def classifier_download(task: Task, threshold: float, slug: str,
+                        fmt: str) -> tuple[bytes, str]:
+    """One plot of the classifier page as a download (KeyError: unknown plot or format)."""
+    return render(CLASSIFIER_PLOTS[slug], classifier_insights(task, threshold), fmt)

@@ -1,92 +1,35 @@
-"""The insights page's plots: matplotlib figures drawn on the server, as SVG or PNG.
+"""The survey insights page's plots: matplotlib figures drawn on the server.
 
-Only matplotlib's object-oriented API (``Figure``), never pyplot: pyplot keeps global
-state and picks a GUI backend, neither of which a web server wants. SVG and PNG come
-from the figure's own canvases (SVG writer, Agg), so nothing depends on a display.
-
-Each plot is a ``Plot``: a title, a note saying what is counted, ``table`` (the CSV's
-columns and rows) and ``draw`` (the figure), both from one ``SurveyInsights``.
+Each plot is a ``Plot`` (insights.services.plotting): a title, a note saying what is
+counted, ``table`` (the CSV's columns and rows) and ``draw`` (the figure), both from one
+``SurveyInsights``.
 """
 
 from __future__ import annotations
 
-import functools
-import io
 import math
-import re
 from collections import Counter
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from .aggregates import ALL_SITES, SurveyInsights
+from .plotting import (
+    AI_COLOUR,
+    GAP_COLOUR,
+    MAX_SERIES,
+    VERIFIED_COLOUR,
+    WIDTH,
+    Plot,
+    empty,
+    figure,
+    fit,
+    label,
+    mpl,
+    plot_dict,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-
-@functools.cache
-def _mpl():
-    """matplotlib, imported and set up on the first plot, not when the URLs load.
-
-    Text stays text in the SVG (smaller, searchable, escaped by matplotlib's XML writer)
-    and ids are reproducible. Processes that never draw (workers, the tagging page's
-    websockets) never pay for the import.
-    """
-    import matplotlib
-    from matplotlib import dates
-    from matplotlib.figure import Figure
-
-    matplotlib.rcParams["svg.fonttype"] = "none"
-    matplotlib.rcParams["svg.hashsalt"] = "traptagger-insights"
-    matplotlib.rcParams["font.size"] = 9
-    return Figure, dates
-
-VERIFIED_COLOUR, AI_COLOUR = "#2b6f3e", "#e0a030"
-GAP_COLOUR = "#c0392b"
-MAX_SERIES = 8  # species drawn as lines in the activity plot; the CSV has them all
-WIDTH = 8.0
-
-
-LONGEST_LABEL = 40  # characters of a name drawn on a plot (the CSV has them whole)
-
-
-def label(text: str) -> str:
-    """User text (species, site, camera) for matplotlib: never read as mathtext, not too long."""
-    text = str(text)
-    if len(text) > LONGEST_LABEL:
-        text = text[:LONGEST_LABEL - 1] + "…"
-    return text.replace("$", r"\$")
-
-
-def _empty(fig: Figure, message: str) -> Figure:
-    ax = fig.add_subplot()
-    ax.set_axis_off()
-    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes)
-    return fig
-
-
-def _figure(rows: int = 0, per_row: float = 0.28, minimum: float = 3.0) -> Figure:
-    figure, _dates = _mpl()
-    return figure(figsize=(WIDTH, max(minimum, min(14.0, 1.2 + rows * per_row))))
-
-
-CHAR_INCHES = 0.075  # a 9-point character, on average
-
-
-def _fit(fig: Figure, left=(), rotated=(), *, title=False, ylabel=False) -> None:
-    """Margins from the longest tick labels, in inches.
-
-    A layout engine (constrained, tight) would measure every text and costs 2-3 times
-    the drawing itself; the page draws six plots, so margins are estimated instead.
-    """
-    width, height = fig.get_size_inches()
-    left_in = 0.35 + min(3.2, CHAR_INCHES * max((len(t) for t in left), default=3))
-    bottom_in = 0.55 + min(2.5, 0.72 * CHAR_INCHES * max((len(t) for t in rotated), default=0))
-    fig.subplots_adjust(left=(left_in + 0.25 * ylabel) / width,
-                        right=1 - 0.25 / width,
-                        bottom=min(0.6, bottom_in / height),
-                        top=1 - (0.4 if title else 0.15) / height)
 
 
 def _site_name(ins: SurveyInsights, site_id) -> str:
@@ -114,9 +57,9 @@ def species_table(ins: SurveyInsights):
 def species_figure(ins: SurveyInsights) -> Figure:
     _cols, rows = species_table(ins)
     overall = [r for r in rows if r[0] == ALL_SITES]
-    fig = _figure(len(overall))
+    fig = figure(len(overall))
     if not overall:
-        return _empty(fig, "No species detections for these filters")
+        return empty(fig, "No species detections for these filters")
     ax = fig.add_subplot()
     names = [label(r[1]) for r in overall][::-1]
     verified = [r[2] for r in overall][::-1]
@@ -125,7 +68,7 @@ def species_figure(ins: SurveyInsights) -> Figure:
     ax.barh(y, verified, color=VERIFIED_COLOUR, label="verified")
     ax.barh(y, ai, left=verified, color=AI_COLOUR, label="AI-only")
     ax.set_yticks(list(y), names)
-    _fit(fig, names)
+    fit(fig, names)
     ax.set_xlabel("detections (clusters)")
     ax.legend(loc="lower right")
     return fig
@@ -135,9 +78,9 @@ def species_sites_figure(ins: SurveyInsights) -> Figure:
     sites = [(sid, name) for sid, (name, _a, _b) in ins.sites.items()
              if any(ins.verified[(sid, s)] or ins.ai_only[(sid, s)] for s in ins.species)]
     species = ins.species
-    fig = _figure(len(species), per_row=0.35)
+    fig = figure(len(species), per_row=0.35)
     if not sites or not species:
-        return _empty(fig, "No species detections for these filters")
+        return empty(fig, "No species detections for these filters")
     ax = fig.add_subplot()
     grid = [[ins.verified[(sid, s)] for sid, _n in sites] for s in species]
     image = ax.imshow(grid, aspect="auto", cmap="Greens")
@@ -150,7 +93,7 @@ def species_sites_figure(ins: SurveyInsights) -> Figure:
                         fontsize=7, color="white" if v > dark else "black")
     ax.set_yticks(range(len(species)), [label(s) for s in species])
     ax.set_xticks(range(len(sites)), [label(n) for _sid, n in sites], rotation=45, ha="right")
-    _fit(fig, [label(s) for s in species], [label(n) for _sid, n in sites])
+    fit(fig, [label(s) for s in species], [label(n) for _sid, n in sites])
     fig.colorbar(image, ax=ax, label="verified detections (cell: verified+AI-only)")
     return fig
 
@@ -164,9 +107,9 @@ def activity_table(ins: SurveyInsights):
 
 
 def activity_figure(ins: SurveyInsights) -> Figure:
-    fig = _figure(minimum=3.2)
+    fig = figure(minimum=3.2)
     if not ins.activity:
-        return _empty(fig, "No timed detections for these filters")
+        return empty(fig, "No timed detections for these filters")
     ax = fig.add_subplot()
     ranked = sorted(ins.activity.items(), key=lambda kv: (-sum(kv[1]), kv[0].casefold()))
     if len(ranked) == 1:
@@ -179,7 +122,7 @@ def activity_figure(ins: SurveyInsights) -> Figure:
     ax.set_xlim(-0.5, 23.5)
     ax.set_xlabel(f"hour of day ({ins.survey.timezone})")
     ax.set_ylabel("independent detections")
-    _fit(fig, ylabel=True)
+    fit(fig, ylabel=True)
     ax.legend(fontsize=7, ncols=2)
     return fig
 
@@ -211,9 +154,9 @@ def detection_rate_figure(ins: SurveyInsights) -> Figure:
     columns = [ALL_SITES] + [name for sid, (name, _a, _b) in ins.sites.items()
                              if ins.trap_nights.get(sid)]
     species = sorted({r[1] for r in rows}, key=str.casefold)
-    fig = _figure(len(species), per_row=0.35)
+    fig = figure(len(species), per_row=0.35)
     if not species:
-        return _empty(fig, "No independent detections for these filters")
+        return empty(fig, "No independent detections for these filters")
     values = {(r[0], r[1]): r[4] for r in rows}
     grid = [[values.get((c, s)) or 0.0 for c in columns] for s in species]
     ax = fig.add_subplot()
@@ -224,7 +167,7 @@ def detection_rate_figure(ins: SurveyInsights) -> Figure:
                 ax.text(j, i, f"{values[(c, s)]:.3g}", ha="center", va="center", fontsize=7)
     ax.set_yticks(range(len(species)), [label(s) for s in species])
     ax.set_xticks(range(len(columns)), [label(c) for c in columns], rotation=45, ha="right")
-    _fit(fig, [label(s) for s in species], [label(c) for c in columns])
+    fit(fig, [label(s) for s in species], [label(c) for c in columns])
     fig.colorbar(image, ax=ax, label="independent detections per 100 trap-nights")
     return fig
 
@@ -257,10 +200,10 @@ def operation_table(ins: SurveyInsights):
 
 def operation_figure(ins: SurveyInsights) -> Figure:
     cameras = [c for c in ins.cameras if c.first is not None]
-    fig = _figure(len(cameras), per_row=0.3)
+    fig = figure(len(cameras), per_row=0.3)
     if not cameras:
-        return _empty(fig, "No timed images for these filters")
-    mdates = _mpl()[1]
+        return empty(fig, "No timed images for these filters")
+    mdates = mpl().dates
     ax = fig.add_subplot()
     for y, cam in enumerate(cameras):
         working = [(mdates.date2num(a), (b - a).days + 1) for a, b in _spans(cam.days)]
@@ -270,7 +213,7 @@ def operation_figure(ins: SurveyInsights) -> Figure:
         if gaps:
             ax.broken_barh(gaps, (y - 0.15, 0.3), color=GAP_COLOUR)
     ax.set_yticks(range(len(cameras)), [label(c.path) for c in cameras])
-    _fit(fig, [label(c.path) for c in cameras], title=True)
+    fit(fig, [label(c.path) for c in cameras], title=True)
     ax.invert_yaxis()
     ax.xaxis_date()
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
@@ -291,9 +234,9 @@ def map_table(ins: SurveyInsights):
 def map_figure(ins: SurveyInsights) -> Figure:
     _cols, rows = map_table(ins)
     placed = [r for r in rows if r[1] is not None and r[2] is not None]
-    fig = _mpl()[0](figsize=(WIDTH, 5.5))
+    fig = mpl().Figure(figsize=(WIDTH, 5.5))
     if not placed:
-        return _empty(fig, "No site has coordinates yet")
+        return empty(fig, "No site has coordinates yet")
     ax = fig.add_subplot()
     # Equirectangular projection at the sites' mean latitude: distances look right
     # at survey scale, and nothing (no tiles, no scripts) is fetched.
@@ -308,23 +251,14 @@ def map_figure(ins: SurveyInsights) -> Figure:
                     textcoords="offset points", fontsize=7)
     ax.set_xlabel("longitude")
     ax.set_ylabel("latitude")
-    _fit(fig, ["-00.00"], title=True, ylabel=True)
+    fit(fig, ["-00.00"], title=True, ylabel=True)
     what = ins.filters.species or "all species"
     ax.set_title(label(f"independent detections of {what} (marker area)"), fontsize=9)
     ax.margins(0.15)
     return fig
 
 
-@dataclass(frozen=True)
-class Plot:
-    slug: str
-    title: str
-    note: str
-    table: object
-    draw: object
-
-
-PLOTS = {p.slug: p for p in [
+PLOTS = plot_dict(
     Plot("species", "Species counts",
          "Detections (clusters) per species over the whole survey; verified labels and "
          "AI-only suggestions (clusters nobody has labelled) apart.", species_table,
@@ -344,31 +278,4 @@ PLOTS = {p.slug: p for p in [
     Plot("map", "Site map",
          "Sites at their coordinates (plain projection, no map tiles); marker area by "
          "independent detections of the chosen species.", map_table, map_figure),
-]}
-
-
-# --- output ------------------------------------------------------------------------------
-def svg_bytes(fig: Figure) -> bytes:
-    out = io.BytesIO()
-    fig.savefig(out, format="svg", metadata={"Date": None})
-    return out.getvalue()
-
-
-def png_bytes(fig: Figure) -> bytes:
-    out = io.BytesIO()
-    fig.savefig(out, format="png", dpi=120, metadata={"Software": None})
-    return out.getvalue()
-
-
-_ID = re.compile(r'(\bid="|xlink:href="#|url\(#)')
-
-
-def inline_svg(fig: Figure, prefix: str) -> str:
-    """The figure as an ``<svg>`` element for an HTML page.
-
-    Drops the XML prolog and gives every id a per-plot prefix, so several plots on one
-    page never share an id (matplotlib's clip-path and glyph ids can repeat).
-    """
-    text = svg_bytes(fig).decode()
-    text = '<svg class="insight-plot" ' + text[text.index("<svg") + len("<svg "):]
-    return _ID.sub(lambda m: f"{m.group(1)}{prefix}-", text)
+)

@@ -42,6 +42,8 @@ suggestion, 60% of images with a box):
   prefetch_related, so no N+1), bucketed in Python: what a first version would do.
 * ``our page``: GET /insights/surveys/<id>/ through Django's test client, the admin logged
   in: every query, aggregate, plot (six matplotlib SVGs) and the template. Target < 1 s.
+* ``task page``: the same survey's task (six annotators, 60% of clusters with a measured
+  time, suggestion scores 0.3-1): /insights/tasks/<id>/ and its classifier page.
 
 MegaDetector batch output (``--md-images`` images in nested folders, two boxes each and one
 under 0.05):
@@ -398,7 +400,8 @@ def make_insights_survey(images: int):
     clusters = Cluster.objects.bulk_create(
         (Cluster(survey=survey, site=sites[n % 20], start=start,
                  end=start + timedelta(seconds=20), image_count=5,
-                 suggestion=species[rng.randrange(6)], suggestion_score=0.8)
+                 suggestion=species[rng.randrange(6)],
+                 suggestion_score=round(rng.uniform(0.3, 1.0), 4))
          for n, start in enumerate(starts)), batch_size=5000)
     made = Image.objects.bulk_create(
         (Image(camera=cameras[(n % 20) * 2 + (k % 2)], cluster=c,
@@ -412,10 +415,14 @@ def make_insights_survey(images: int):
         batch_size=5000)
     task = Task.objects.create(survey=survey, name="Species", status="launched")
     labels = Label.objects.bulk_create(Label(task=task, name=n) for n in species)
-    labelled = [c for n, c in enumerate(clusters) if n % 10 < 7]
+    people = [admin] + [User.objects.create_user(f"bench-{n}-{time.time()}", password="x")
+                        for n in range(5)]
     annotations = ClusterAnnotation.objects.bulk_create(
-        (ClusterAnnotation(task=task, cluster=c, labelled_at=c.start, annotator=admin)
-         for c in labelled), batch_size=5000)
+        (ClusterAnnotation(task=task, cluster=c, annotator=people[n % 6] if n % 10 < 7 else None,
+                           labelled_at=c.start if n % 10 < 7 else None,
+                           seconds_spent=round(rng.uniform(2, 40), 2) if n % 10 < 6 else None)
+         for n, c in enumerate(clusters)), batch_size=5000)
+    annotations = [a for a in annotations if a.labelled_at is not None]
     through = ClusterAnnotation.labels.through
     through.objects.bulk_create(
         (through(clusterannotation_id=a.pk, label_id=labels[rng.randrange(6)].pk)
@@ -486,6 +493,14 @@ def bench_insights(images: int) -> None:
               f"{len(response.content) / 1024:.0f} KiB   {query or '(no filter)'}")
     print(f"our page vs naive ORM: {naive / max(times):5.1f}x faster "
           f"(slowest page {max(times):.2f} s; target < 1 s)")
+    for path in ("tasks/{}/", "tasks/{}/classifier/", "tasks/{}/classifier/?threshold=0.6"):
+        page = "/insights/" + path.format(task.pk)
+        with CaptureQueriesContext(connection) as ctx:
+            start = time.perf_counter()
+            response = client.get(page)
+            seconds = time.perf_counter() - start
+        assert response.status_code == 200, response.content[:500]
+        print(f"task page    {seconds:7.2f} s   {len(ctx.captured_queries)} queries   {page}")
 
 
 def make_md_survey(count: int):

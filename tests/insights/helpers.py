@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from accounts.taxonomy import Role
 from annotation.models import ClusterAnnotation, Label
 from annotation.services.task_setup import do_create_task, ensure_special_labels
+from annotation.taxonomy import SPECIAL_LABELS
 from classifiers.models import Detection
 from surveys.models import Camera, Cluster, Image, Site
 from tests.factories import OrganisationFactory, SurveyFactory, member
@@ -49,11 +50,12 @@ class SurveyBuilder:
                                      score=0.9, source="test")
         return image
 
-    def cluster(self, site, when, label=None, *, suggestion="", camera="CAM1",
+    def cluster(self, site, when, label=None, *, suggestion="", score=None, camera="CAM1",
                 animal=True) -> Cluster:
         """A one-image cluster at ``when`` (UTC), labelled ``label`` by a person if given."""
         cluster = Cluster.objects.create(survey=self.survey, site=self.site(site), start=when,
-                                         end=when, image_count=1, suggestion=suggestion)
+                                         end=when, image_count=1, suggestion=suggestion,
+                                         suggestion_score=score)
         self.image(site, when, camera=camera, cluster=cluster, animal=animal)
         if label is not None:
             annotation = ClusterAnnotation.objects.create(
@@ -65,3 +67,13 @@ class SurveyBuilder:
 
     def minutes(self, site, label, *offsets, **kwargs):
         return [self.cluster(site, T0 + timedelta(minutes=m), label, **kwargs) for m in offsets]
+
+    def label(self, cluster, *names, by=None, at=None, seconds=None) -> ClusterAnnotation:
+        """``cluster`` in the task, labelled ``names`` by ``by`` at ``at`` (none: not yet)."""
+        annotation = ClusterAnnotation.objects.create(
+            task=self.task, cluster=cluster, annotator=by, labelled_at=at, seconds_spent=seconds)
+        special = {name for name, _key, _exclusive in SPECIAL_LABELS}
+        annotation.labels.add(*[
+            Label.objects.get(task=None if name in special else self.task, name=name)
+            for name in names])
+        return annotation
