@@ -12,6 +12,7 @@ from surveys.models import Camera
 
 from .models import Classifier, Detection, Mask, StaticGroup
 from .selectors import EXAMPLES, camera_example_image, static_group_example
+from .services.geofence import check_ranges, read_range_table
 from .services.masks import do_delete_mask, do_save_mask
 from .services.registration import (
     ClassifierFiles,
@@ -63,14 +64,27 @@ class ClassifierUploadForm(forms.ModelForm):
 
 
 class ClassifierChangeForm(forms.ModelForm):
+    range_table = forms.FileField(
+        required=False, label="Upload a range table",
+        help_text="CSV with the header class,countries[,parent] (countries: ISO 3166 codes "
+        "separated by spaces or semicolons); replaces the species ranges above.")
+
     def clean(self):
         data = super().clean()
-        if "class_thresholds" in data and "threshold" in data:
-            try:
+        try:
+            if "class_thresholds" in data and "threshold" in data:
                 data["class_thresholds"] = check_thresholds(
                     self.instance, data["class_thresholds"], data["threshold"])
-            except UserError as exc:
-                raise forms.ValidationError({"class_thresholds": str(exc)}) from exc
+            if data.get("range_table"):
+                upload = data["range_table"]
+                data["species_ranges"] = read_range_table(upload.name, upload.read(),
+                                                          self.instance.classes)
+                self.changed_data.append("species_ranges")
+            elif "species_ranges" in data:
+                data["species_ranges"] = check_ranges(data["species_ranges"],
+                                                      self.instance.classes)
+        except UserError as exc:
+            raise forms.ValidationError(str(exc)) from exc
         return data
 
 
@@ -80,10 +94,10 @@ def _upload(file) -> tuple[str, bytes]:
 
 @admin.register(Classifier)
 class ClassifierAdmin(OrgScopedModelAdmin):
-    """Register classifier versions by upload; afterwards only thresholds and notes change."""
+    """Register classifier versions by upload; afterwards only thresholds, ranges, notes change."""
 
-    list_display = ["name", "version", "organisation", "region", "class_count", "input_size",
-                    "threshold", "created_at"]
+    list_display = ["name", "version", "organisation", "region", "class_count", "geofence",
+                    "input_size", "threshold", "created_at"]
     list_filter = ["region"]
     search_fields = ["name", "region"]
     fixed = ["name", "version", "organisation", "classes", "input_size", "preprocessing",
@@ -93,7 +107,8 @@ class ClassifierAdmin(OrgScopedModelAdmin):
         if obj is None:
             return [*ClassifierUploadForm.Meta.fields[:5], "model_file", "label_index",
                     "thresholds_file", *ClassifierUploadForm.Meta.fields[5:]]
-        return [*self.fixed, "region", "description", "threshold", "class_thresholds"]
+        return [*self.fixed, "region", "description", "threshold", "class_thresholds",
+                "geofence", "species_ranges", "range_table"]
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else self.fixed
@@ -116,7 +131,8 @@ class ClassifierAdmin(OrgScopedModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             do_update_classifier(obj, acting_user=request.user, **{
-                name: form.cleaned_data[name] for name in form.changed_data})
+                name: form.cleaned_data[name] for name in form.changed_data
+                if name != "range_table"})
             return
         registered = do_register_classifier(form.checked)
         obj.pk, obj.model_key = registered.pk, registered.model_key

@@ -41,6 +41,12 @@ class Classifier(models.Model):
         "their own threshold.")
     class_thresholds = models.JSONField(
         default=dict, blank=True, help_text="Per-class thresholds: {class name: score}.")
+    geofence = models.BooleanField(
+        default=False, help_text="Roll predictions of species outside their range (see the "
+        "range table and each site's country) up to their parent, or to Animal.")
+    species_ranges = models.JSONField(
+        default=dict, blank=True, help_text='The range table: {class: {"allowed": [ISO 3166 '
+        'codes], "parent": name}}; classes not listed are allowed everywhere.')
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = AccessQuerySet.as_manager()

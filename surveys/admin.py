@@ -39,8 +39,8 @@ class SurveyAdmin(OrgScopedModelAdmin):
 
 @admin.register(Site)
 class SiteAdmin(OrgScopedModelAdmin):
-    list_display = ["name", "survey", "latitude", "longitude"]
-    list_filter = ["survey"]
+    list_display = ["name", "survey", "latitude", "longitude", "country", "region"]
+    list_filter = ["survey", "country"]
     search_fields = ["name"]
     readonly_fields = ["external_id"]  # a Camtrap DP import's locationID
 

@@ -7,6 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from accounts.access import AccessQuerySet
+from core.countries import COUNTRIES
 
 from .taxonomy import (
     DETECTOR_CHOICES,
@@ -132,6 +133,11 @@ class Site(models.Model):
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
     altitude = models.FloatField(null=True, blank=True)
+    # Where the site lies, for classifiers' species ranges (classifiers.services.geofence).
+    country = models.CharField(max_length=2, blank=True, choices=sorted(
+        COUNTRIES.items(), key=lambda item: item[1]), help_text="ISO 3166 country.")
+    region = models.CharField(max_length=6, blank=True, help_text="ISO 3166-2 subdivision "
+                              "(e.g. US-CA, KE-30), when species ranges name regions.")
     # Camtrap DP locationID of an imported site (empty otherwise).
     external_id = models.CharField(max_length=255, blank=True)
 

@@ -17,6 +17,7 @@ from ..exceptions import ClassifierError
 from ..models import Classifier, Detection
 from ..selectors import relevant_detections
 from ..taxonomy import MIN_CLASSIFY_AREA, Category
+from .geofence import roll_up
 from .inference import ImageBoxes, LoadedModel, predictions, stored_model
 
 PAGE_IMAGES = 500
@@ -43,8 +44,11 @@ def _pending(survey: Survey, classifier: Classifier) -> QuerySet:
     ).exclude(classified_by=classifier).exclude(image__key="", image__web_key="")
 
 
-def _pages(pending: QuerySet) -> Iterator[list[ImageBoxes]]:
-    """The pending boxes, PAGE_IMAGES images at a time, grouped by image (two queries a page)."""
+def _pages(pending: QuerySet) -> Iterator[tuple[list[ImageBoxes], dict[int, tuple]]]:
+    """The pending boxes, PAGE_IMAGES images at a time, grouped by image (two queries a page).
+
+    With each page: box id -> (country, region) of its site, for the geofence.
+    """
     last = 0
     while True:
         image_ids = list(pending.filter(image_id__gt=last).order_by("image_id").values_list(
@@ -53,9 +57,11 @@ def _pages(pending: QuerySet) -> Iterator[list[ImageBoxes]]:
             return
         rows = pending.filter(image_id__in=image_ids).order_by("image_id", "id").values_list(
             "image_id", "image__key", "image__web_key", "image__width", "image__height",
+            "image__camera__site__country", "image__camera__site__region",
             "id", "left", "top", "right", "bottom")
         items: dict[int, ImageBoxes] = {}
-        for image_id, key, web_key, width, height, pk, *box in rows:
+        places: dict[int, tuple] = {}
+        for image_id, key, web_key, width, height, country, region, pk, *box in rows:
             item = items.get(image_id)
             if item is None:
                 # The original when stored (small animals need its pixels), else the web copy.
@@ -64,13 +70,15 @@ def _pages(pending: QuerySet) -> Iterator[list[ImageBoxes]]:
                                                     height if key else None)
             item.ids.append(pk)
             item.boxes.append(tuple(box))
-        yield list(items.values())
+            places[pk] = (country, region)
+        yield list(items.values()), places
         last = image_ids[-1]
 
 
-def _save(classifier: Classifier, ids, best, scores) -> None:
+def _save(classifier: Classifier, ids, best, scores, places: dict[int, tuple]) -> None:
     names = classifier.classes
-    rows = [Detection(pk=int(pk), classification=names[int(b)],
+    rows = [Detection(pk=int(pk), classification=roll_up(classifier, names[int(b)],
+                                                         *places[int(pk)]),
                       classification_score=round(float(score), 4), classified_by=classifier)
             for pk, b, score in zip(ids, best, scores, strict=True)]
     with transaction.atomic():
@@ -91,7 +99,8 @@ def do_classify_survey(survey: Survey, *, progress: Progress = ignore_progress) 
 
     Relevant: see classifiers.selectors.relevance (detector thresholds, the
     survey's small-box and top-strip options). Crops go through the batched
-    pipeline of services.inference; results are saved every batch.
+    pipeline of services.inference; results are saved every batch, rolled up
+    by the classifier's geofence (services.geofence) when it has one on.
 
     Idempotent: boxes this classifier version already classified are
     skipped, so a run cut off anywhere (a killed worker) loses at most the
@@ -106,10 +115,10 @@ def do_classify_survey(survey: Survey, *, progress: Progress = ignore_progress) 
     check_outputs(classifier, model)
     pending = _pending(survey, classifier)
     total, done = pending.count(), 0
-    for items in _pages(pending):
+    for items, places in _pages(pending):
         for ids, best, scores in predictions(model, items, classifier.input_size,
                                              classifier.preprocessing):
-            _save(classifier, ids, best, scores)
+            _save(classifier, ids, best, scores, places)
             done += len(ids)
             progress(done, total)
     suggest_cluster_species(survey, classifier)

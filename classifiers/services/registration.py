@@ -28,6 +28,7 @@ from accounts.taxonomy import Capability
 from ..exceptions import ClassifierError
 from ..models import Classifier
 from ..taxonomy import Preprocessing
+from .geofence import check_ranges
 from .inference import load_model_file
 
 MODEL_SUFFIXES = (".keras", ".h5", ".zip")
@@ -237,7 +238,8 @@ def check_thresholds(classifier: Classifier, thresholds, threshold: float) -> di
 def do_update_classifier(classifier: Classifier, *, acting_user=None, **fields) -> Classifier:
     """Save edits of a classifier's description, region and thresholds (checked first)."""
     check_may_register(acting_user, classifier.organisation)
-    allowed = {"description", "region", "threshold", "class_thresholds"}
+    allowed = {"description", "region", "threshold", "class_thresholds", "geofence",
+               "species_ranges"}
     unknown = set(fields) - allowed
     if unknown:
         raise ClassifierError(f"These classifier fields are fixed at registration: "
@@ -246,5 +248,6 @@ def do_update_classifier(classifier: Classifier, *, acting_user=None, **fields) 
         setattr(classifier, name, value)
     classifier.class_thresholds = check_thresholds(
         classifier, classifier.class_thresholds, classifier.threshold)
+    classifier.species_ranges = check_ranges(classifier.species_ranges, classifier.classes)
     classifier.save(update_fields=list(fields))
     return classifier
