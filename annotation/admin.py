@@ -6,7 +6,8 @@ from accounts.scoping import OrgScopedInline, OrgScopedModelAdmin
 from core.admin_filters import choices_without
 
 from .exceptions import AnnotationError
-from .models import ClusterAnnotation, Label, Task
+from .models import ClusterAnnotation, Label, Task, Translation
+from .services.auto_label import do_auto_label, do_save_translations
 from .services.task_setup import do_launch_task, do_save_labels_of, do_save_task
 from .taxonomy import UNWIRED_TASK_STATUSES, hotkey_problem
 
@@ -38,6 +39,29 @@ class LabelInline(OrgScopedInline):
     fields = ["name", "hotkey", "exclusive"]
 
 
+class TranslationInline(OrgScopedInline):
+    """Which task label each classifier class becomes; made by name at launch."""
+
+    model = Translation
+    extra = 0
+    fields = ["classification", "label", "auto_label"]
+    readonly_fields = ["classification"]
+    verbose_name_plural = "Translations of the classifier's classes"
+
+    def has_add_permission(self, request, obj=None):
+        return False  # one per class, made by do_match_translations
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "label":
+            task_id = request.resolver_match.kwargs.get("object_id")
+            field.queryset = field.queryset.filter(task_id=task_id)
+        return field
+
+
 @admin.register(Task)
 class TaskAdmin(OrgScopedModelAdmin):
     list_display = ["name", "survey", "status", "created_at"]
@@ -46,14 +70,22 @@ class TaskAdmin(OrgScopedModelAdmin):
     autocomplete_fields = ["survey"]
     readonly_fields = ["status", "created_at"]
     # tagging_level and batch_size stay hidden until the tagging levels are wired.
-    fields = ["survey", "name", "status", "created_at"]
-    inlines = [LabelInline]
-    actions = ["launch"]
+    fields = ["survey", "name", "status", "created_at", "auto_label", "label_people_vehicles"]
+    inlines = [LabelInline, TranslationInline]
+    actions = ["launch", "auto_label_now"]
+
+    def get_inlines(self, request, obj):
+        # Translations exist once the task does (made from the classifier's classes).
+        return self.inlines if obj is not None else [LabelInline]
 
     def save_model(self, request, obj, form, change):
         do_save_task(obj, acting_user=request.user)
 
     def save_formset(self, request, form, formset, change):
+        if formset.model is Translation:
+            do_save_translations(form.instance, formset.save(commit=False),
+                                 acting_user=request.user)
+            return None
         if formset.model is not Label:
             return super().save_formset(request, form, formset, change)
         labels = formset.save(commit=False)
@@ -70,13 +102,26 @@ class TaskAdmin(OrgScopedModelAdmin):
             else:
                 self.message_user(request, f"{task} launched ({added} clusters).", messages.SUCCESS)
 
+    @admin.action(description="Auto-label: let the AI label open clusters it is sure of")
+    def auto_label_now(self, request, queryset):
+        for task in queryset.select_related("survey__classifier"):
+            try:
+                done = do_auto_label(task, acting_user=request.user)
+            except AnnotationError as exc:
+                self.message_user(request, f"{task}: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"{task}: {done.species} clusters labelled by "
+                                  f"species, {done.people} as people or vehicles.",
+                                  messages.SUCCESS)
+
 
 @admin.register(ClusterAnnotation)
 class ClusterAnnotationAdmin(OrgScopedModelAdmin):
-    list_display = ["id", "task", "cluster", "annotator", "labelled_at"]
-    list_filter = ["task"]
+    list_display = ["id", "task", "cluster", "annotator", "labelled_at", "auto_labelled"]
+    list_filter = ["task", "auto_labelled"]
     raw_id_fields = ["cluster"]
-    readonly_fields = ["leased_to", "lease_expires_at", "offered_at", "seconds_spent", "extra"]
+    readonly_fields = ["leased_to", "lease_expires_at", "offered_at", "seconds_spent",
+                       "auto_labelled", "extra"]
     exclude = ["lease_token"]
 
     def has_add_permission(self, request, *args):

@@ -4,7 +4,13 @@ from django.db import models
 
 from accounts.access import AccessQuerySet
 
-from .taxonomy import NOTE_MAX_LENGTH, TaggingLevel, TaskStatus, hotkey_problem
+from .taxonomy import (
+    NOTE_MAX_LENGTH,
+    AutoLabelRule,
+    TaggingLevel,
+    TaskStatus,
+    hotkey_problem,
+)
 
 
 class Task(models.Model):
@@ -19,6 +25,14 @@ class Task(models.Model):
         max_length=20, choices=TaggingLevel.choices, default=TaggingLevel.SPECIES
     )
     batch_size = models.PositiveIntegerField(default=200)
+    # Which unlabelled clusters the AI labels at launch (annotation.services.auto_label).
+    auto_label = models.CharField(
+        max_length=10, choices=AutoLabelRule.choices, default=AutoLabelRule.OFF,
+        help_text="Label clusters from the classifier's votes for classes whose translation "
+        "says auto-label.")
+    label_people_vehicles = models.BooleanField(
+        default=True, help_text="At launch, label clusters where most relevant boxes are people "
+        "or vehicles as Vehicles/Humans/Livestock.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
         related_name="+",
@@ -114,6 +128,8 @@ class ClusterAnnotation(models.Model):
     lease_token = models.CharField(max_length=32, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     offered_at = models.DateTimeField(null=True, blank=True)
+    # Labelled by the AI at launch (auto-label rules), not by a person.
+    auto_labelled = models.BooleanField(default=False)
     # A Camtrap DP import's event-level human observation rows and the label ids they
     # became ({"observations": [...], "labels": [...]}); the export writes the rows again
     # while the labels are unchanged.
@@ -130,3 +146,29 @@ class ClusterAnnotation(models.Model):
 
     def __str__(self):
         return f"{self.task} / cluster {self.cluster_id}"
+
+
+class Translation(models.Model):
+    """What a classifier class becomes in a task: one of its labels, or nothing.
+
+    Made by name (case-insensitive) when the task is launched; editable in
+    the task's admin. ``auto_label`` lets the AI label clusters of this class.
+    """
+
+    org_path = "task__survey__organisation"
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="translations")
+    classification = models.CharField(max_length=100, help_text="The classifier's class.")
+    label = models.ForeignKey(Label, on_delete=models.CASCADE, null=True, blank=True,
+                              related_name="+", help_text="Empty: the class is not used.")
+    auto_label = models.BooleanField(default=False)
+
+    objects = AccessQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["task", "classification"]
+        constraints = [models.UniqueConstraint(fields=["task", "classification"],
+                                               name="translation_unique")]
+
+    def __str__(self):
+        return f"{self.classification} → {self.label or '—'}"

@@ -5,8 +5,7 @@ from __future__ import annotations
 from django.db.models import Count, Prefetch, Q
 
 from accounts.taxonomy import Capability
-from classifiers.models import Detection
-from classifiers.taxonomy import DetectionStatus
+from classifiers.selectors import relevant_detections
 from surveys.models import Image
 
 from .models import ClusterAnnotation, Label, Task
@@ -42,17 +41,31 @@ def labels_for(task: Task) -> list[Label]:
     )
 
 
+def image_rank(image: Image) -> float:
+    """How well an image shows its cluster's animal: big, centred, classified boxes score high."""
+    best = 0.0
+    for d in image.detections.all():
+        area = max(0.0, d.right - d.left) * max(0.0, d.bottom - d.top)
+        off_centre = ((d.left + d.right) / 2 - 0.5) ** 2 + ((d.top + d.bottom) / 2 - 0.5) ** 2
+        centred = 1.0 - min(1.0, (off_centre ** 0.5) / 0.7072)
+        best = max(best, area * (0.5 + 0.5 * centred) * (1.0 if d.classification else 0.5))
+    return best
+
+
 def cluster_payload(annotation: ClusterAnnotation) -> dict:
-    """What the tagging page needs to show one cluster (three queries)."""
+    """What the tagging page needs to show one cluster (three queries), best image first.
+
+    Boxes shown are the relevant ones (classifiers.selectors.relevant_detections);
+    images are ordered by ``image_rank``, then by time.
+    """
     cluster = annotation.cluster
-    images = (
+    images = list(
         Image.objects.filter(cluster=cluster)
         .order_by("corrected_timestamp", "filename")
         .prefetch_related(Prefetch(
-            "detections",
-            queryset=Detection.objects.filter(status=DetectionStatus.ACTIVE, static=False),
-        ))
+            "detections", queryset=relevant_detections(cluster.survey).order_by("-score")))
     )
+    images.sort(key=image_rank, reverse=True)  # stable: equal ranks keep their time order
     return {
         "annotation_id": annotation.pk,
         "lease": annotation.lease_token,

@@ -12,6 +12,14 @@ class TaskStatus(models.TextChoices):
 UNWIRED_TASK_STATUSES: frozenset[str] = frozenset()
 
 
+class AutoLabelRule(models.TextChoices):
+    """When the classifier's votes label a cluster nobody has labelled (domain: auto-label)."""
+
+    OFF = "off", "Off"
+    STANDARD = "standard", "At least 1 box and over half the boxes"
+    OPEN = "open", "Also 5+ boxes and over a quarter (plains, waterholes)"
+
+
 class TaggingLevel(models.TextChoices):
     SPECIES = "species", "Species (top-level labels)"
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet
@@ -129,3 +131,44 @@ def static_group_example(group: StaticGroup, number: int) -> Detection | None:
 def camera_example_image(camera: Camera) -> Image | None:
     """An image of ``camera`` to draw masks on: the first one in time that has a copy."""
     return camera.images.exclude(key="").order_by("corrected_timestamp", "id").first()
+
+
+@dataclass
+class ClusterVotes:
+    """What a cluster's relevant boxes say: the classes they vote for, and how many are people."""
+
+    votes: Counter = field(default_factory=Counter)  # class -> qualifying boxes
+    best: dict[str, float] = field(default_factory=dict)  # class -> its best score
+    boxes: int = 0  # relevant boxes of any category
+    people: int = 0  # relevant person and vehicle boxes
+
+    def top(self) -> str | None:
+        """The class with the most qualifying boxes (ties: the better best score)."""
+        if not self.votes:
+            return None
+        return max(self.votes, key=lambda label: (self.votes[label], self.best[label]))
+
+
+def cluster_votes(survey: Survey, classifier: Classifier | None) -> dict[int, ClusterVotes]:
+    """Per cluster of ``survey``, its relevant boxes' votes (one query, read in a stream).
+
+    A box votes when ``classifier`` classified it with at least its class's
+    threshold (``Classifier.threshold_of``) and it is not tiny (MIN_CLASSIFY_AREA).
+    """
+    rows = relevant_detections(survey).filter(image__cluster__isnull=False).values_list(
+        "image__cluster_id", "category", "classification", "classification_score",
+        "classified_by_id", "left", "top", "right", "bottom").iterator(chunk_size=5000)
+    found: dict[int, ClusterVotes] = {}
+    for cluster_id, category, label, score, by, left, top, right, bottom in rows:
+        votes = found.get(cluster_id) or found.setdefault(cluster_id, ClusterVotes())
+        votes.boxes += 1
+        if category != Category.ANIMAL:
+            votes.people += 1
+            continue
+        if (classifier is None or by != classifier.pk or not label or score is None
+                or score < classifier.threshold_of(label)
+                or (right - left) * (bottom - top) < MIN_CLASSIFY_AREA):
+            continue
+        votes.votes[label] += 1
+        votes.best[label] = max(score, votes.best.get(label, 0.0))
+    return found

@@ -57,7 +57,7 @@ def claim_next_cluster(task: Task, user) -> ClusterAnnotation | None:
     held = (
         ClusterAnnotation.objects.filter(
             task=task, leased_to=user, labelled_at__isnull=True, lease_expires_at__gte=now
-        ).select_related("cluster", "cluster__site").order_by("id").first()
+        ).select_related("cluster", "cluster__site", "cluster__survey").order_by("id").first()
     )
     if held is not None:
         token = uuid.uuid4().hex
@@ -84,9 +84,8 @@ def claim_next_cluster(task: Task, user) -> ClusterAnnotation | None:
                 offered_at=now,
             )
             if won:
-                return ClusterAnnotation.objects.select_related("cluster", "cluster__site").get(
-                    pk=annotation_id
-                )
+                return ClusterAnnotation.objects.select_related(
+                    "cluster", "cluster__site", "cluster__survey").get(pk=annotation_id)
         now = timezone.now()
     return None
 

@@ -5,39 +5,16 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import Q
 
-from accounts.access import check_capability
-from accounts.taxonomy import Capability
-from core.exceptions import AccessDenied
 from surveys.models import Cluster, Survey
 from surveys.taxonomy import SurveyStatus
 
 from ..exceptions import AnnotationError, NotAllowed
 from ..models import ClusterAnnotation, Label, Task
-from ..taxonomy import SPECIAL_LABELS, TaskStatus, hotkey_problem
+from ..taxonomy import TaskStatus, hotkey_problem
+from .auto_label import do_auto_label, do_match_translations
+from .common import check_may_change, ensure_special_labels
 
-
-def ensure_special_labels() -> None:
-    """Create the labels every task shares (Nothing, Unknown, …) if they are missing."""
-    for name, hotkey, exclusive in SPECIAL_LABELS:
-        Label.objects.get_or_create(
-            task=None, parent=None, name=name,
-            defaults={"hotkey": hotkey, "exclusive": exclusive},
-        )
-
-
-def check_may_change(user, survey: Survey, action: str) -> None:
-    """Raise NotAllowed unless ``user`` may change the survey's tasks.
-
-    ``user`` None is an operator at the command line (as in surveys.services.surveys),
-    who may; every view and admin action passes the request's user.
-    """
-    if user is None:
-        return
-    try:
-        check_capability(user, survey, Capability.CHANGE)
-    except AccessDenied as exc:
-        raise NotAllowed(
-            f"Only admins and writers of the survey's organisation {action}.") from exc
+__all__ = ["check_may_change", "ensure_special_labels"]  # where callers found them first
 
 
 def check_new_labels(labels: list[tuple[str, str]]) -> None:
@@ -83,6 +60,7 @@ def do_save_labels_of(task: Task, labels: list[Label], deleted: list[Label], *,
         for label in labels:
             label.task = task
             label.save()
+        do_match_translations(task, acting_user=acting_user)
 
 
 def do_create_task(survey: Survey, *, name: str, labels: list[tuple[str, str]],
@@ -95,14 +73,17 @@ def do_create_task(survey: Survey, *, name: str, labels: list[tuple[str, str]],
             label = Label(task=task, name=label_name, hotkey=hotkey)
             label.full_clean()
             label.save()
+        do_match_translations(task, acting_user=acting_user)
     return task
 
 
 def do_launch_task(task: Task, *, acting_user) -> int:
     """Open ``task`` to annotators: one ClusterAnnotation per cluster of its survey.
 
-    The survey must be ready. Safe to re-run: clusters already in the task
-    are kept with their labels. Returns how many clusters were added.
+    The survey must be ready. With a classifier, its classes are translated
+    to the task's labels and the AI labels what it is sure of
+    (services.auto_label). Safe to re-run: clusters already in the task are
+    kept with their labels. Returns how many clusters were added.
     """
     check_may_change(acting_user, task.survey, "launch tasks")
     if task.survey.status != SurveyStatus.READY:
@@ -123,6 +104,9 @@ def do_launch_task(task: Task, *, acting_user) -> int:
         ClusterAnnotation.objects.bulk_create(new, batch_size=1000)
         Task.objects.filter(pk=task.pk).update(status=TaskStatus.LAUNCHED)
         task.status = TaskStatus.LAUNCHED
+    if task.survey.classifier_id:
+        do_match_translations(task, acting_user=acting_user)
+        do_auto_label(task, acting_user=acting_user)
     return len(new)
 
 

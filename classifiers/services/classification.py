@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 
 import numpy as np
@@ -15,8 +14,8 @@ from surveys.models import Cluster, Survey
 
 from ..exceptions import ClassifierError
 from ..models import Classifier, Detection
-from ..selectors import relevant_detections
-from ..taxonomy import MIN_CLASSIFY_AREA, Category
+from ..selectors import cluster_votes, relevant_detections
+from ..taxonomy import Category
 from .geofence import roll_up
 from .inference import ImageBoxes, LoadedModel, predictions, stored_model
 
@@ -129,29 +128,16 @@ def suggest_cluster_species(survey: Survey, classifier: Classifier) -> None:
     """Each cluster's suggestion: the class with the most qualifying detections.
 
     Qualifying: relevant, classified by ``classifier``, scoring at least the
-    class's threshold (``Classifier.threshold_of``), and not tiny.
+    class's threshold (``Classifier.threshold_of``), and not tiny
+    (classifiers.selectors.cluster_votes).
     """
-    rows = relevant_detections(survey).filter(
-        image__cluster__isnull=False, classified_by=classifier,
-    ).exclude(classification="").values_list(
-        "image__cluster_id", "classification", "classification_score",
-        "left", "top", "right", "bottom",
-    )
-    votes: dict[int, Counter] = {}
-    best_score: dict[tuple[int, str], float] = {}
-    for cluster_id, label, score, left, top, right, bottom in rows:
-        if (right - left) * (bottom - top) < MIN_CLASSIFY_AREA or (
-                score < classifier.threshold_of(label)):
-            continue
-        votes.setdefault(cluster_id, Counter())[label] += 1
-        key = (cluster_id, label)
-        best_score[key] = max(score, best_score.get(key, 0.0))
+    votes = cluster_votes(survey, classifier)
     clusters = list(Cluster.objects.filter(survey=survey).only("id"))
     for cluster in clusters:
-        counter = votes.get(cluster.pk)
-        if counter:
-            label, _ = max(counter.items(), key=lambda kv: (kv[1], best_score[(cluster.pk, kv[0])]))
-            cluster.suggestion, cluster.suggestion_score = label, best_score[(cluster.pk, label)]
+        found = votes.get(cluster.pk)
+        label = found.top() if found else None
+        if label:
+            cluster.suggestion, cluster.suggestion_score = label, found.best[label]
         else:
             cluster.suggestion, cluster.suggestion_score = "", None
     Cluster.objects.bulk_update(clusters, ["suggestion", "suggestion_score"], batch_size=1000)

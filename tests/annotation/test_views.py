@@ -39,6 +39,7 @@ def test_enquiry_page_renders(client):
 
 def _task_form(survey, labels):
     data = {"survey": survey.pk, "name": "Birds", "tagging_level": "species", "batch_size": 200,
+            "auto_label": "off", "label_people_vehicles": "on",
             "labels-TOTAL_FORMS": len(labels), "labels-INITIAL_FORMS": 0}
     for i, (name, key) in enumerate(labels):
         data[f"labels-{i}-name"] = name
