@@ -28,13 +28,22 @@ def validate_regex(value: str) -> None:
         raise ValidationError(f"Not a valid regular expression: {exc}.") from exc
 
 
+TIMEZONE_NAME = re.compile(r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*$")
+
+
 def validate_timezone(value: str) -> None:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    # Checked by shape first: ZoneInfo opens a file named after the value, and odd
+    # names (very long, control characters) raise OS errors rather than "not found".
+    problem = len(value) > 64 or not TIMEZONE_NAME.match(value)
+    if not problem:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            problem = True
+    if problem:
+        shown = value if len(value) <= 64 else value[:60] + "…"
         raise ValidationError(
-            f"“{value}” is not a time zone name; use one like Africa/Nairobi or UTC."
-        ) from exc
+            f"“{shown}” is not a time zone name; use one like Africa/Nairobi or UTC.")
 
 
 class Survey(models.Model):

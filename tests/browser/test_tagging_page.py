@@ -103,6 +103,7 @@ def ready_task(source):
     survey_tasks.run_import_task(run.pk)
     survey_tasks.cluster_survey_task(survey.pk)
     ai_tasks.detect_survey_task(survey.pk)
+    ai_tasks.find_static_detections_task(survey.pk)
     survey.refresh_from_db()
     assert survey.status == SurveyStatus.READY
     task = do_create_task(survey, name="Species", acting_user=admin,

@@ -227,3 +227,16 @@ def test_run_cut_off_mid_way_is_taken_over_and_finishes(demo_source, tmp_path):
     assert default_storage.open(image.key).read()[:2] == b"\xff\xd8"
     folder = Path(default_storage.path(leftover)).parent
     assert len(list(folder.iterdir())) == 12  # no renamed copies beside the originals
+
+
+@pytest.mark.parametrize("name", ["x" * 300, "Africa/\x00Nairobi", "../../etc/passwd", "",
+                                  "Europe/Nowhere"])
+def test_odd_time_zone_names_are_a_validation_error_not_a_crash(name):
+    from django.core.exceptions import ValidationError
+
+    from surveys.models import validate_timezone
+
+    with pytest.raises(ValidationError, match="not a time zone name"):
+        validate_timezone(name)
+    validate_timezone("Africa/Nairobi")
+    validate_timezone("Etc/GMT+3")
