@@ -125,6 +125,8 @@ def check_options(options: TrainOptions) -> None:
     if options.fine_tune and options.base_weights:
         raise TrainingError("Give --fine-tune or --base-weights, not both: fine-tuning "
                             "starts from the registered classifier's own weights.")
+    if options.base_weights and not Path(options.base_weights).is_file():
+        raise TrainingError(f"--base-weights: there is no file {options.base_weights!r}.")
     if not 0 < options.hold_out < 1:
         raise TrainingError(f"hold_out {options.hold_out}: a fraction between 0 and 1.")
 
