@@ -293,3 +293,58 @@ def test_export_train_register_and_classify_a_new_survey(tmp_path, capsys):
     assert start.model.output_shape == (None, 2) and start.kept_classes == ["Lion"]
     old_kernel = train_model._stored_keras(classifier).get_layer("classes").get_weights()[0]
     assert np.array_equal(start.model.layers[-1].get_weights()[0][:, 0], old_kernel[:, 1])
+
+
+# --- from the admin, on the gpu queue -----------------------------------------------------
+@pytest.mark.django_db
+def test_admin_starts_training_on_the_gpu_queue_and_the_worker_registers_it(
+        client, monkeypatch, django_capture_on_commit_callbacks):
+    from celery import current_app
+    from celery.canvas import Signature
+    from django.urls import reverse
+
+    from accounts.taxonomy import Role
+    from tests.factories import member
+    from training.models import TrainingRun
+    from training.services.exports import do_request_export, do_run_export
+    from training.taxonomy import ExportKind, TrainingStatus
+
+    org = OrganisationFactory()
+    survey, task, _truth = generated_survey(org, "S1", ["A", "B", "C"], 6, SPECIES[:2],
+                                            seed=2, labelled=True)
+    admin = member(org, Role.ADMIN)
+    export = do_run_export(do_request_export(survey, ExportKind.TRAINING_DATA,
+                                             acting_user=admin,
+                                             options={"tasks": [task.pk],
+                                                      "crop_size": 32}).pk)
+    client.force_login(admin)
+    response = client.post(reverse("admin:training_export_changelist"),
+                           {"action": "train_classifier", "_selected_action": [export.pk]})
+    add_url = reverse("admin:training_trainingrun_add")
+    assert response.status_code == 302 and response["Location"] == f"{add_url}?export={export.pk}"
+    assert client.get(response["Location"]).status_code == 200
+    form = {"export": export.pk, "name": "From the admin", "version": "", "epochs": "0",
+            "architecture": "compact", "input_size": "32", "target_precision": "0.9"}
+    client.post(add_url, form)
+    assert not TrainingRun.objects.exists()  # --epochs 0 refused by the service
+    sent = []
+    monkeypatch.setattr(Signature, "apply_async",
+                        lambda self, *a, **kw: sent.append((self.task, self.options)))
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(add_url, {**form, "epochs": "2"})
+    run = TrainingRun.objects.get()
+    assert sent == [("training.train_classifier", {"queue": "gpu"})]
+    assert (run.status, run.organisation, run.total) == (TrainingStatus.PENDING, org, 2)
+
+    current_app.loader.import_default_modules()
+    current_app.signature("training.train_classifier", args=[run.pk]).apply(throw=True)
+    run.refresh_from_db()
+    assert run.status == TrainingStatus.DONE, run.message
+    assert (run.done, run.total) == (2, 2)
+    assert run.classifier.name == "From the admin" and run.classifier.organisation == org
+    assert run.report["summary"]["held_out_locations"]
+    # A second delivery changes nothing.
+    current_app.signature("training.train_classifier", args=[run.pk]).apply(throw=True)
+    assert Classifier.objects.filter(name="From the admin").count() == 1
+    page = client.get(reverse("admin:training_trainingrun_changelist")).content.decode()
+    assert "From the admin" in page and "Held-out accuracy" in page
