@@ -348,3 +348,20 @@ def test_admin_starts_training_on_the_gpu_queue_and_the_worker_registers_it(
     assert Classifier.objects.filter(name="From the admin").count() == 1
     page = client.get(reverse("admin:training_trainingrun_changelist")).content.decode()
     assert "From the admin" in page and "Held-out accuracy" in page
+
+
+def test_the_default_network_is_mobilenet_sized_and_built_without_downloading(monkeypatch):
+    import keras
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("nothing may be downloaded")
+
+    monkeypatch.setattr(keras.utils, "get_file", no_download)
+    model = train_model.build_model("mobilenet", 96, 4)
+    assert model.input_shape == (None, 96, 96, 3) and model.output_shape == (None, 4)
+    assert 500_000 < model.count_params() < 2_000_000
+    norms = [layer for layer in model.get_layer("backbone").layers
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    assert norms and all(layer.momentum == train_model.BN_MOMENTUM for layer in norms)
+    with pytest.raises(TrainingError, match="--architecture 'resnet'"):
+        train_model.build_model("resnet", 96, 4)
