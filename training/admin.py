@@ -10,11 +10,12 @@ from annotation.models import Task
 from core.exceptions import UserError
 
 from .forms import TrainingDataForm
-from .models import Export
+from .models import Export, TrainingRun
 from .selectors import training_tasks
 from .services.exports import do_delete_exports, do_request_export
 from .services.training_data import preview
-from .taxonomy import ExportKind, ExportStatus
+from .services.training_runs import do_request_training
+from .taxonomy import ExportKind, ExportStatus, TrainingStatus
 
 
 @admin.register(Export)
@@ -29,6 +30,7 @@ class ExportAdmin(OrgScopedModelAdmin):
                        "created_at", "finished_at", "expires_at"]
     autocomplete_fields = ["survey"]
     change_list_template = "admin/training/export/change_list.html"
+    actions = ["train_classifier"]
 
     def get_fields(self, request, obj=None):
         return self.fields if obj is None else ["survey", "task", "kind", *self.readonly_fields]
@@ -59,6 +61,15 @@ class ExportAdmin(OrgScopedModelAdmin):
             return
         obj.pk = created.pk
         messages.info(request, "The export is queued; this page shows when it is ready.")
+
+    @admin.action(description="Train a classifier on this training data (gpu worker)")
+    def train_classifier(self, request, queryset):
+        chosen = list(queryset.filter(kind=ExportKind.TRAINING_DATA, status=ExportStatus.DONE)
+                      .values_list("pk", flat=True)[:2])
+        if len(chosen) != 1:
+            messages.error(request, "Choose one finished training-data export.")
+            return None
+        return redirect(f"{reverse('admin:training_trainingrun_add')}?export={chosen[0]}")
 
     def delete_model(self, request, obj):
         do_delete_exports(Export.objects.filter(pk=obj.pk))
@@ -98,3 +109,54 @@ class ExportAdmin(OrgScopedModelAdmin):
                    "translation": translation, "opts": self.model._meta,
                    "title": "Export training data"}
         return TemplateResponse(request, "admin/training/export/training_data.html", context)
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(OrgScopedModelAdmin):
+    """Train a classifier on a finished training-data export; a gpu worker does the work."""
+
+    list_display = ["__str__", "export", "status", "progress", "classifier", "accuracy",
+                    "created_at"]
+    list_filter = ["status"]
+    fields = ["export", "name", "version", "epochs", "architecture", "input_size",
+              "target_precision", "fine_tune"]
+    readonly_fields = ["status", "message", "progress", "classifier", "accuracy",
+                       "created_by", "created_at", "finished_at"]
+
+    def get_fields(self, request, obj=None):
+        return self.fields if obj is None else [*self.fields, *self.readonly_fields]
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a worker trains; people start, follow and delete runs
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "export":
+            field.queryset = field.queryset.filter(kind=ExportKind.TRAINING_DATA,
+                                                   status=ExportStatus.DONE)
+        return field
+
+    @admin.display(description="Epochs")
+    def progress(self, obj):
+        if obj.status == TrainingStatus.FAILED:
+            return obj.message
+        return f"{obj.done} / {obj.total}"
+
+    @admin.display(description="Held-out accuracy")
+    def accuracy(self, obj):
+        summary = (obj.report or {}).get("summary")
+        if not summary:
+            return "—"
+        return (f"{summary['held_out_accuracy']:.1%} (chance {summary['chance_accuracy']:.1%}) "
+                f"at {len(summary['held_out_locations'])} location(s)")
+
+    def save_model(self, request, obj, form, change):
+        values = {f: form.cleaned_data[f] for f in self.fields if f != "export"}
+        try:
+            created = do_request_training(obj.export, acting_user=request.user, **values)
+        except UserError as exc:
+            messages.error(request, str(exc))
+            return
+        obj.pk = created.pk
+        messages.info(request, "Training is queued for a gpu worker; this page shows its "
+                      "progress.")

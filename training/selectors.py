@@ -1,6 +1,9 @@
 """Reads the exports share."""
 
+from django.db.models import F
+
 from annotation.models import Task
+from classifiers.models import Classifier
 from surveys.models import Survey
 
 from .exceptions import ExportError
@@ -62,3 +65,22 @@ def training_tasks(task_ids, *, organisation=None, user=None, capability: str = 
                               f"survey “{task.survey.name}”; give one task per survey.")
         surveys[task.survey_id] = task
     return chosen
+
+
+def classifier_to_fine_tune(name: str, organisation, version: str | None = None):
+    """The registered classifier ``name`` an organisation may start from: its own, else a
+    shared one (only shared ones when ``organisation`` is None); the newest unless
+    ``version``. None when there is no such classifier."""
+    found = (Classifier.objects.of_organisations([organisation.pk], include_shared=True)
+             if organisation is not None else Classifier.objects.filter(organisation=None))
+    found = found.filter(name=name)
+    if version:
+        found = found.filter(version=version)
+    return found.order_by(F("organisation").asc(nulls_last=True), "-created_at", "-pk").first()
+
+
+def next_classifier_version(name: str, organisation) -> str:
+    """One more than the highest whole-number version of ``name`` (``"1"`` for a new name)."""
+    versions = Classifier.objects.filter(name=name, organisation=organisation).values_list(
+        "version", flat=True)
+    return str(max((int(v) for v in versions if v.isdigit()), default=0) + 1)

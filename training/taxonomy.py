@@ -17,3 +17,10 @@ class ExportStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     EXPIRED = "expired", "Expired (file deleted)"
 
+
+
+class TrainingStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for a gpu worker"
+    RUNNING = "running", "Training"
+    DONE = "done", "Registered"
+    FAILED = "failed", "Failed"
