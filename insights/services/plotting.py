@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import csv
 import functools
+import hashlib
 import io
+import pickle
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
+
+from django.core.cache import cache
 
 from training.services.results import safe_cell
 
@@ -157,12 +161,45 @@ def render(plot: Plot, insights, fmt: str) -> tuple[bytes, str]:
     return (svg_bytes(fig) if fmt == "svg" else png_bytes(fig)), content_type
 
 
+SVG_CACHE_SECONDS = 24 * 3600
+
+
+def _content_key(plot: Plot, insights) -> str | None:
+    """A cache key naming exactly what the plot is drawn from: its data and its code.
+
+    None when the data cannot be pickled (then the plot is simply drawn).
+    """
+    try:
+        data = pickle.dumps(insights, protocol=5)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return None
+    digest = hashlib.sha256(data)
+    digest.update(plot.slug.encode())
+    digest.update(plot.draw.__code__.co_code)
+    return f"insights-svg:{digest.hexdigest()}"
+
+
+def cached_svg(plot: Plot, insights) -> str:
+    """The plot as inline SVG, drawn once per distinct data (matplotlib is the slow part).
+
+    The key is the data itself, so a change to any number shown draws the plot again;
+    nothing is ever stale.
+    """
+    key = _content_key(plot, insights)
+    svg = cache.get(key) if key else None
+    if svg is None:
+        svg = inline_svg(plot.draw(insights), f"plot-{plot.slug}")
+        if key:
+            cache.set(key, svg, SVG_CACHE_SECONDS)
+    return svg
+
+
 def sections(plots: dict[str, Plot], insights, link: Callable[[str, str], str]) -> list[dict]:
     """What the page template shows of each plot: title, note, inline SVG, download links.
 
     ``link(slug, fmt)`` is the download's URL (the view knows its route and filters).
     """
     return [{"slug": p.slug, "title": p.title, "note": p.note,
-             "svg": inline_svg(p.draw(insights), f"plot-{p.slug}"),
+             "svg": cached_svg(p, insights),
              "links": [(FORMAT_NAMES[fmt], link(p.slug, fmt)) for fmt in FORMATS]}
             for p in plots.values()]

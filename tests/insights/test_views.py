@@ -179,3 +179,31 @@ def test_page_makes_the_same_queries_for_a_small_and_a_larger_survey(client, que
     assert few <= 25  # 7 of them are the session, user and admin menu
     for slug in PLOTS:
         assert count_queries(client, f"/insights/surveys/{b.survey.pk}/{slug}.csv{query}") <= 25
+
+
+def test_plots_are_drawn_once_per_distinct_data(client, monkeypatch):
+    """matplotlib is the slow part: the same numbers are not drawn twice; new ones are."""
+    b = small_survey()
+    client.force_login(b.admin)
+    from insights.services import plotting
+
+    drawn = []
+    original = plotting.inline_svg
+    monkeypatch.setattr(plotting, "inline_svg", lambda fig, prefix: (
+        drawn.append(prefix.removeprefix("plot-")), original(fig, prefix))[1])
+    import re
+
+    def svgs(response):
+        return re.findall(r'<svg class="insight-plot".*?</svg>', response.content.decode(),
+                          re.S)
+
+    url = f"/insights/surveys/{b.survey.pk}/"
+    first = svgs(client.get(url))
+    assert sorted(drawn) == sorted(PLOTS) and len(first) == len(PLOTS)
+    drawn.clear()
+    assert svgs(client.get(url)) == first
+    assert drawn == []
+    # A new labelled cluster changes the numbers: the plots showing them are drawn again.
+    b.minutes("A", "Lion", 900)
+    third = svgs(client.get(url))
+    assert "species" in drawn and third != first
