@@ -5,7 +5,14 @@ from django.db import models
 from accounts.access import AccessQuerySet
 
 from .geometry import polygon_problem
-from .taxonomy import Category, DetectionStatus, Preprocessing, StaticStatus
+from .taxonomy import (
+    BoxOrder,
+    Category,
+    DetectionStatus,
+    DetectorOutput,
+    Preprocessing,
+    StaticStatus,
+)
 
 
 class Classifier(models.Model):
@@ -61,6 +68,70 @@ class Classifier(models.Model):
     def threshold_of(self, class_name: str) -> float:
         """The score a prediction of ``class_name`` needs to count."""
         return float(self.class_thresholds.get(class_name, self.threshold))
+
+
+class Detector(models.Model):
+    """An object detector from a user's model file: one version of it and its categories.
+
+    ``organisation`` empty means available to every organisation. The boxes
+    it makes carry ``source`` ("name version"), and its ``threshold`` decides
+    which of them are relevant (classifiers.selectors.relevance). Registered
+    through classifiers.services.registration; run by
+    classifiers.services.detector_inference. The weight-free detectors
+    (``motion``, ``whole``) need no record.
+    """
+
+    org_path = "organisation"
+    org_shared_if_null = True
+
+    organisation = models.ForeignKey(
+        "accounts.Organisation", on_delete=models.CASCADE, null=True, blank=True,
+        related_name="detectors",
+    )
+    name = models.CharField(max_length=40)
+    version = models.CharField(max_length=9, default="1")
+    description = models.TextField(blank=True)
+    model_key = models.CharField(max_length=500, help_text="Storage key of the saved model.")
+    input_size = models.PositiveSmallIntegerField(
+        help_text="Side of the square the image is letterboxed to for the model.")
+    output_format = models.CharField(max_length=10, choices=DetectorOutput.choices,
+                                     default=DetectorOutput.BOXES)
+    box_order = models.CharField(
+        max_length=4, choices=BoxOrder.choices, default=BoxOrder.YXYX,
+        help_text="Order of the coordinates of the model's boxes (boxes output only).")
+    preprocessing = models.CharField(
+        max_length=10, choices=Preprocessing.choices, default=Preprocessing.RAW,
+        help_text="How pixels are scaled before the model sees them.")
+    category_map = models.JSONField(
+        default=dict, help_text="Model class number → category (1 animal, 2 person, "
+        "3 vehicle); boxes of classes not listed are dropped.")
+    threshold = models.FloatField(
+        default=0.2, help_text="Relevance threshold of this detector's boxes: lower-scoring "
+        "ones are kept but not classified or counted.")
+    nms_iou = models.FloatField(
+        default=0.5, help_text="Non-max suppression: of two boxes of one category overlapping "
+        "more than this (intersection over union), the lower-scoring one is dropped.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AccessQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "name", "version"],
+                                    name="detector_version_unique"),
+            models.UniqueConstraint(fields=["name", "version"],
+                                    condition=models.Q(organisation=None),
+                                    name="shared_detector_version_unique"),
+        ]
+
+    def __str__(self):
+        return self.source
+
+    @property
+    def source(self) -> str:
+        """What its boxes' ``Detection.source`` says (at most 50 characters)."""
+        return f"{self.name} {self.version}"
 
 
 class Detection(models.Model):
