@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from accounts.access import AccessQuerySet
@@ -106,10 +107,12 @@ class Detector(models.Model):
         default=dict, help_text="Model class number → category (1 animal, 2 person, "
         "3 vehicle); boxes of classes not listed are dropped.")
     threshold = models.FloatField(
-        default=0.2, help_text="Relevance threshold of this detector's boxes: lower-scoring "
-        "ones are kept but not classified or counted.")
+        default=0.2, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Relevance threshold of this detector's boxes: lower-scoring ones are kept "
+        "but not classified or counted.")
     nms_iou = models.FloatField(
-        default=0.5, help_text="Non-max suppression: of two boxes of one category overlapping "
+        default=0.5, validators=[MinValueValidator(0.01), MaxValueValidator(1.0)],
+        help_text="Non-max suppression: of two boxes of one category overlapping "
         "more than this (intersection over union), the lower-scoring one is dropped.")
     created_at = models.DateTimeField(auto_now_add=True)
 

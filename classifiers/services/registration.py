@@ -322,6 +322,8 @@ def _check_detector_name(name: str, version: str) -> None:
     if ":" in name:
         raise ClassifierError("A detector's name cannot hold “:” (it separates name and version "
                               "in run_detection --detector NAME:VERSION).")
+    if any(c.isspace() for c in version):
+        raise ClassifierError(f"A detector's version cannot hold spaces: {version!r}.")
     if len(name) > 40 or len(version) > 9:
         raise ClassifierError("A detector's name has at most 40 characters and its version 9 "
                               "(its boxes are marked “name version”).")
