@@ -45,7 +45,14 @@ from django.conf import settings
 from ..exceptions import ClassifierError
 from ..taxonomy import BoxOrder, DetectorOutput
 from .detectors import Box
-from .inference import JPEG_RATIOS, decode_image, input_size_of, read_all, read_stored, scale
+from .inference import (
+    JPEG_RATIOS,
+    decode_image,
+    input_size_of,
+    read_stored,
+    scale,
+    stored_images,
+)
 from .modelfiles import (
     is_zipped_saved_model,
     load_stored,
@@ -271,22 +278,16 @@ def image_dataset(items: Iterable[DetectImage], size: int, preprocessing: str, b
                   read: Callable[[str], bytes] = read_stored, failures: list | None = None):
     """A tf.data pipeline of (image ids [b], letterboxed images [b, s, s, 3], geometry [b, 4]).
 
-    A read that fails stops the stream; the exception is appended to
-    ``failures`` for the caller to raise (tf.data would otherwise bury it).
+    A failed read stops the stream and lands in ``failures`` (see
+    services.inference.stored_images).
     """
     import tensorflow as tf
 
-    failures = [] if failures is None else failures
-
-    def generate():
-        try:
-            for item, data in read_all(items, read):
-                yield data, np.int64(item.id), np.int32(ratio_index(item.longest, size))
-        except Exception as exc:  # handed to the caller, who raises it
-            failures.append(exc)
-
-    dataset = tf.data.Dataset.from_generator(generate, output_signature=(
-        tf.TensorSpec((), tf.string), tf.TensorSpec((), tf.int64), tf.TensorSpec((), tf.int32)))
+    dataset = stored_images(
+        items, read, lambda item, data: (
+            data, np.int64(item.id), np.int32(ratio_index(item.longest, size))),
+        (tf.TensorSpec((), tf.string), tf.TensorSpec((), tf.int64), tf.TensorSpec((), tf.int32)),
+        [] if failures is None else failures)
     dataset = dataset.map(lambda data, image_id, ratio: (image_id, *letterbox(data, ratio, size)),
                           num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.batch(batch).map(

@@ -145,30 +145,41 @@ def scale(crops, preprocessing: str):
     return crops
 
 
-def crop_dataset(items: Iterable[ImageBoxes], size: int, preprocessing: str, *,
-                 read: Callable[[str], bytes] = read_stored, failures: list | None = None):
-    """A tf.data pipeline of (detection ids [n], crops [n, size, size, 3]) batches.
-
-    Batches hold settings.CLASSIFY_BATCH crops (the last one fewer).
+def stored_images(items: Iterable, read: Callable[[str], bytes], row: Callable,
+                  output_signature, failures: list):
+    """A tf.data Dataset of ``row(item, data)`` for each item, its stored image read once.
 
     A read that fails stops the stream; the exception is appended to
     ``failures`` for the caller to raise (tf.data would otherwise bury it).
     """
     import tensorflow as tf
 
-    failures = [] if failures is None else failures
-
     def generate():
         try:
             for item, data in read_all(items, read):
-                yield (data, np.asarray(item.boxes, np.float32).reshape(-1, 4),
-                       np.asarray(item.ids, np.int64), np.int32(jpeg_ratio_index(item, size)))
+                yield row(item, data)
         except Exception as exc:  # handed to the caller, who raises it
             failures.append(exc)
 
-    dataset = tf.data.Dataset.from_generator(generate, output_signature=(
-        tf.TensorSpec((), tf.string), tf.TensorSpec((None, 4), tf.float32),
-        tf.TensorSpec((None,), tf.int64), tf.TensorSpec((), tf.int32)))
+    return tf.data.Dataset.from_generator(generate, output_signature=output_signature)
+
+
+def crop_dataset(items: Iterable[ImageBoxes], size: int, preprocessing: str, *,
+                 read: Callable[[str], bytes] = read_stored, failures: list | None = None):
+    """A tf.data pipeline of (detection ids [n], crops [n, size, size, 3]) batches.
+
+    Batches hold settings.CLASSIFY_BATCH crops (the last one fewer). A failed
+    read stops the stream and lands in ``failures`` (see ``stored_images``).
+    """
+    import tensorflow as tf
+
+    dataset = stored_images(
+        items, read, lambda item, data: (
+            data, np.asarray(item.boxes, np.float32).reshape(-1, 4),
+            np.asarray(item.ids, np.int64), np.int32(jpeg_ratio_index(item, size))),
+        (tf.TensorSpec((), tf.string), tf.TensorSpec((None, 4), tf.float32),
+         tf.TensorSpec((None,), tf.int64), tf.TensorSpec((), tf.int32)),
+        [] if failures is None else failures)
     dataset = dataset.map(
         lambda data, boxes, ids, ratio: (ids, crops_of(data, boxes, ratio, size)),
         num_parallel_calls=tf.data.AUTOTUNE)
