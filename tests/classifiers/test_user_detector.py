@@ -241,17 +241,18 @@ def test_a_registered_detectors_threshold_decides_relevance(models):
 
 def test_the_organisations_own_detector_threshold_wins_over_a_shared_one(models):
     org = OrganisationFactory()
-    register(models, threshold=0.9)  # shared
-    register(models, threshold=0.3, organisation=org)
-    other = register(models, threshold=0.05, organisation=OrganisationFactory(), version="7")
+    register(models, threshold=0.3)  # shared
+    register(models, threshold=0.6, organisation=org)
+    other = register(models, threshold=0.9, organisation=OrganisationFactory(), version="7")
     survey, images = square_survey(org)
     for source in ("Squares 1", other.source):
         Detection.objects.create(image=images[2], left=0.1, top=0.5, right=0.3, bottom=0.7,
                                  score=0.5, source=source)
-    # Another organisation's detector is unknown here: its source gets the default 0.1.
+    # Own 0.6 (not the shared 0.3): "Squares 1" at 0.5 is out. Another organisation's
+    # detector is unknown here: its source gets the default 0.1, not its 0.9.
+    assert list(relevant_detections(survey).values_list("source", flat=True)) == ["Squares 7"]
+    survey.detection_threshold = 0.4  # the survey's own threshold overrides every detector's
     assert relevant_detections(survey).count() == 2
-    survey.detection_threshold = 0.6  # the survey's own threshold overrides every detector's
-    assert relevant_detections(survey).count() == 0
 
 
 # --- choosing a detector, and who may -------------------------------------------------
@@ -431,3 +432,31 @@ def test_admin_registers_a_detector_by_upload_and_refuses_a_bad_file(client, mod
                              "/change/").content.decode()
     assert "Hidden 1" not in survey_page and "Uploaded 1" in survey_page
     assert "(weight-free)" in survey_page
+
+
+def _run_detection(*args) -> dict:
+    # Explicit streams: under capsys, the --now thread running TensorFlow left pytest's
+    # capture file closed at teardown (the command's own output is the same either way).
+    out, err = io.StringIO(), io.StringIO()
+    call_command("run_detection", "--survey", "Squares", *args, "--now", "--json", stdout=out,
+                 stderr=err)
+    assert "images detected" in err.getvalue()  # the progress bar
+    return json.loads(out.getvalue())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_detection_command_with_a_registered_detector(models):
+    org = OrganisationFactory(name="Org")
+    register(models, organisation=org, version="2", threshold=0.3)
+    survey, images = square_survey(org)
+    Survey.objects.filter(pk=survey.pk).update(name="Squares", status=SurveyStatus.READY)
+    counts = _run_detection("--detector", "Squares:2")
+    assert counts["status"] == SurveyStatus.READY and counts["detected"] == counts["images"] == 3
+    assert counts["by_source"] == {"Squares 2": 3}
+    survey.refresh_from_db()
+    assert survey.registered_detector.version == "2"
+    assert_found_the_squares(images, "Squares 2")
+    # Again, with the detector remembered: nothing left to detect.
+    assert _run_detection() == counts
+    with pytest.raises(CommandError, match="Unknown detector 'Squares:9'"):
+        _run_detection("--detector", "Squares:9")
