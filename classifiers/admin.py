@@ -10,23 +10,44 @@ from core.admin_filters import choices_without, drop_choices
 from core.exceptions import UserError
 from surveys.models import Camera
 
-from .models import Classifier, Detection, Mask, StaticGroup
+from .models import Classifier, Detection, Detector, Mask, StaticGroup
 from .selectors import EXAMPLES, camera_example_image, static_group_example
 from .services.geofence import check_ranges, read_range_table
 from .services.masks import do_delete_mask, do_save_mask
 from .services.registration import (
     ClassifierFiles,
+    DetectorFiles,
     check_classifier,
+    check_detector,
     check_thresholds,
     do_register_classifier,
+    do_register_detector,
     do_update_classifier,
+    do_update_detector,
 )
 from .services.static import crop_jpeg, do_decide_static_groups
 from .taxonomy import UNWIRED_DETECTION_STATUSES, StaticStatus
 from .widgets import PolygonWidget
 
 
-class ClassifierUploadForm(forms.ModelForm):
+class UploadForm(forms.ModelForm):
+    """A registration form: ``clean()`` runs the service's check; ``checked`` holds its result."""
+
+    def check(self, data):
+        raise NotImplementedError
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self.checked = self.check(data)
+        except UserError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return data
+
+
+class ClassifierUploadForm(UploadForm):
     """Register a classifier version: the model file, its label index, its thresholds."""
 
     model_file = forms.FileField(help_text="A Keras file (.keras, .h5) or a zipped TensorFlow "
@@ -44,23 +65,16 @@ class ClassifierUploadForm(forms.ModelForm):
         fields = ["organisation", "name", "version", "region", "description", "preprocessing",
                   "input_size", "threshold"]
 
-    def clean(self):
-        data = super().clean()
-        if self.errors:
-            return data
+    def check(self, data):
         files = ClassifierFiles(
             model=_upload(data["model_file"]), label_index=_upload(data["label_index"]),
             thresholds=_upload(data["thresholds_file"]) if data.get("thresholds_file") else None)
-        try:
-            self.checked = check_classifier(
-                files, name=data["name"], version=data["version"],
-                organisation=data.get("organisation"), acting_user=self.acting_user,
-                input_size=data.get("input_size"), region=data.get("region", ""),
-                preprocessing=data["preprocessing"], threshold=data["threshold"],
-                description=data.get("description", ""))
-        except UserError as exc:
-            raise forms.ValidationError(str(exc)) from exc
-        return data
+        return check_classifier(
+            files, name=data["name"], version=data["version"],
+            organisation=data.get("organisation"), acting_user=self.acting_user,
+            input_size=data.get("input_size"), region=data.get("region", ""),
+            preprocessing=data["preprocessing"], threshold=data["threshold"],
+            description=data.get("description", ""))
 
 
 class ClassifierChangeForm(forms.ModelForm):
@@ -88,55 +102,113 @@ class ClassifierChangeForm(forms.ModelForm):
         return data
 
 
+class DetectorUploadForm(UploadForm):
+    """Register a detector version: the model file and its category map."""
+
+    model_file = forms.FileField(help_text="A Keras file (.keras, .h5) or a zipped TensorFlow "
+                                 "SavedModel folder (.zip) giving boxes, scores and classes "
+                                 "or raw YOLO rows.")
+    category_map_file = forms.FileField(
+        label="Category map", help_text='JSON {"0": "animal", "1": "person", "2": "vehicle"}: '
+        "the model's class numbers; boxes of classes left out are dropped.")
+    input_size = forms.IntegerField(required=False, min_value=8, max_value=4096,
+                                    help_text="Side images are letterboxed to; empty: the "
+                                    "model's own.")
+
+    class Meta:
+        model = Detector
+        fields = ["organisation", "name", "version", "description", "input_size", "box_order",
+                  "preprocessing", "threshold", "nms_iou"]
+
+    def check(self, data):
+        files = DetectorFiles(model=_upload(data["model_file"]),
+                              category_map=_upload(data["category_map_file"]))
+        return check_detector(
+            files, name=data["name"], version=data["version"],
+            organisation=data.get("organisation"), acting_user=self.acting_user,
+            input_size=data.get("input_size"), box_order=data["box_order"],
+            preprocessing=data["preprocessing"], threshold=data["threshold"],
+            nms_iou=data["nms_iou"], description=data.get("description", ""))
+
+
 def _upload(file) -> tuple[str, bytes]:
     return file.name, file.read()
 
 
+class RegisteredModelAdmin(OrgScopedModelAdmin):
+    """Versions registered by upload (``register``); afterwards only ``editable`` fields change."""
+
+    upload_form: type[UploadForm]
+    upload_fields: list[str]
+    change_form: type[forms.ModelForm] = forms.ModelForm
+    fixed: list[str]
+    editable: list[str]
+    register = update = None  # the services: do_register_*, do_update_*
+
+    def get_fields(self, request, obj=None):
+        return self.upload_fields if obj is None else [*self.fixed, *self.editable]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.fixed
+
+    def get_form(self, request, obj=None, **kwargs):
+        kwargs["form"] = self.upload_form if obj is None else self.change_form
+        if obj is None:
+            kwargs["fields"] = self.upload_form.Meta.fields
+        form = super().get_form(request, obj, **kwargs)
+        form.acting_user = request.user
+        if not is_site_staff(request.user) and "organisation" in form.base_fields:
+            # Only site staff publish models shared by every organisation.
+            form.base_fields["organisation"].required = True
+        return form
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            fields = {field.name for field in obj._meta.fields}
+            self.update(obj, acting_user=request.user, **{
+                name: form.cleaned_data[name] for name in form.changed_data if name in fields})
+            return
+        registered = self.register(form.checked)
+        obj.pk, obj.model_key = registered.pk, registered.model_key
+        obj.created_at = registered.created_at
+
+
 @admin.register(Classifier)
-class ClassifierAdmin(OrgScopedModelAdmin):
+class ClassifierAdmin(RegisteredModelAdmin):
     """Register classifier versions by upload; afterwards only thresholds, ranges, notes change."""
 
     list_display = ["name", "version", "organisation", "region", "class_count", "geofence",
                     "input_size", "threshold", "created_at"]
     list_filter = ["region"]
     search_fields = ["name", "region"]
+    upload_form, change_form = ClassifierUploadForm, ClassifierChangeForm
+    upload_fields = [*ClassifierUploadForm.Meta.fields[:5], "model_file", "label_index",
+                     "thresholds_file", *ClassifierUploadForm.Meta.fields[5:]]
     fixed = ["name", "version", "organisation", "classes", "input_size", "preprocessing",
              "model_key", "created_at"]
-
-    def get_fields(self, request, obj=None):
-        if obj is None:
-            return [*ClassifierUploadForm.Meta.fields[:5], "model_file", "label_index",
-                    "thresholds_file", *ClassifierUploadForm.Meta.fields[5:]]
-        return [*self.fixed, "region", "description", "threshold", "class_thresholds",
-                "geofence", "species_ranges", "range_table"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else self.fixed
-
-    def get_form(self, request, obj=None, **kwargs):
-        kwargs["form"] = ClassifierUploadForm if obj is None else ClassifierChangeForm
-        if obj is None:
-            kwargs["fields"] = ClassifierUploadForm.Meta.fields
-        form = super().get_form(request, obj, **kwargs)
-        form.acting_user = request.user
-        if not is_site_staff(request.user) and "organisation" in form.base_fields:
-            # Only site staff publish classifiers shared by every organisation.
-            form.base_fields["organisation"].required = True
-        return form
+    editable = ["region", "description", "threshold", "class_thresholds", "geofence",
+                "species_ranges", "range_table"]
+    register, update = staticmethod(do_register_classifier), staticmethod(do_update_classifier)
 
     @admin.display(description="Classes")
     def class_count(self, obj):
         return len(obj.classes)
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            do_update_classifier(obj, acting_user=request.user, **{
-                name: form.cleaned_data[name] for name in form.changed_data
-                if name != "range_table"})
-            return
-        registered = do_register_classifier(form.checked)
-        obj.pk, obj.model_key = registered.pk, registered.model_key
-        obj.created_at = registered.created_at
+
+@admin.register(Detector)
+class DetectorAdmin(RegisteredModelAdmin):
+    """Register detectors from model files; the weight-free ones (motion, whole) need none."""
+
+    list_display = ["name", "version", "organisation", "output_format", "input_size",
+                    "threshold", "nms_iou", "created_at"]
+    search_fields = ["name"]
+    upload_form = DetectorUploadForm
+    upload_fields = [*DetectorUploadForm.Meta.fields[:4], "model_file", "category_map_file",
+                     *DetectorUploadForm.Meta.fields[4:]]
+    fixed = ["name", "version", "organisation", "output_format", "input_size", "box_order",
+             "preprocessing", "category_map", "model_key", "created_at"]
+    editable = ["description", "threshold", "nms_iou"]
+    register, update = staticmethod(do_register_detector), staticmethod(do_update_detector)
 
 
 @admin.register(Detection)

@@ -1,20 +1,26 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from accounts.access import AccessQuerySet
 
 from .geometry import polygon_problem
-from .taxonomy import Category, DetectionStatus, Preprocessing, StaticStatus
+from .taxonomy import (
+    BoxOrder,
+    Category,
+    DetectionStatus,
+    DetectorOutput,
+    Preprocessing,
+    StaticStatus,
+)
 
 
-class Classifier(models.Model):
-    """A species classifier: a saved Keras/TensorFlow model, one version of it, and its classes.
+class RegisteredModel(models.Model):
+    """What every model registered from a user's file has: owner, name, version, stored file.
 
     ``organisation`` empty means available to every organisation. Each
-    version is its own row (name + version unique), so detections remember
-    exactly which model classified them (``Detection.classified_by``).
-    Registered through classifiers.services.registration.
+    version is its own row (name + version unique per owner).
     """
 
     org_path = "organisation"
@@ -22,14 +28,38 @@ class Classifier(models.Model):
 
     organisation = models.ForeignKey(
         "accounts.Organisation", on_delete=models.CASCADE, null=True, blank=True,
-        related_name="classifiers",
+        related_name="%(class)ss",
     )
     name = models.CharField(max_length=100)
     version = models.CharField(max_length=40, default="1")
-    region = models.CharField(max_length=100, blank=True,
-                              help_text="Where the classifier was trained to work.")
     description = models.TextField(blank=True)
     model_key = models.CharField(max_length=500, help_text="Storage key of the saved model.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AccessQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        ordering = ["name", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "name", "version"],
+                                    name="%(class)s_version_unique"),
+            models.UniqueConstraint(fields=["name", "version"],
+                                    condition=models.Q(organisation=None),
+                                    name="shared_%(class)s_version_unique"),
+        ]
+
+
+class Classifier(RegisteredModel):
+    """A species classifier: a saved Keras/TensorFlow model, one version of it, and its classes.
+
+    Detections remember exactly which version classified them
+    (``Detection.classified_by``). Registered through
+    classifiers.services.registration.
+    """
+
+    region = models.CharField(max_length=100, blank=True,
+                              help_text="Where the classifier was trained to work.")
     classes = models.JSONField(default=list,
                                help_text="The label index: class names in output order.")
     input_size = models.PositiveSmallIntegerField(default=64)
@@ -47,19 +77,9 @@ class Classifier(models.Model):
     species_ranges = models.JSONField(
         default=dict, blank=True, help_text='The range table: {class: {"allowed": [ISO 3166 '
         'codes], "parent": name}}; classes not listed are allowed everywhere.')
-    created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = AccessQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["name", "-created_at"]
-        constraints = [
-            models.UniqueConstraint(fields=["organisation", "name", "version"],
-                                    name="classifier_version_unique"),
-            models.UniqueConstraint(fields=["name", "version"],
-                                    condition=models.Q(organisation=None),
-                                    name="shared_classifier_version_unique"),
-        ]
+    class Meta(RegisteredModel.Meta):
+        pass
 
     def __str__(self):
         return f"{self.name} {self.version}" if self.version else self.name
@@ -67,6 +87,53 @@ class Classifier(models.Model):
     def threshold_of(self, class_name: str) -> float:
         """The score a prediction of ``class_name`` needs to count."""
         return float(self.class_thresholds.get(class_name, self.threshold))
+
+
+class Detector(RegisteredModel):
+    """An object detector from a user's model file: one version of it and its categories.
+
+    The boxes it makes carry ``source`` ("name version", hence the short
+    name and version), and its ``threshold`` decides which of them are
+    relevant (classifiers.selectors.relevance). Registered through
+    classifiers.services.registration; run by
+    classifiers.services.detector_inference. The weight-free detectors
+    (``motion``, ``whole``) need no record.
+    """
+
+    name = models.CharField(max_length=40)
+    version = models.CharField(max_length=9, default="1")
+    input_size = models.PositiveSmallIntegerField(
+        help_text="Side of the square the image is letterboxed to for the model.")
+    output_format = models.CharField(max_length=10, choices=DetectorOutput.choices,
+                                     default=DetectorOutput.BOXES)
+    box_order = models.CharField(
+        max_length=4, choices=BoxOrder.choices, default=BoxOrder.YXYX,
+        help_text="Order of the coordinates of the model's boxes (boxes output only).")
+    preprocessing = models.CharField(
+        max_length=10, choices=Preprocessing.choices, default=Preprocessing.RAW,
+        help_text="How pixels are scaled before the model sees them.")
+    category_map = models.JSONField(
+        default=dict, help_text="Model class number → category (1 animal, 2 person, "
+        "3 vehicle); boxes of classes not listed are dropped.")
+    threshold = models.FloatField(
+        default=0.2, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Relevance threshold of this detector's boxes: lower-scoring ones are kept "
+        "but not classified or counted.")
+    nms_iou = models.FloatField(
+        default=0.5, validators=[MinValueValidator(0.01), MaxValueValidator(1.0)],
+        help_text="Non-max suppression: of two boxes of one category overlapping more than "
+        "this (intersection over union), the lower-scoring one is dropped.")
+
+    class Meta(RegisteredModel.Meta):
+        pass
+
+    def __str__(self):
+        return self.source
+
+    @property
+    def source(self) -> str:
+        """What its boxes' ``Detection.source`` says (at most 50 characters)."""
+        return f"{self.name} {self.version}"
 
 
 class Detection(models.Model):

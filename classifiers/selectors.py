@@ -11,7 +11,7 @@ from django.db.models import Count, F, Q, QuerySet
 
 from surveys.models import Camera, Cluster, Image, Survey
 
-from .models import Classifier, Detection, StaticGroup
+from .models import Classifier, Detection, Detector, StaticGroup
 from .taxonomy import HUMAN_STATUSES, MIN_CLASSIFY_AREA, Category, DetectionStatus
 
 
@@ -19,13 +19,18 @@ def _plain(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
-def threshold_for(source: str) -> float:
-    """The relevance threshold of boxes from ``source`` (settings.DETECTION_THRESHOLDS).
+def threshold_for(source: str, registered: dict[str, float] | None = None) -> float:
+    """The relevance threshold of boxes from ``source``.
 
-    The longest key that starts ``source`` wins, both compared in lower case
-    without punctuation ("md_v5a.0.0.pt" matches "mdv5a"); any other source
-    gets settings.DETECTION_THRESHOLD_DEFAULT.
+    A registered detector's source ("name version", in ``registered``: see
+    ``detector_thresholds``) has that detector's own threshold. Otherwise
+    settings.DETECTION_THRESHOLDS decides: the longest key that starts
+    ``source`` wins, both compared in lower case without punctuation
+    ("md_v5a.0.0.pt" matches "mdv5a"); any other source gets
+    settings.DETECTION_THRESHOLD_DEFAULT.
     """
+    if registered and source in registered:
+        return registered[source]
     plain = _plain(source)
     best, value = "", settings.DETECTION_THRESHOLD_DEFAULT
     for key, threshold in settings.DETECTION_THRESHOLDS.items():
@@ -35,21 +40,37 @@ def threshold_for(source: str) -> float:
     return value
 
 
+def detector_thresholds(survey: Survey, sources) -> dict[str, float]:
+    """Source → threshold of the registered detectors among ``sources`` that ``survey`` may use.
+
+    The organisation's own detector wins over a shared one of the same name
+    and version. No query when no source looks like "name version".
+    """
+    names = {source.rsplit(" ", 1)[0] for source in sources if " " in source}
+    if not names:
+        return {}
+    rows = Detector.objects.of_organisations([survey.organisation_id], include_shared=True).filter(
+        name__in=names).order_by(F("organisation").asc(nulls_first=True)).values_list(
+        "name", "version", "threshold")
+    return {f"{name} {version}": threshold for name, version, threshold in rows}
+
+
 def relevance(survey: Survey, sources) -> Q:
     """The condition a box of ``survey`` meets when relevant, for boxes of ``sources``.
 
     Relevant: not static; drawn or corrected by a person; or active, scoring
     at least its threshold (the survey's detection_threshold, else its
-    detector's), and not set aside by the survey's options (small boxes, the
-    top strip). Needs the ``box_area`` alias (see ``relevant_detections``)
-    when the survey ignores small boxes.
+    detector's: ``threshold_for``), and not set aside by the survey's options
+    (small boxes, the top strip). Needs the ``box_area`` alias (see
+    ``relevant_detections``) when the survey ignores small boxes.
     """
     if survey.detection_threshold is not None:
         machine = Q(score__gte=survey.detection_threshold)
     else:
+        registered = detector_thresholds(survey, sources)
         by_threshold: dict[float, list[str]] = {}
         for source in sources:
-            by_threshold.setdefault(threshold_for(source), []).append(source)
+            by_threshold.setdefault(threshold_for(source, registered), []).append(source)
         machine = Q(pk__in=[])
         for threshold, names in sorted(by_threshold.items()):
             machine |= Q(source__in=names, score__gte=threshold)
@@ -80,6 +101,26 @@ def classifier_named(name: str, survey: Survey, version: str | None = None) -> C
     if version is not None:
         found = found.filter(version=version)
     return found.order_by(F("organisation").asc(nulls_last=True), "-created_at", "-pk").first()
+
+
+def detector_named(name: str, survey: Survey) -> Detector | None:
+    """The registered detector ``name`` (or ``name:version``) that ``survey`` may use.
+
+    Its organisation's before a shared one; without a version, the newest.
+    """
+    name, _, version = name.partition(":")
+    found = Detector.objects.of_organisations(
+        [survey.organisation_id], include_shared=True).filter(name=name.strip())
+    if version.strip():
+        found = found.filter(version=version.strip())
+    return found.order_by(F("organisation").asc(nulls_last=True), "-created_at", "-pk").first()
+
+
+def detectors_for(survey: Survey) -> list[str]:
+    """``name:version`` of every registered detector ``survey`` may use."""
+    rows = Detector.objects.of_organisations([survey.organisation_id], include_shared=True
+                                             ).order_by("name", "version")
+    return [f"{name}:{version}" for name, version in rows.values_list("name", "version")]
 
 
 def detection_counts(survey: Survey) -> dict:

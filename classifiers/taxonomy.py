@@ -17,6 +17,20 @@ class Preprocessing(models.TextChoices):
     SYMMETRIC = "symmetric", "-1..1 (MobileNet, Inception style)"
 
 
+class DetectorOutput(models.TextChoices):
+    """What a registered detector's model gives (services.detector_inference)."""
+
+    BOXES = "boxes", "Boxes, scores and classes"
+    YOLO = "yolo", "Raw YOLO rows: cx, cy, w, h, objectness, class scores"
+
+
+class BoxOrder(models.TextChoices):
+    """The order of a detector's box coordinates (normalised 0..1 over the model's input)."""
+
+    YXYX = "yxyx", "y1, x1, y2, x2 (TensorFlow Object Detection API)"
+    XYXY = "xyxy", "x1, y1, x2, y2"
+
+
 class DetectionStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     DELETED = "deleted", "Deleted"

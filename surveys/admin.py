@@ -22,7 +22,8 @@ class SurveyAdmin(OrgScopedModelAdmin):
     # camera_regex, trigger_source and survey_type stay hidden until the import
     # and clustering read them.
     fields = ["organisation", "name", "description", "site_regex", "timezone", "detector",
-              "detection_threshold", "ignore_small_boxes", "ignore_top_strip",
+              "registered_detector", "detection_threshold", "ignore_small_boxes",
+              "ignore_top_strip",
               "static_min_count", "static_iou", "static_max_area",
               "classifier", "state", "status_detail", "image_count", "cluster_count",
               "created_at"]

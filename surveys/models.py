@@ -84,7 +84,14 @@ class Survey(models.Model):
     )
     detector = models.CharField(
         max_length=50, choices=DETECTOR_CHOICES, default="motion",
-        help_text="How animals are found before classification.",
+        help_text="How animals are found before classification when no registered detector "
+        "is chosen: a weight-free detector, for installs without model weights.",
+    )
+    registered_detector = models.ForeignKey(
+        "classifiers.Detector", on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="surveys",
+        help_text="A detector registered from a model file; when chosen, it is used instead "
+        "of the weight-free one.",
     )
     # Which boxes are relevant (classified, counted): classifiers.selectors.relevant_detections.
     detection_threshold = models.FloatField(
@@ -130,6 +137,13 @@ class Survey(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def detector_source(self) -> str:
+        """What the boxes of the survey's detector are marked with (``Detection.source``)."""
+        if self.registered_detector_id is not None:
+            return self.registered_detector.source
+        return self.detector
 
 
 class Site(models.Model):

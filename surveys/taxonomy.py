@@ -33,10 +33,11 @@ class ImportStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-# The weight-free detectors (classifiers.services.detectors.DETECTORS).
+# The weight-free detectors (classifiers.services.detectors.DETECTORS), for installs
+# without model weights; detectors from users' model files are classifiers.Detector rows.
 DETECTOR_CHOICES = [
-    ("motion", "Motion difference within each cluster"),
-    ("whole", "Whole image (one box per image)"),
+    ("motion", "Motion difference within each cluster (weight-free)"),
+    ("whole", "Whole image, one box per image (weight-free)"),
 ]
 
 # Clustering rules (domain: motion-triggered cameras).

@@ -376,6 +376,9 @@ IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=200)
 # Crops per classifier forward pass; results are saved after each one. Larger batches use
 # a GPU better; a worker cut off loses at most one batch's work.
 CLASSIFY_BATCH = env.int("CLASSIFY_BATCH", default=64)
+# Whole images per forward pass of a registered detector (a model that takes one image at a
+# time gets one); detected images are written after each batch.
+DETECT_BATCH = env.int("DETECT_BATCH", default=8)
 # An import or pipeline stage whose worker has not reported for this long was
 # cut off (worker killed); beat re-sends it and the new delivery takes it over.
 # Days an export's file is kept for download before the hourly sweep deletes it.

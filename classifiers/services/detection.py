@@ -12,9 +12,10 @@ from core.progress import Progress, ignore_progress
 from surveys.models import Cluster, Image, Survey
 
 from ..exceptions import ClassifierError
-from ..models import Detection
+from ..models import Detection, Detector
 from ..taxonomy import DetectionStatus
-from .detectors import DETECTORS
+from .detector_inference import DetectImage, detections, stored_detector
+from .detectors import DETECTORS, Box
 
 PROGRESS_EVERY = 50
 
@@ -29,10 +30,16 @@ def load_web_image(image: Image) -> PILImage.Image:
 def do_detect_survey(survey: Survey, *, progress: Progress = ignore_progress) -> int:
     """Detect boxes on every image of ``survey`` not yet detected; return boxes made.
 
-    Works a cluster at a time (the motion detector compares a cluster's
-    images). Safe to re-run: detected images are skipped. ``progress(done,
-    total)`` counts clusters.
+    With a registered detector (``survey.registered_detector``) its model runs
+    on batches of images (services.detector_inference); otherwise the survey's
+    weight-free detector works a cluster at a time (the motion detector
+    compares a cluster's images). Boxes are marked with
+    ``survey.detector_source``. Safe to re-run: detected images are skipped,
+    and images are marked detected with their boxes, batch by batch.
+    ``progress(done, total)`` counts clusters (weight-free) or images.
     """
+    if survey.registered_detector_id is not None:
+        return _detect_with_model(survey, survey.registered_detector, progress)
     detector = DETECTORS.get(survey.detector)
     if detector is None:
         raise ClassifierError(
@@ -47,18 +54,38 @@ def do_detect_survey(survey: Survey, *, progress: Progress = ignore_progress) ->
         images = list(Image.objects.filter(cluster_id=cluster_id, detected=False).order_by(
             "corrected_timestamp", "filename"))
         pictures = [load_web_image(image) for image in images]
-        boxes = detector(pictures)
-        rows = [
-            Detection(image=image, left=b.left, top=b.top, right=b.right, bottom=b.bottom,
-                      score=b.score, category=b.category, source=survey.detector,
-                      status=DetectionStatus.ACTIVE)
-            for image, image_boxes in zip(images, boxes, strict=True)
-            for b in image_boxes
-        ]
-        with transaction.atomic():
-            Detection.objects.bulk_create(rows)
-            Image.objects.filter(id__in=[i.pk for i in images]).update(detected=True)
+        made += _save_boxes([image.pk for image in images], detector(pictures), survey.detector)
         if n % PROGRESS_EVERY == 0 or n == len(cluster_ids):
             progress(n, len(cluster_ids))
-        made += len(rows)
+    return made
+
+
+def _save_boxes(image_ids: list[int], boxes: list[list[Box]], source: str) -> int:
+    """Store each image's boxes and mark the images detected, in one transaction."""
+    rows = [
+        Detection(image_id=image_id, left=b.left, top=b.top, right=b.right, bottom=b.bottom,
+                  score=b.score, category=b.category, source=source,
+                  status=DetectionStatus.ACTIVE)
+        for image_id, image_boxes in zip(image_ids, boxes, strict=True)
+        for b in image_boxes
+    ]
+    with transaction.atomic():
+        Detection.objects.bulk_create(rows)
+        Image.objects.filter(id__in=image_ids).update(detected=True)
+    return len(rows)
+
+
+def _detect_with_model(survey: Survey, detector: Detector, progress: Progress) -> int:
+    """Run a registered detector over the survey's clustered images not yet detected."""
+    loaded = stored_detector(detector)
+    pending = Image.objects.filter(cluster__survey=survey, detected=False)
+    rows = list(pending.order_by("id").values_list("id", "key", "web_key", "width", "height"))
+    items = [DetectImage(pk, web_key or key,
+                         None if web_key or not width or not height else max(width, height))
+             for pk, key, web_key, width, height in rows]
+    made = done = 0
+    for image_ids, boxes in detections(loaded, items, detector.preprocessing):
+        made += _save_boxes(image_ids, boxes, detector.source)
+        done += len(image_ids)
+        progress(done, len(items))
     return made

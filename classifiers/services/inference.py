@@ -13,9 +13,6 @@ batch. The same code runs on a GPU and on the CPU.
 from __future__ import annotations
 
 import functools
-import os
-import tempfile
-import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,6 +23,13 @@ from django.core.files.storage import default_storage
 
 from ..exceptions import ClassifierError
 from ..taxonomy import Preprocessing
+from .modelfiles import (
+    is_zipped_saved_model,
+    load_stored,
+    open_keras,
+    open_saved_model,
+    spec_shape,
+)
 
 READ_AHEAD = 8
 # Cut crops at up to this many times the input size, then resize down with antialiasing.
@@ -67,8 +71,8 @@ def jpeg_ratio_index(item: ImageBoxes, input_size: int) -> int:
     return index
 
 
-def _read_all(items: Iterable[ImageBoxes], read: Callable[[str], bytes]):
-    """(item, data) in order, with up to READ_AHEAD reads in flight."""
+def read_all(items: Iterable, read: Callable[[str], bytes]):
+    """(item, data) in order for items with a storage ``key``, up to READ_AHEAD reads in flight."""
     items = iter(items)
     with ThreadPoolExecutor(READ_AHEAD) as pool:
         pending = []
@@ -81,7 +85,7 @@ def _read_all(items: Iterable[ImageBoxes], read: Callable[[str], bytes]):
             yield item, future.result()
 
 
-def _read_stored(key: str) -> bytes:
+def read_stored(key: str) -> bytes:
     with default_storage.open(key, "rb") as fh:
         return fh.read()
 
@@ -100,7 +104,8 @@ def _square_boxes(boxes, height, width):
                      (cy + side / 2) / sy, (cx + side / 2) / sx], axis=1), side
 
 
-def _decode(data, ratio_index):
+def decode_image(data, ratio_index):
+    """Encoded ``data`` as uint8 [h, w, 3]; a JPEG at 1/JPEG_RATIOS[ratio_index] of its size."""
     import tensorflow as tf
 
     def jpeg(ratio):
@@ -119,7 +124,7 @@ def crops_of(data, boxes, ratio_index, size: int):
     """Square black-padded crops of ``boxes`` on encoded image ``data``: [n, size, size, 3]."""
     import tensorflow as tf
 
-    image = _decode(data, ratio_index)
+    image = decode_image(data, ratio_index)
     shape = tf.shape(image)
     squares, sides = _square_boxes(boxes, shape[0], shape[1])
     # One cut size per image: the largest box's side, between 1× and SUPERSAMPLE× the input.
@@ -140,30 +145,41 @@ def scale(crops, preprocessing: str):
     return crops
 
 
-def crop_dataset(items: Iterable[ImageBoxes], size: int, preprocessing: str, *,
-                 read: Callable[[str], bytes] = _read_stored, failures: list | None = None):
-    """A tf.data pipeline of (detection ids [n], crops [n, size, size, 3]) batches.
-
-    Batches hold settings.CLASSIFY_BATCH crops (the last one fewer).
+def stored_images(items: Iterable, read: Callable[[str], bytes], row: Callable,
+                  output_signature, failures: list):
+    """A tf.data Dataset of ``row(item, data)`` for each item, its stored image read once.
 
     A read that fails stops the stream; the exception is appended to
     ``failures`` for the caller to raise (tf.data would otherwise bury it).
     """
     import tensorflow as tf
 
-    failures = [] if failures is None else failures
-
     def generate():
         try:
-            for item, data in _read_all(items, read):
-                yield (data, np.asarray(item.boxes, np.float32).reshape(-1, 4),
-                       np.asarray(item.ids, np.int64), np.int32(jpeg_ratio_index(item, size)))
+            for item, data in read_all(items, read):
+                yield row(item, data)
         except Exception as exc:  # handed to the caller, who raises it
             failures.append(exc)
 
-    dataset = tf.data.Dataset.from_generator(generate, output_signature=(
-        tf.TensorSpec((), tf.string), tf.TensorSpec((None, 4), tf.float32),
-        tf.TensorSpec((None,), tf.int64), tf.TensorSpec((), tf.int32)))
+    return tf.data.Dataset.from_generator(generate, output_signature=output_signature)
+
+
+def crop_dataset(items: Iterable[ImageBoxes], size: int, preprocessing: str, *,
+                 read: Callable[[str], bytes] = read_stored, failures: list | None = None):
+    """A tf.data pipeline of (detection ids [n], crops [n, size, size, 3]) batches.
+
+    Batches hold settings.CLASSIFY_BATCH crops (the last one fewer). A failed
+    read stops the stream and lands in ``failures`` (see ``stored_images``).
+    """
+    import tensorflow as tf
+
+    dataset = stored_images(
+        items, read, lambda item, data: (
+            data, np.asarray(item.boxes, np.float32).reshape(-1, 4),
+            np.asarray(item.ids, np.int64), np.int32(jpeg_ratio_index(item, size))),
+        (tf.TensorSpec((), tf.string), tf.TensorSpec((None, 4), tf.float32),
+         tf.TensorSpec((None,), tf.int64), tf.TensorSpec((), tf.int32)),
+        [] if failures is None else failures)
     dataset = dataset.map(
         lambda data, boxes, ids, ratio: (ids, crops_of(data, boxes, ratio, size)),
         num_parallel_calls=tf.data.AUTOTUNE)
@@ -172,7 +188,7 @@ def crop_dataset(items: Iterable[ImageBoxes], size: int, preprocessing: str, *,
 
 
 def predictions(model: LoadedModel, items: Iterable[ImageBoxes], size: int,
-                preprocessing: str, *, read: Callable[[str], bytes] = _read_stored,
+                preprocessing: str, *, read: Callable[[str], bytes] = read_stored,
                 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(detection ids, top-1 class index, top-1 score) per batch of crops."""
     failures: list = []
@@ -210,18 +226,23 @@ def _compiled(fn, size: int, outputs: int, keep=()) -> LoadedModel:
     return LoadedModel(compiled, outputs, size, list(keep))
 
 
-def _input_size(shape, size: int | None) -> int:
-    """The square input size a model of input ``shape`` (batch, h, w, 3) takes."""
+def input_size_of(shape, size: int | None, *, what: str = "a classifier",
+                  unit: str = "crops") -> int:
+    """The square input size a model of input ``shape`` (batch, h, w, 3) takes.
+
+    ``size`` None: the model's own (ClassifierError when it has none).
+    ``what``/``unit`` word the errors (detectors take whole images).
+    """
     dims = tuple(shape) if isinstance(shape, list | tuple) else ()
     if len(dims) != 4 or dims[3] not in (3, None) or (
             dims[1] is not None and dims[2] is not None and dims[1] != dims[2]):
-        raise ClassifierError(f"The model takes input of shape {tuple(dims) or shape}; a "
-                              "classifier takes square RGB crops (batch, size, size, 3).")
+        raise ClassifierError(f"The model takes input of shape {tuple(dims) or shape}; {what} "
+                              f"takes square RGB {unit} (batch, size, size, 3).")
     known = dims[1] or dims[2]
     if size is None and known is None:
         raise ClassifierError("The model accepts any input size; give the input size to use.")
     if size is not None and known is not None and known != size:
-        raise ClassifierError(f"The model takes {known}×{known} crops, not the {size}×{size} "
+        raise ClassifierError(f"The model takes {known}×{known} {unit}, not the {size}×{size} "
                               "given; set the input size to the model's.")
     return size or known
 
@@ -233,16 +254,10 @@ def load_model_file(path: str, size: int | None = None) -> LoadedModel:
     ClassifierError when the file is not such a model or does not take square
     RGB crops of ``size`` and give one vector of class scores.
     """
-    if zipfile.is_zipfile(path) and not path.endswith(".keras"):
+    if is_zipped_saved_model(path):
         return _load_saved_model(path, size)
-    import keras
-
-    try:
-        model = keras.models.load_model(path, compile=False)
-    except Exception as exc:  # Keras raises many kinds for a file that is not a model
-        raise ClassifierError(f"The file is not a Keras model this version can read: {exc}") \
-            from exc
-    size = _input_size(model.input_shape, size)
+    model = open_keras(path)
+    size = input_size_of(model.input_shape, size)
     outputs = model.output_shape
     if not isinstance(outputs, tuple) or len(outputs) != 2 or outputs[1] is None:
         raise ClassifierError(f"The model's output has shape {outputs}; a classifier gives "
@@ -253,56 +268,22 @@ def load_model_file(path: str, size: int | None = None) -> LoadedModel:
 def _load_saved_model(path: str, size: int | None) -> LoadedModel:
     import tensorflow as tf
 
-    folder = tempfile.TemporaryDirectory()
-    try:
-        with zipfile.ZipFile(path) as archive:
-            root = os.path.realpath(folder.name)
-            for name in archive.namelist():
-                target = os.path.realpath(os.path.join(root, name))
-                if not target.startswith(root + os.sep) and target != root:
-                    raise ClassifierError(f"The zipped SavedModel names a path outside "
-                                          f"itself: {name!r}.")
-            archive.extractall(root)
-        found = [d for d, _, files in os.walk(folder.name) if "saved_model.pb" in files]
-        if not found:
-            raise ClassifierError("The zip holds no saved_model.pb; zip the SavedModel folder.")
-        loaded = tf.saved_model.load(found[0])
-        signature = loaded.signatures["serving_default"]
-    except ClassifierError:
-        folder.cleanup()
-        raise
-    except Exception as exc:  # TensorFlow raises many kinds for a broken SavedModel
-        folder.cleanup()
-        raise ClassifierError(f"The file is not a SavedModel this version can read: {exc}") \
-            from exc
-    inputs = signature.structured_input_signature[1]
-    if len(inputs) != 1:
-        folder.cleanup()
-        raise ClassifierError(f"The SavedModel's serving signature takes {len(inputs)} "
-                              "inputs; a classifier takes one batch of crops.")
-    name, spec = next(iter(inputs.items()))
-    size = _input_size(spec.shape.as_list() if spec.shape.rank is not None else None, size)
+    _, signature, name, spec, keep = open_saved_model(path)
+    size = input_size_of(spec_shape(spec), size)
     probe = signature(**{name: tf.zeros([1, size, size, 3], spec.dtype)})
     (out,) = probe.values() if len(probe) == 1 else (None,)
     if out is None or len(out.shape) != 2:
         raise ClassifierError("The SavedModel's serving signature must give one output of "
                               "class scores per crop (batch, classes).")
     return _compiled(lambda crops: signature(**{name: tf.cast(crops, spec.dtype)}), size,
-                     int(out.shape[1]), [loaded, folder])
+                     int(out.shape[1]), keep)
 
 
 @functools.lru_cache(maxsize=4)
 def _stored_model(model_key: str, size: int, _stamp: str) -> LoadedModel:
-    if not default_storage.exists(model_key):
-        raise ClassifierError(
-            f"The classifier model file {model_key!r} is missing from storage. Upload it "
-            "again, or rebuild the demo model with manage.py build_demo_classifier.")
-    suffix = os.path.splitext(model_key)[1] or ".keras"
-    with default_storage.open(model_key, "rb") as src, tempfile.NamedTemporaryFile(
-            suffix=suffix) as tmp:
-        tmp.write(src.read())
-        tmp.flush()
-        return load_model_file(tmp.name, size)
+    return load_stored(model_key, lambda path: load_model_file(path, size),
+                       what="classifier model", hint="Upload it again, or rebuild the demo "
+                       "model with manage.py build_demo_classifier.")
 
 
 def stored_model(classifier) -> LoadedModel:

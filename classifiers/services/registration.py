@@ -1,10 +1,13 @@
-"""Registering a classifier: a model file, its label index and per-class thresholds.
+"""Registering a classifier or a detector from the model file a user uploads.
 
-What an admin uploads (or ``register_classifier`` / training hands over) is
-checked before anything is stored: the model must load and take square RGB
-crops, the label index must name one class per model output, and thresholds
-may only name classes of the index. A refused upload leaves storage and the
-database as they were.
+What an admin uploads (or ``register_classifier``/``register_detector`` or
+training hands over) is checked before anything is stored. A classifier's
+model must load and take square RGB crops, its label index must name one class
+per model output, and thresholds may only name classes of the index. A
+detector's model must load, take square RGB images and give boxes, scores and
+classes or raw YOLO rows (services.detector_inference), and its category map
+must map the model's class numbers to animal, person or vehicle. A refused
+upload leaves storage and the database as they were.
 """
 
 from __future__ import annotations
@@ -12,9 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
@@ -26,13 +27,13 @@ from accounts.models import Organisation
 from accounts.taxonomy import Capability
 
 from ..exceptions import ClassifierError
-from ..models import Classifier
-from ..taxonomy import Preprocessing
+from ..models import Classifier, Detector
+from ..taxonomy import BoxOrder, Category, Preprocessing
+from .detector_inference import compile_detector, load_detector_file
+from .detectors import DETECTORS
 from .geofence import check_ranges
 from .inference import load_model_file
-
-MODEL_SUFFIXES = (".keras", ".h5", ".zip")
-MAX_MODEL_BYTES = 2 * 1024**3
+from .modelfiles import load_upload, model_suffix
 
 
 @dataclass
@@ -113,26 +114,10 @@ def read_thresholds(name: str, data: bytes, classes: list[str]) -> dict[str, flo
     return thresholds
 
 
-def _model_suffix(filename: str) -> str:
-    suffix = os.path.splitext(filename.lower())[1]
-    if suffix not in MODEL_SUFFIXES:
-        raise ClassifierError(f"{filename}: a model file is a Keras file (.keras, .h5) or a "
-                              "zipped TensorFlow SavedModel folder (.zip).")
-    return suffix
-
-
 def _checked_model(files: ClassifierFiles, classes: list[str], input_size: int | None) -> int:
     """Load the model once; return its input size. Refuses a label index of the wrong size."""
-    filename, data = files.model
-    if len(data) > MAX_MODEL_BYTES:
-        raise ClassifierError(f"{filename}: larger than {MAX_MODEL_BYTES // 1024**2} MB.")
-    with tempfile.NamedTemporaryFile(suffix=_model_suffix(filename)) as tmp:
-        tmp.write(data)
-        tmp.flush()
-        try:
-            model = load_model_file(tmp.name, input_size)
-        except ClassifierError as exc:
-            raise ClassifierError(f"{filename}: {exc}") from exc
+    filename = files.model[0]
+    model = load_upload(*files.model, lambda path: load_model_file(path, input_size))
     if model.outputs != len(classes):
         raise ClassifierError(
             f"The label index {files.label_index[0]} names {len(classes)} classes but the model "
@@ -144,14 +129,65 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "classifier"
 
 
-def check_may_register(acting_user, organisation: Organisation | None) -> None:
-    """Organisation admins register their own classifiers; site staff shared ones."""
+def check_may_register(acting_user, organisation: Organisation | None,
+                       what: str = "classifiers") -> None:
+    """Organisation admins register their own models; site staff shared ones."""
     if acting_user is None:
         return
     if organisation is None:
-        check_site_staff(acting_user, "publish classifiers shared by every organisation")
+        check_site_staff(acting_user, f"publish {what} shared by every organisation")
     else:
         check_capability(acting_user, organisation, Capability.CHANGE)
+
+
+def _check_version(model, *, name: str, version: str, organisation: Organisation | None,
+                   preprocessing: str, threshold: float) -> tuple[str, str]:
+    """(name, version) stripped, when new for ``model`` and the options are valid."""
+    kind = model._meta.verbose_name
+    name, version = name.strip(), version.strip()
+    if not name or not version:
+        raise ClassifierError(f"A {kind} needs a name and a version.")
+    if preprocessing not in Preprocessing.values:
+        raise ClassifierError(f"Unknown preprocessing {preprocessing!r}; choose one of "
+                              f"{', '.join(Preprocessing.values)}.")
+    if not 0.0 <= threshold <= 1.0:
+        raise ClassifierError(f"The threshold must be from 0 to 1, not {threshold}.")
+    if model.objects.filter(organisation=organisation, name=name, version=version).exists():
+        raise ClassifierError(f"{name} version {version} is registered already; give the new "
+                              "model another version.")
+    return name, version
+
+
+def _store_and_create(folder: str, checked, create):
+    """Store the checked upload's model file, then ``create(model_key)`` the record.
+
+    The file is deleted again when the record cannot be made.
+    """
+    owner = "shared" if checked.organisation is None else str(checked.organisation.pk)
+    filename, data = checked.files.model
+    key = default_storage.save(
+        f"{folder}/{owner}/{_slug(checked.name)}/{_slug(checked.version)}/model"
+        f"{model_suffix(filename)}", ContentFile(data))
+    try:
+        with transaction.atomic():
+            return create(key)
+    except IntegrityError as exc:
+        default_storage.delete(key)
+        raise ClassifierError(f"{checked.name} version {checked.version} is registered "
+                              "already.") from exc
+    except BaseException:
+        default_storage.delete(key)
+        raise
+
+
+def _update(obj, allowed: set[str], fields: dict) -> None:
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ClassifierError(f"These {obj._meta.verbose_name} fields are fixed at "
+                              f"registration: {', '.join(sorted(unknown))}; register a new "
+                              "version instead.")
+    for name, value in fields.items():
+        setattr(obj, name, value)
 
 
 @dataclass
@@ -183,18 +219,9 @@ def check_classifier(files: ClassifierFiles, *, name: str, version: str = "1",
     when the user may not register there.
     """
     check_may_register(acting_user, organisation)
-    name, version = name.strip(), version.strip()
-    if not name or not version:
-        raise ClassifierError("A classifier needs a name and a version.")
-    if preprocessing not in Preprocessing.values:
-        raise ClassifierError(f"Unknown preprocessing {preprocessing!r}; choose one of "
-                              f"{', '.join(Preprocessing.values)}.")
-    if not 0.0 <= threshold <= 1.0:
-        raise ClassifierError(f"The threshold must be from 0 to 1, not {threshold}.")
-    if Classifier.objects.filter(organisation=organisation, name=name,
-                                 version=version).exists():
-        raise ClassifierError(f"{name} version {version} is registered already; give the new "
-                              "model another version.")
+    name, version = _check_version(Classifier, name=name, version=version,
+                                   organisation=organisation, preprocessing=preprocessing,
+                                   threshold=threshold)
     classes = read_label_index(*files.label_index)
     thresholds = read_thresholds(*files.thresholds, classes) if files.thresholds else {}
     size = _checked_model(files, classes, input_size)
@@ -204,25 +231,12 @@ def check_classifier(files: ClassifierFiles, *, name: str, version: str = "1",
 
 def do_register_classifier(checked: CheckedClassifier) -> Classifier:
     """Store the checked model and create its Classifier version (nothing stored on failure)."""
-    folder = "shared" if checked.organisation is None else str(checked.organisation.pk)
-    key = default_storage.save(
-        f"classifiers/{folder}/{_slug(checked.name)}/{_slug(checked.version)}/model"
-        f"{_model_suffix(checked.files.model[0])}", ContentFile(checked.files.model[1]))
-    try:
-        with transaction.atomic():
-            return Classifier.objects.create(
-                organisation=checked.organisation, name=checked.name, version=checked.version,
-                region=checked.region, description=checked.description, model_key=key,
-                classes=checked.classes, input_size=checked.input_size,
-                preprocessing=checked.preprocessing, threshold=checked.threshold,
-                class_thresholds=checked.thresholds)
-    except IntegrityError as exc:
-        default_storage.delete(key)
-        raise ClassifierError(f"{checked.name} version {checked.version} is registered "
-                              "already.") from exc
-    except BaseException:
-        default_storage.delete(key)
-        raise
+    return _store_and_create("classifiers", checked, lambda key: Classifier.objects.create(
+        organisation=checked.organisation, name=checked.name, version=checked.version,
+        region=checked.region, description=checked.description, model_key=key,
+        classes=checked.classes, input_size=checked.input_size,
+        preprocessing=checked.preprocessing, threshold=checked.threshold,
+        class_thresholds=checked.thresholds))
 
 
 def check_thresholds(classifier: Classifier, thresholds, threshold: float) -> dict[str, float]:
@@ -238,16 +252,154 @@ def check_thresholds(classifier: Classifier, thresholds, threshold: float) -> di
 def do_update_classifier(classifier: Classifier, *, acting_user=None, **fields) -> Classifier:
     """Save edits of a classifier's description, region and thresholds (checked first)."""
     check_may_register(acting_user, classifier.organisation)
-    allowed = {"description", "region", "threshold", "class_thresholds", "geofence",
-               "species_ranges"}
-    unknown = set(fields) - allowed
-    if unknown:
-        raise ClassifierError(f"These classifier fields are fixed at registration: "
-                              f"{', '.join(sorted(unknown))}; register a new version instead.")
-    for name, value in fields.items():
-        setattr(classifier, name, value)
+    _update(classifier, {"description", "region", "threshold", "class_thresholds", "geofence",
+                         "species_ranges"}, fields)
     classifier.class_thresholds = check_thresholds(
         classifier, classifier.class_thresholds, classifier.threshold)
     classifier.species_ranges = check_ranges(classifier.species_ranges, classifier.classes)
     classifier.save(update_fields=list(fields))
     return classifier
+
+
+# --- detectors ---------------------------------------------------------------------
+CATEGORY_NAMES = {c.label.lower(): c.value for c in Category}
+
+
+@dataclass
+class DetectorFiles:
+    """The uploaded files, as (file name, bytes)."""
+
+    model: tuple[str, bytes]
+    category_map: tuple[str, bytes]
+
+
+def read_category_map(name: str, data: bytes) -> dict[str, int]:
+    """``{"0": "animal", "1": "person"}`` → ``{"0": 1, "1": 2}`` (MegaDetector's categories)."""
+    try:
+        loaded = json.loads(_text(name, data))
+    except json.JSONDecodeError as exc:
+        raise ClassifierError(f"{name}: not JSON ({exc.msg} at line {exc.lineno}).") from exc
+    if not isinstance(loaded, dict) or not loaded:
+        raise ClassifierError(f"{name}: expected {{\"class number\": \"animal\", …}} mapping "
+                              "at least one of the model's classes to animal, person or vehicle.")
+    mapped: dict[str, int] = {}
+    for key, value in loaded.items():
+        if not (isinstance(key, str) and key.strip().isdigit()):
+            raise ClassifierError(f"{name}: keys are the model's class numbers \"0\", \"1\", …, "
+                                  f"not {key!r}.")
+        category = CATEGORY_NAMES.get(value.strip().lower()) if isinstance(value, str) else None
+        if category is None:
+            raise ClassifierError(f"{name}: class {key.strip()} must map to animal, person or "
+                                  f"vehicle, not {value!r}.")
+        mapped[str(int(key))] = category
+    return mapped
+
+
+@dataclass
+class CheckedDetector:
+    """An upload that passed every check, ready for ``do_register_detector``."""
+
+    files: DetectorFiles
+    name: str
+    version: str
+    organisation: Organisation | None
+    category_map: dict[str, int]
+    input_size: int
+    output_format: str
+    box_order: str = BoxOrder.YXYX
+    preprocessing: str = Preprocessing.RAW
+    threshold: float = 0.2
+    nms_iou: float = 0.5
+    description: str = ""
+
+
+def _check_nms_iou(nms_iou: float) -> None:
+    if not 0.0 < nms_iou <= 1.0:
+        raise ClassifierError(f"The non-max suppression IoU must be above 0 and at most 1, "
+                              f"not {nms_iou}.")
+
+
+def _check_detector_name(name: str, version: str) -> None:
+    if name in DETECTORS:
+        raise ClassifierError(f"{name!r} is the name of a weight-free detector; choose another.")
+    if ":" in name:
+        raise ClassifierError("A detector's name cannot hold “:” (it separates name and version "
+                              "in run_detection --detector NAME:VERSION).")
+    if any(c.isspace() for c in version):
+        raise ClassifierError(f"A detector's version cannot hold spaces: {version!r}.")
+    if len(name) > 40 or len(version) > 9:
+        raise ClassifierError("A detector's name has at most 40 characters and its version 9 "
+                              "(its boxes are marked “name version”).")
+
+
+def _checked_detector_model(files: DetectorFiles, category_map: dict[str, int],
+                            input_size: int | None, box_order: str, nms_iou: float):
+    """Load, probe and compile the model once; refuse a map naming classes it lacks."""
+    import tensorflow as tf
+
+    probed = load_upload(*files.model, lambda path: load_detector_file(path, input_size))
+    numbers = sorted(int(k) for k in category_map)
+    if probed.classes is not None and numbers[-1] >= probed.classes:
+        raise ClassifierError(
+            f"The category map {files.category_map[0]} names class {numbers[-1]} but the model "
+            f"{files.model[0]} gives scores for {probed.classes} classes (0 to "
+            f"{probed.classes - 1}).")
+    run = compile_detector(probed, box_order=box_order, category_map=category_map,
+                           nms_iou=nms_iou)
+    batch = 1 if probed.batch_one else 2
+    try:  # the whole compiled pass, once, so that a model that cannot run is refused now
+        run(tf.zeros([batch, probed.size, probed.size, 3]), tf.constant(
+            [[0.0, 0.0, probed.size, probed.size]] * batch))
+    except Exception as exc:  # TensorFlow's own error names what failed
+        raise ClassifierError(f"{files.model[0]}: the model's outputs cannot be read as "
+                              f"detections: {exc}") from exc
+    return probed
+
+
+def check_detector(files: DetectorFiles, *, name: str, version: str = "1",
+                   organisation: Organisation | None = None, acting_user=None,
+                   input_size: int | None = None, box_order: str = BoxOrder.YXYX,
+                   preprocessing: str = Preprocessing.RAW, threshold: float = 0.2,
+                   nms_iou: float = 0.5, description: str = "") -> CheckedDetector:
+    """Check a detector upload without storing anything (loads and runs the model once).
+
+    ``organisation`` None publishes it to every organisation (site staff
+    only). Raises ClassifierError naming the file and problem (a file that is
+    not a model, outputs of the wrong shapes, a bad category map), AccessDenied
+    when the user may not register there.
+    """
+    check_may_register(acting_user, organisation, "detectors")
+    name, version = _check_version(Detector, name=name, version=version,
+                                   organisation=organisation, preprocessing=preprocessing,
+                                   threshold=threshold)
+    _check_detector_name(name, version)
+    if box_order not in BoxOrder.values:
+        raise ClassifierError(f"Unknown box order {box_order!r}; choose one of "
+                              f"{', '.join(BoxOrder.values)}.")
+    _check_nms_iou(nms_iou)
+    category_map = read_category_map(*files.category_map)
+    probed = _checked_detector_model(files, category_map, input_size, box_order, nms_iou)
+    return CheckedDetector(files, name, version, organisation, category_map, probed.size,
+                           probed.output_format, box_order, preprocessing, threshold, nms_iou,
+                           description)
+
+
+def do_register_detector(checked: CheckedDetector) -> Detector:
+    """Store the checked model and create its Detector version (nothing stored on failure)."""
+    return _store_and_create("detectors", checked, lambda key: Detector.objects.create(
+        organisation=checked.organisation, name=checked.name, version=checked.version,
+        description=checked.description, model_key=key, input_size=checked.input_size,
+        output_format=checked.output_format, box_order=checked.box_order,
+        preprocessing=checked.preprocessing, category_map=checked.category_map,
+        threshold=checked.threshold, nms_iou=checked.nms_iou))
+
+
+def do_update_detector(detector: Detector, *, acting_user=None, **fields) -> Detector:
+    """Save edits of a detector's description, relevance threshold and NMS IoU (checked)."""
+    check_may_register(acting_user, detector.organisation, "detectors")
+    _update(detector, {"description", "threshold", "nms_iou"}, fields)
+    if not 0.0 <= detector.threshold <= 1.0:
+        raise ClassifierError(f"The threshold must be from 0 to 1, not {detector.threshold}.")
+    _check_nms_iou(detector.nms_iou)
+    detector.save(update_fields=list(fields))
+    return detector

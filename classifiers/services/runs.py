@@ -12,7 +12,8 @@ from surveys.services.surveys import do_save_survey
 from surveys.taxonomy import SurveyStatus
 
 from ..exceptions import ClassifierError
-from ..models import Classifier, Detection
+from ..models import Classifier, Detection, Detector
+from ..selectors import detector_named, detectors_for
 from .detectors import DETECTORS
 
 
@@ -20,7 +21,10 @@ def do_run_detection(survey: Survey, *, detector: str | None = None, acting_user
                      inline: bool = False) -> None:
     """Run the detection stage again (with ``detector`` from now on), then the stages after it.
 
-    The stage detects the images no detector has seen yet (new imports,
+    ``detector``: a weight-free detector (``motion``, ``whole``) or a
+    registered one that the survey's organisation may use, as ``NAME`` (its
+    newest version) or ``NAME:VERSION`` (ClassifierError for any other). The
+    stage detects the images no detector has seen yet (new imports,
     MegaDetector failure records). The survey must be ready or failed
     (SurveyError otherwise); ``acting_user`` needs CHANGE (None: an operator).
     The task starts on the ``gpu`` queue once the transaction commits
@@ -28,15 +32,30 @@ def do_run_detection(survey: Survey, *, detector: str | None = None, acting_user
     """
     if acting_user is not None:
         check_capability(acting_user, survey, Capability.CHANGE)
+    registered = None
     if detector is not None and detector not in DETECTORS:
-        raise ClassifierError(
-            f"Unknown detector {detector!r}; choose one of {', '.join(sorted(DETECTORS))}. "
-            "MegaDetector's boxes are brought in with import_detections.")
+        registered = detector_named(detector, survey)
+        if registered is None:
+            choices = ", ".join([*sorted(DETECTORS), *detectors_for(survey)])
+            raise ClassifierError(
+                f"Unknown detector {detector!r}; choose one of {choices}. "
+                "MegaDetector's boxes are brought in with import_detections.")
     with transaction.atomic():
         pipeline.do_rerun_stage(survey, SurveyStatus.DETECTING, inline=inline)
-        if detector is not None and survey.detector != detector:
-            survey.detector = detector
-            do_save_survey(survey, acting_user=acting_user)
+        if detector is not None:
+            _choose_detector(survey, detector, registered, acting_user)
+
+
+def _choose_detector(survey: Survey, name: str, registered: Detector | None,
+                     acting_user) -> None:
+    if registered is not None:
+        changed = survey.registered_detector_id != registered.pk
+        survey.registered_detector = registered
+    else:
+        changed = survey.registered_detector_id is not None or survey.detector != name
+        survey.detector, survey.registered_detector = name, None
+    if changed:
+        do_save_survey(survey, acting_user=acting_user)
 
 
 def do_run_classifier(survey: Survey, classifier: Classifier, *, acting_user=None,

@@ -14,10 +14,12 @@ from ..models import Site, Survey
 def check_survey(survey: Survey) -> None:
     """Raise SurveyError naming the field when ``survey``'s settings are not valid.
 
-    A classifier must be shared or belong to the survey's organisation.
+    A classifier or registered detector must be shared or belong to the
+    survey's organisation.
     """
     try:
-        survey.full_clean(exclude=["organisation", "created_by", "classifier"])
+        survey.full_clean(exclude=["organisation", "created_by", "classifier",
+                                   "registered_detector"])
     except ValidationError as exc:
         raise SurveyError("; ".join(
             f"{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items()
@@ -27,6 +29,9 @@ def check_survey(survey: Survey) -> None:
         None, survey.organisation_id
     ):
         raise SurveyError(f"The classifier “{classifier}” belongs to another organisation.")
+    detector = survey.registered_detector
+    if detector is not None and detector.organisation_id not in (None, survey.organisation_id):
+        raise SurveyError(f"The detector “{detector}” belongs to another organisation.")
 
 
 def do_save_survey(survey: Survey, *, acting_user=None) -> Survey:

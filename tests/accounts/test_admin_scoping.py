@@ -8,7 +8,7 @@ from accounts.models import Invitation, Membership, Organisation
 from accounts.scoping import OrgScopedAdminMixin
 from accounts.taxonomy import Role
 from annotation.models import ClusterAnnotation, Label, Task
-from classifiers.models import Classifier, Detection, Mask, StaticGroup
+from classifiers.models import Classifier, Detection, Detector, Mask, StaticGroup
 from surveys.models import Camera, Cluster, Image, ImportIssue, ImportRun, Site, Survey
 from tests.factories import (
     ClusterFactory,
@@ -19,7 +19,7 @@ from tests.factories import (
     TaskFactory,
     member,
 )
-from training.models import Export
+from training.models import Export, TrainingRun
 
 # The cross-organisation matrix belongs to the standing hostile suite (make hostile).
 pytestmark = [pytest.mark.django_db, pytest.mark.hostile]
@@ -45,6 +45,9 @@ def make_world(org: Organisation, tag: str) -> dict:
         ImportIssue: ImportIssue.objects.create(import_run=run, path="x.jpg", reason="bad"),
         Classifier: Classifier.objects.create(organisation=org, name=f"Classifier {tag}",
                                               model_key="x.keras", classes=["a"]),
+        Detector: Detector.objects.create(organisation=org, name=f"Detector {tag}",
+                                          model_key="x.keras", input_size=64,
+                                          category_map={"0": 1}),
         Detection: Detection.objects.create(image=image, left=0, top=0, right=1, bottom=1,
                                             score=0.9, source="whole"),
         StaticGroup: StaticGroup.objects.create(camera=image.camera, left=0.1, top=0.1,
@@ -56,6 +59,7 @@ def make_world(org: Organisation, tag: str) -> dict:
         Membership: Membership.objects.get(user=owner),
         Invitation: Invitation.objects.create(organisation=org, username=f"guest-{tag}"),
         Export: Export.objects.create(survey=survey, kind="coco"),
+        TrainingRun: TrainingRun.objects.create(organisation=org, name=f"Run {tag}"),
         Organisation: org,
     }
 
@@ -75,9 +79,9 @@ def scoped_models():
 
 def test_every_org_owned_model_is_covered():
     covered = set(scoped_models())
-    assert {Survey, Site, Camera, Image, Cluster, ImportRun, Classifier, Detection, Task,
-            ClusterAnnotation, Membership, Invitation, Organisation, Export, StaticGroup,
-            Mask} <= covered
+    assert {Survey, Site, Camera, Image, Cluster, ImportRun, Classifier, Detector, Detection,
+            Task, ClusterAnnotation, Membership, Invitation, Organisation, Export, StaticGroup,
+            Mask, TrainingRun} <= covered
 
 
 def _url(model, view, *args):
@@ -185,6 +189,27 @@ def test_shared_classifiers_are_visible_but_not_editable(worlds, client):
     assert shared.pk in {obj.pk for obj in response.context["cl"].queryset}
     client.post(_url(Classifier, "delete", shared.pk), {"post": "yes"})
     assert Classifier.objects.filter(pk=shared.pk).exists()
+
+
+def test_shared_detectors_are_offered_but_not_editable_nor_another_orgs(worlds, client):
+    a, b = worlds
+    shared = Detector.objects.create(name="Public", model_key="p.keras", input_size=64,
+                                     category_map={"0": 1})
+    client.post(_url(Detector, "delete", shared.pk), {"post": "yes"})
+    assert Detector.objects.filter(pk=shared.pk).exists()
+    form = client.get(_url(Survey, "change", a[Survey].pk)).context["adminform"].form
+    offered = {c[0].value for c in form.fields["registered_detector"].choices if c[0]}
+    assert offered == {a[Detector].pk, shared.pk}
+    # A forged POST naming B's detector is refused by the form.
+    data = {"organisation": a[Organisation].pk, "name": "Survey A", "site_regex": "^[^/]+",
+            "timezone": "UTC", "detector": "motion", "registered_detector": b[Detector].pk,
+            "ignore_top_strip": 0, "static_min_count": 20, "static_iou": 0.9,
+            "static_max_area": 0.2, "sites-TOTAL_FORMS": 0, "sites-INITIAL_FORMS": 0}
+    response = client.post(_url(Survey, "change", a[Survey].pk), data)
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == ["registered_detector"] and "valid choice" in str(errors)
+    a[Survey].refresh_from_db()
+    assert a[Survey].registered_detector is None
 
 
 def test_user_and_enquiry_admins_are_superuser_only(worlds, client):

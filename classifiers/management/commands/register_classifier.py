@@ -1,5 +1,4 @@
 import json
-from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -12,12 +11,7 @@ from classifiers.taxonomy import Preprocessing
 from core.exceptions import UserError
 from surveys.selectors import organisation_named
 
-
-def _read(path: str, what: str) -> tuple[str, bytes]:
-    file = Path(path)
-    if not file.is_file():
-        raise CommandError(f"--{what}: there is no file {path!r}.")
-    return file.name, file.read_bytes()
+from ._files import read_file
 
 
 class Command(BaseCommand):
@@ -47,8 +41,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **o):
         files = ClassifierFiles(
-            model=_read(o["model"], "model"), label_index=_read(o["label_index"], "label-index"),
-            thresholds=_read(o["thresholds"], "thresholds") if o["thresholds"] else None)
+            model=read_file(o["model"], "model"),
+            label_index=read_file(o["label_index"], "label-index"),
+            thresholds=read_file(o["thresholds"], "thresholds") if o["thresholds"] else None)
         try:
             organisation = organisation_named(o["org"]) if o["org"] else None
             classifier = do_register_classifier(check_classifier(
