@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Count, Prefetch, Q
 
 from accounts.taxonomy import Capability
+from classifiers.models import Detection
 from classifiers.selectors import relevant_detections
 from surveys.models import Image
 
@@ -63,7 +64,9 @@ def cluster_payload(annotation: ClusterAnnotation) -> dict:
         Image.objects.filter(cluster=cluster)
         .order_by("corrected_timestamp", "filename")
         .prefetch_related(Prefetch(
-            "detections", queryset=relevant_detections(cluster.survey).order_by("-score")))
+            "detections", queryset=relevant_detections(
+                cluster.survey, Detection.objects.filter(image__cluster=cluster),
+            ).order_by("-score")))
     )
     images.sort(key=image_rank, reverse=True)  # stable: equal ranks keep their time order
     return {

@@ -83,9 +83,14 @@ def relevance(survey: Survey, sources) -> Q:
         Q(status__in=HUMAN_STATUSES) | (Q(status=DetectionStatus.ACTIVE) & machine))
 
 
-def relevant_detections(survey: Survey) -> QuerySet:
-    """The survey's relevant boxes (see ``relevance``); one query to learn their sources."""
-    boxes = Detection.objects.filter(image__camera__site__survey=survey)
+def relevant_detections(survey: Survey, boxes: QuerySet | None = None) -> QuerySet:
+    """The survey's relevant boxes (see ``relevance``); one query to learn their sources.
+
+    ``boxes``: only these of the survey's boxes (one cluster's, say), so that the
+    sources query reads them rather than the whole survey.
+    """
+    if boxes is None:
+        boxes = Detection.objects.filter(image__camera__site__survey=survey)
     sources = list(boxes.order_by().values_list("source", flat=True).distinct())
     return boxes.alias(box_area=(F("right") - F("left")) * (F("bottom") - F("top"))).filter(
         relevance(survey, sources))

@@ -14,8 +14,6 @@ from ..taxonomy import TaskStatus, hotkey_problem
 from .auto_label import do_auto_label, do_match_translations
 from .common import check_may_change, ensure_special_labels
 
-__all__ = ["check_may_change", "ensure_special_labels"]  # where callers found them first
-
 
 def check_new_labels(labels: list[tuple[str, str]]) -> None:
     """Raise AnnotationError when top-level (name, hotkey) pairs break the hotkey rule."""

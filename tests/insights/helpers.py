@@ -4,7 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 from accounts.taxonomy import Role
 from annotation.models import ClusterAnnotation, Label
-from annotation.services.task_setup import do_create_task, ensure_special_labels
+from annotation.services.common import ensure_special_labels
+from annotation.services.task_setup import do_create_task
 from annotation.taxonomy import SPECIAL_LABELS
 from classifiers.models import Detection
 from surveys.models import Camera, Cluster, Image, Site

@@ -44,7 +44,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation.models import ClusterAnnotation, Label
-from annotation.services.task_setup import do_create_task, do_finish_task, ensure_special_labels
+from annotation.services.common import ensure_special_labels
+from annotation.services.task_setup import do_create_task, do_finish_task
 from classifiers.models import Detection
 from classifiers.taxonomy import Category, DetectionStatus
 from surveys.exceptions import UnreadableImage
