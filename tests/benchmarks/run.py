@@ -55,25 +55,8 @@ under 0.05):
 
 Classification (``--classify-crops`` crops, 2,000 by default, from 12 MP JPEGs): see
 tests/benchmarks/classify.py.
-Static detections (``--static-detections`` boxes, 50,000 by default, at one camera of one
-survey: three recurring "rocks" with jittered edges among random boxes, two boxes an image):
-* ``all pairs``: the same grouping with every box compared with every group leader
-  (classifiers.services.grouping.AllLeaders) on the first 3,000 boxes only, and that time
-  extrapolated to all of them by the square of the ratio (it grows with boxes x leaders, and
-  random boxes each lead a group): an estimate, printed as such.
-* ``our search``: group_boxes with the grid index on all boxes (no database), then
-  do_find_static_detections end to end (read the boxes, group, write the groups). Target
-  <= 30 s.
-Training-data crops (``--crop-detections`` boxes, 10,000 by default, eight per image on
-4000x3000 JPEGs of generated scenes, boxes 8-35% of the width: every image holds at least
-one box small enough that it is decoded at full size or half size). To keep disk and
-set-up time small, ``--crop-files`` distinct files (40) are stored once and hard-linked
-under every image's key: each image is still read and decoded on its own.
-* ``naive loop``: per box, read the file, decode the full image, crop, resize, save (on
-  the first ``--naive-crops`` boxes, 300, so that it ends; crops/s is comparable).
-* ``our export``: training.services.training_data.export_training_data end to end (one
-  decode per image at the scale its boxes need, CSV and label files, crops kept in
-  storage); then ``reuse``: the same export again, every crop already made.
+Static detections (``--static-detections``): see tests/benchmarks/static.py.
+Training-data crops (``--crop-detections``): see tests/benchmarks/crops.py.
 """
 
 from __future__ import annotations
@@ -600,173 +583,6 @@ def bench_megadetector(count: int, tmp: Path) -> None:
     print(f"our import / naive import: {rates[0] / naive:5.1f}x")
 
 
-def make_static_survey(count: int):
-    """One camera with ``count`` boxes, two an image: three jittered rocks (10% each), the
-    rest random."""
-    from accounts.models import Organisation
-    from classifiers.models import Detection
-    from surveys.models import Camera, Image, Site, Survey
-
-    org = Organisation.objects.create(name=f"Static {time.time()}")
-    survey = Survey.objects.create(organisation=org, name="Static bench")
-    camera = Camera.objects.create(site=Site.objects.create(survey=survey, name="S1"),
-                                   path="S1/CAM1")
-    images = Image.objects.bulk_create(
-        (Image(camera=camera, filename=f"IMG_{n:06}.JPG", key=f"k{n}", content_hash=f"h{n}")
-         for n in range(count // 2)), batch_size=5000)
-    rng = random.Random(5)
-    rocks = [(0.30, 0.40, 0.40, 0.52), (0.70, 0.10, 0.78, 0.20), (0.05, 0.80, 0.20, 0.95)]
-    rows = []
-    for n in range(count):
-        image = images[n // 2]
-        if n % 10 < 3:
-            left, top, right, bottom = (v + rng.uniform(-0.002, 0.002) for v in rocks[n % 10])
-        else:
-            w, h = rng.uniform(0.01, 0.4), rng.uniform(0.01, 0.4)
-            left, top = rng.uniform(0, 1 - w), rng.uniform(0, 1 - h)
-            right, bottom = left + w, top + h
-        rows.append(Detection(image=image, left=left, top=top, right=right, bottom=bottom,
-                              score=0.5, source="md_v5a"))
-    Detection.objects.bulk_create(rows, batch_size=5000)
-    return survey, [(d.left, d.top, d.right, d.bottom) for d in rows]
-
-
-def bench_static(count: int) -> None:
-    from classifiers.models import StaticGroup
-    from classifiers.services.grouping import AllLeaders, group_boxes
-    from classifiers.services.static import do_find_static_detections
-
-    start = time.perf_counter()
-    survey, boxes = make_static_survey(count)
-    print(f"\nstatic detections: {count} boxes at one camera "
-          f"(made in {time.perf_counter() - start:.1f} s)")
-    subset = min(3000, count)
-    start = time.perf_counter()
-    naive = group_boxes(boxes[:subset], iou_min=0.9, max_area=0.2, index=AllLeaders)
-    naive_time = time.perf_counter() - start
-    estimate = naive_time * (count / subset) ** 2
-    indexed_subset = group_boxes(boxes[:subset], iou_min=0.9, max_area=0.2)
-    assert sorted(m for _, m in naive) == sorted(m for _, m in indexed_subset)
-    print(f"all pairs    {naive_time:7.2f} s on the first {subset} boxes; estimated "
-          f"{estimate:7.0f} s for {count} (x{(count / subset) ** 2:.0f}, not measured)")
-    start = time.perf_counter()
-    found = group_boxes(boxes, iou_min=0.9, max_area=0.2)
-    ours = time.perf_counter() - start
-    big = sorted((len(m) for _, m in found), reverse=True)[:3]
-    print(f"our search   {ours:7.2f} s   {len(found)} groups, largest {big}")
-    start = time.perf_counter()
-    counts = do_find_static_detections(survey)
-    whole = time.perf_counter() - start
-    groups = list(StaticGroup.objects.filter(camera__site__survey=survey).values_list(
-        "image_count", flat=True))
-    print(f"our stage    {whole:7.2f} s   (read, group, write) {counts['pending_groups']} "
-          f"groups of {groups} images; target <= 30 s")
-    print(f"our search vs all pairs (estimated): {estimate / ours:7.0f}x faster")
-def make_crop_survey(detections: int, files: int, per_image: int = 8):
-    """A labelled survey of 4000x3000 JPEGs with ``per_image`` boxes each, made in bulk."""
-    from datetime import UTC
-
-    from django.core.files.base import ContentFile
-    from django.core.files.storage import default_storage
-
-    from accounts.models import Organisation
-    from annotation.models import ClusterAnnotation, Label, Task
-    from classifiers.models import Detection
-    from core import storage
-    from surveys.models import Camera, Cluster, Image, Site, Survey
-    from training.synthetic import SPECIES, background, draw_animal, jpeg_bytes
-
-    rng = random.Random(5)
-    org = Organisation.objects.create(name=f"Crops {time.time()}")
-    survey = Survey.objects.create(organisation=org, name="Crops bench", status="ready")
-    originals = []
-    for n in range(files):
-        img = background(rng, 4000, 3000)
-        for k in range(3):
-            draw_animal(img, SPECIES[(n + k) % 3], 800 + 1200 * k, 2000, 500, rng)
-        originals.append(default_storage.save(f"bench/{n}.jpg", ContentFile(
-            jpeg_bytes(img, datetime(2024, 1, 1), quality=85))))
-    sites = Site.objects.bulk_create(Site(survey=survey, name=f"S{n}") for n in range(10))
-    cameras = Camera.objects.bulk_create(Camera(site=s, path=f"{s.name}/CAM1") for s in sites)
-    task = Task.objects.create(survey=survey, name="Species", status="finished")
-    labels = Label.objects.bulk_create(Label(task=task, name=n) for n in SPECIES)
-    count, t0 = detections // per_image, datetime(2024, 1, 1, tzinfo=UTC)
-    keys = []
-    for n in range(count):
-        key = f"surveys/{survey.pk}/originals/S{n % 10}/IMG_{n:05}.JPG"
-        target = Path(storage.local_path(key))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.link(storage.local_path(originals[n % files]), target)
-        keys.append(key)
-    clusters = Cluster.objects.bulk_create(
-        Cluster(survey=survey, site=sites[n % 10], start=t0 + timedelta(minutes=n),
-                image_count=1) for n in range(count))
-    images = Image.objects.bulk_create(
-        Image(camera=cameras[n % 10], cluster=c, filename=f"IMG_{n:05}.JPG", key=keys[n],
-              content_hash=f"h{n}", corrected_timestamp=c.start, width=4000, height=3000)
-        for n, c in enumerate(clusters))
-    boxes = []
-    for image in images:
-        for _k in range(per_image):
-            side = rng.uniform(0.08, 0.35)
-            left, top = rng.uniform(0, 1 - side), rng.uniform(0, 1 - side * 4 / 3)
-            boxes.append(Detection(image=image, left=left, top=top, right=left + side,
-                                   bottom=top + side * 4 / 3 * rng.uniform(0.5, 1),
-                                   score=0.9, source="mdv5a"))
-    Detection.objects.bulk_create(boxes, batch_size=5000)
-    annotations = ClusterAnnotation.objects.bulk_create(
-        ClusterAnnotation(task=task, cluster=c, labelled_at=c.start) for c in clusters)
-    through = ClusterAnnotation.labels.through
-    through.objects.bulk_create(through(clusterannotation_id=a.pk, label_id=labels[n % 3].pk)
-                                for n, a in enumerate(annotations))
-    return task
-
-
-def naive_crops(task, out: Path, limit: int) -> int:
-    """Per box: read the file, decode it whole, crop, save: the baseline."""
-    from django.core.files.storage import default_storage
-
-    from classifiers.models import Detection
-    from training.services.crops import naive_crop
-
-    out.mkdir(parents=True)
-    rows = (Detection.objects.filter(image__cluster__survey=task.survey).order_by("pk")
-            .values_list("pk", "left", "top", "right", "bottom", "image__key")[:limit])
-    for pk, left, top, right, bottom, key in rows:
-        with default_storage.open(key, "rb") as fh:
-            (out / f"{pk}.jpg").write_bytes(naive_crop(fh.read(), (left, top, right, bottom)))
-    return len(rows)
-
-
-def bench_crops(detections: int, files: int, naive_limit: int) -> None:
-    import shutil
-
-    from training.services.training_data import export_training_data
-
-    start = time.perf_counter()
-    task = make_crop_survey(detections, files)
-    print(f"\nTraining-data crops of {detections} boxes on {detections // 8} 4000x3000 "
-          f"JPEGs ({files} distinct files; made in {time.perf_counter() - start:.1f} s)")
-    out = Path(tempfile.mkdtemp(prefix="tt-bench-crops-"))
-    start = time.perf_counter()
-    done = naive_crops(task, out / "naive", naive_limit)
-    naive = done / (time.perf_counter() - start)
-    print(f"{'naive loop':<12} {naive:8.1f} crops/s   ({done} crops)")
-    start = time.perf_counter()
-    result = export_training_data([task], out / "ours")
-    seconds = time.perf_counter() - start
-    ours = result["crops"] / seconds
-    print(f"{'our export':<12} {ours:8.1f} crops/s   ({result['crops']} crops, "
-          f"{result['made']} made, {seconds:.1f} s)")
-    start = time.perf_counter()
-    again = export_training_data([task], out / "again")
-    seconds = time.perf_counter() - start
-    print(f"{'reuse':<12} {again['crops'] / seconds:8.1f} crops/s   ({again['reused']} "
-          f"reused from storage, {seconds:.1f} s)")
-    print(f"our export / naive loop: {ours / naive:5.2f}x")
-    shutil.rmtree(out)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--images", type=int, default=120)
@@ -823,8 +639,12 @@ def main() -> None:
 
         bench_classify(args.classify_crops, tmp)
     if args.only in (None, "static"):
+        from tests.benchmarks.static import bench_static
+
         bench_static(args.static_detections)
     if args.only in (None, "crops"):
+        from tests.benchmarks.crops import bench_crops
+
         bench_crops(args.crop_detections, args.crop_files, args.naive_crops)
     if args.only not in (None, "import"):
         return
