@@ -39,7 +39,9 @@ def write_source(root: Path) -> None:
     rng = random.Random(11)
     start = datetime(2024, 3, 1, 6, 0)
     for n in range(FILES):
-        img, _ = scene(rng, rng.choice(["Zebra", None]), 160, 120)
+        # Large enough that importing a file takes milliseconds: the import of
+        # all of them must outlast the test's look at its progress.
+        img, _ = scene(rng, rng.choice(["Zebra", None]), 1024, 768)
         site = root / f"Site{n % 2}"
         site.mkdir(parents=True, exist_ok=True)
         # Five minutes apart: every image is a cluster of its own.
@@ -72,13 +74,21 @@ class Workers:
                          for n in range(1, self.count + 1))
 
 
-def wait_for(condition, what: str, workers: Workers, timeout: float = 180):
+def wait_for(condition, what: str, workers: Workers, timeout: float = 180, *, then=None):
+    """Poll ``condition``; once it holds, call ``then`` at once (before any other read)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
+            if then is not None:
+                then()
             return
         time.sleep(0.02)
     raise AssertionError(f"timed out waiting for {what}\n{workers.logs()}")
+
+
+def freeze(proc) -> None:
+    """Stop the worker where it is, so what the test reads next is what the kill leaves."""
+    os.kill(proc.pid, signal.SIGSTOP)
 
 
 def kill(proc) -> None:
@@ -119,7 +129,7 @@ def test_killed_worker_work_is_resumed_with_exact_counts(broker, tmp_path, media
 
     # 1. Killed mid-import.
     wait_for(lambda: ImportRun.objects.get(pk=run.pk).processed >= 20, "the import to start",
-             workers)
+             workers, then=lambda: freeze(first))
     kill(first)
     run.refresh_from_db()
     assert run.status == ImportStatus.RUNNING and run.processed < FILES, "killed too late"
@@ -132,7 +142,7 @@ def test_killed_worker_work_is_resumed_with_exact_counts(broker, tmp_path, media
         s = Survey.objects.get(pk=survey.pk)
         return s.status == SurveyStatus.DETECTING and Detection.objects.filter(
             image__camera__site__survey=survey).count() >= 10
-    wait_for(detecting, "detection to start", workers)
+    wait_for(detecting, "detection to start", workers, then=lambda: freeze(second))
     kill(second)
     done_before = Detection.objects.filter(image__camera__site__survey=survey).count()
     assert done_before < FILES, "killed too late"
@@ -146,7 +156,7 @@ def test_killed_worker_work_is_resumed_with_exact_counts(broker, tmp_path, media
         s = Survey.objects.get(pk=survey.pk)
         return s.status == SurveyStatus.CLASSIFYING and boxes.filter(
             classified_by=demo_classifier).count() >= 10
-    wait_for(classifying, "classification to start", workers)
+    wait_for(classifying, "classification to start", workers, then=lambda: freeze(third))
     kill(third)
     classified_before = boxes.filter(classified_by=demo_classifier).count()
     assert classified_before < FILES, "killed too late"
