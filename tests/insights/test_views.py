@@ -182,15 +182,15 @@ def test_page_makes_the_same_queries_for_a_small_and_a_larger_survey(client, que
 
 
 def test_plots_are_drawn_once_per_distinct_data(client, monkeypatch):
-    """matplotlib is the slow part: the same numbers are not drawn twice; new ones are."""
+    """The same numbers are not drawn twice; new ones are."""
     b = small_survey()
     client.force_login(b.admin)
     from insights.services import plotting
 
     drawn = []
-    original = plotting.inline_svg
-    monkeypatch.setattr(plotting, "inline_svg", lambda fig, prefix: (
-        drawn.append(prefix.removeprefix("plot-")), original(fig, prefix))[1])
+    original = plotting.page_svg
+    monkeypatch.setattr(plotting, "page_svg", lambda plot, ins: (
+        drawn.append(plot.slug), original(plot, ins))[1])
     import re
 
     def svgs(response):
