@@ -24,6 +24,9 @@ def test_hour_of_day_is_taken_in_the_survey_time_zone():
     assert local_hour(datetime(2024, 3, 10, 20, 59, tzinfo=UTC), NAIROBI) == 23
     assert local_hour(datetime(2024, 3, 10, 21, 0, tzinfo=UTC), NAIROBI) == 0
     assert local_hour(datetime(2024, 3, 10, 22, 30, tzinfo=UTC), ZoneInfo("UTC")) == 22
+    # The same moments as seconds since 1970 (how the page streams them).
+    assert local_hour(datetime(2024, 3, 10, 22, 30, tzinfo=UTC).timestamp(), NAIROBI) == 1
+    assert local_hour(datetime(2024, 3, 10, 20, 59, tzinfo=UTC).timestamp(), NAIROBI) == 23
 
 
 def utc(day, hour=12):
