@@ -37,7 +37,7 @@ AVAILABLE_COLUMNS = {
     "first_timestamp": "when the first image was taken (corrected), in the survey's time zone",
     "first_timestamp_original": "what the camera wrote for the first image",
     "species": "the label (or, joined, every label of the cluster)",
-    "count": "animal boxes on the busiest image (single-species clusters)",
+    "count": "relevant animal boxes on the busiest image (single-species clusters)",
     "annotator": "who labelled the cluster",
     "notes": "the annotator's note",
     "labelled_at": "when the label was saved",
