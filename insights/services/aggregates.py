@@ -36,7 +36,7 @@ from django.db.models.functions import Lag
 
 from annotation.models import ClusterAnnotation, Label, Task
 from classifiers.models import Detection
-from classifiers.taxonomy import COUNTED_STATUSES
+from classifiers.selectors import relevance_of
 from surveys.models import Camera, Cluster, Image, Site, Survey
 from training.services.record_table import Independence, day_range
 
@@ -207,8 +207,7 @@ def _headline(survey, task, filters, start, end) -> dict[str, object]:
     if start or end:
         images = images.filter(_in_window("corrected_timestamp", start, end))
         clusters = clusters.filter(_in_window("start", start, end))
-    kept = Detection.objects.filter(image=OuterRef("pk"), status__in=COUNTED_STATUSES,
-                                    static=False)
+    kept = relevance_of(survey).apply(Detection.objects.filter(image=OuterRef("pk")))
     counts = images.aggregate(
         n_images=Count("id"), n_detected=Count("id", filter=Q(detected=True)),
         n_animals=Count("id", filter=Q(detected=True) & Q(Exists(kept))))
