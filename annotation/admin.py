@@ -9,7 +9,7 @@ from .exceptions import AnnotationError
 from .models import ClusterAnnotation, Label, Task, Translation
 from .services.auto_label import do_auto_label, do_save_translations
 from .services.task_setup import do_launch_task, do_save_labels_of, do_save_task
-from .taxonomy import UNWIRED_TASK_STATUSES, hotkey_problem
+from .taxonomy import UNWIRED_TASK_STATUSES, TaggingLevel, hotkey_problem
 
 
 class LabelFormSet(BaseInlineFormSet):
@@ -69,8 +69,9 @@ class TaskAdmin(OrgScopedModelAdmin):
     search_fields = ["name", "survey__name"]
     autocomplete_fields = ["survey"]
     readonly_fields = ["status", "created_at"]
-    # tagging_level and batch_size stay hidden until the tagging levels are wired.
-    fields = ["survey", "name", "status", "created_at", "auto_label", "label_people_vehicles"]
+    # batch_size stays hidden until work is handed out in batches.
+    fields = ["survey", "name", "status", "created_at", "tagging_level", "auto_label",
+              "label_people_vehicles"]
     inlines = [LabelInline, TranslationInline]
     actions = ["launch", "auto_label_now"]
 
@@ -92,13 +93,18 @@ class TaskAdmin(OrgScopedModelAdmin):
         do_save_labels_of(form.instance, labels, formset.deleted_objects,
                           acting_user=request.user)
 
-    @admin.action(description="Launch: open the task to annotators")
+    @admin.action(description="Launch: open the task to annotators at its tagging level")
     def launch(self, request, queryset):
         for task in queryset.select_related("survey", "survey__organisation"):
             try:
                 added = do_launch_task(task, acting_user=request.user)
             except AnnotationError as exc:
                 self.message_user(request, f"{task}: {exc}", messages.ERROR)
+                continue
+            if task.tagging_level == TaggingLevel.AI_CHECK:
+                self.message_user(request, f"{task} launched for the AI check: {added} "
+                                  "cluster(s) whose AI suggestion differs from their label.",
+                                  messages.SUCCESS)
             else:
                 self.message_user(request, f"{task} launched ({added} clusters).", messages.SUCCESS)
 
@@ -117,11 +123,12 @@ class TaskAdmin(OrgScopedModelAdmin):
 
 @admin.register(ClusterAnnotation)
 class ClusterAnnotationAdmin(OrgScopedModelAdmin):
-    list_display = ["id", "task", "cluster", "annotator", "labelled_at", "auto_labelled"]
-    list_filter = ["task", "auto_labelled"]
+    list_display = ["id", "task", "cluster", "annotator", "labelled_at", "auto_labelled",
+                    "ai_check"]
+    list_filter = ["task", "auto_labelled", "ai_check"]
     raw_id_fields = ["cluster"]
     readonly_fields = ["leased_to", "lease_expires_at", "offered_at", "seconds_spent",
-                       "auto_labelled", "extra"]
+                       "auto_labelled", "ai_check", "checked_by", "checked_at", "extra"]
     exclude = ["lease_token"]
 
     def has_add_permission(self, request, *args):

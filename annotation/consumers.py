@@ -12,7 +12,8 @@ from core.consumers import MAX_ID, BadMessage, RateLimit, parse_id, parse_messag
 from . import events
 from .exceptions import AnnotationError, NotAllowed
 from .selectors import annotatable_task, cluster_payload, task_progress
-from .services import leases
+from .services import ai_check, leases
+from .taxonomy import AI_VERDICTS
 
 logger = logging.getLogger(__name__)
 # A page sends a message per key press and a heartbeat every 30 s; people
@@ -95,15 +96,24 @@ class TaggingConsumer(AsyncJsonWebsocketConsumer):
             lease = content.get("lease", "")
             if not isinstance(lease, str):
                 raise BadMessage("lease must be text")
+            verdict = content.get("verdict")
+            if verdict is not None and verdict not in AI_VERDICTS:
+                raise BadMessage("verdict must be accepted, rejected or other")
         except BadMessage as exc:
             refused_id = raw_id if type(raw_id) is int and 0 < raw_id <= MAX_ID else None
             await self.send_json(events.label_refused(refused_id, str(exc)))
             return
         try:
-            await database_sync_to_async(leases.do_save_labels)(
-                self.task, self.user, annotation_id=annotation_id,
-                token=lease, label_ids=label_ids, note=note,
-            )
+            if verdict is None:
+                await database_sync_to_async(leases.do_save_labels)(
+                    self.task, self.user, annotation_id=annotation_id,
+                    token=lease, label_ids=label_ids, note=note,
+                )
+            else:  # the AI-check level
+                await database_sync_to_async(ai_check.do_save_check)(
+                    self.task, self.user, annotation_id=annotation_id, token=lease,
+                    verdict=verdict, label_ids=label_ids, note=note,
+                )
         except AnnotationError as exc:
             await self.send_json(events.label_refused(annotation_id, str(exc)))
         else:
@@ -124,6 +134,7 @@ class TaggingConsumer(AsyncJsonWebsocketConsumer):
 
 def _next_message(task, user) -> dict:
     annotation = leases.claim_next_cluster(task, user)
+    task.refresh_from_db(fields=["tagging_level"])  # an admin may have moved it on
     progress = task_progress(task)
     if annotation is None:
         return events.task_finished(progress)

@@ -2,11 +2,14 @@
 
 Browser → server
   ``cluster.request``   {}                                   ask for a cluster
-  ``label.submit``      {annotation_id, lease, labels: [id], note}
+  ``label.submit``      {annotation_id, lease, labels: [id], note, verdict?}
+                        verdict (AI-check level): accepted | rejected | other
+                        (other: ``labels`` are the new labels)
   ``heartbeat``         {annotation_id, lease}               keep the lease alive
 
 Server → browser
-  ``cluster.offered``   {annotation_id, lease, cluster_id, site, suggestion,
+  ``cluster.offered``   {level, annotation_id, lease, cluster_id, site, suggestion,
+                         check: null | {labels: [{id, name}], suggested: {id, name}},
                          images: [{id, url, filename, timestamp, detections}],
                          progress: {done, total}}
   ``label.saved``       {annotation_id, labels: [id]}

@@ -6,6 +6,7 @@ from accounts.access import AccessQuerySet
 
 from .taxonomy import (
     NOTE_MAX_LENGTH,
+    AiCheck,
     AutoLabelRule,
     TaggingLevel,
     TaskStatus,
@@ -130,6 +131,14 @@ class ClusterAnnotation(models.Model):
     offered_at = models.DateTimeField(null=True, blank=True)
     # Labelled by the AI at launch (auto-label rules), not by a person.
     auto_labelled = models.BooleanField(default=False)
+    # The AI check of this cluster's labels against the classifier's suggestion.
+    ai_check = models.CharField(max_length=10, choices=AiCheck.choices, default=AiCheck.NONE,
+                                blank=True)
+    checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+",
+    )
+    checked_at = models.DateTimeField(null=True, blank=True)
     # A Camtrap DP import's event-level human observation rows and the label ids they
     # became ({"observations": [...], "labels": [...]}); the export writes the rows again
     # while the labels are unchanged.
@@ -142,7 +151,8 @@ class ClusterAnnotation(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["task", "cluster"], name="annotation_unique"),
         ]
-        indexes = [models.Index(fields=["task", "labelled_at", "lease_expires_at"])]
+        indexes = [models.Index(fields=["task", "labelled_at", "lease_expires_at"]),
+                   models.Index(fields=["task", "ai_check", "lease_expires_at"])]
 
     def __str__(self):
         return f"{self.task} / cluster {self.cluster_id}"

@@ -10,7 +10,7 @@ from classifiers.selectors import relevant_detections
 from surveys.models import Image
 
 from .models import ClusterAnnotation, Label, Task
-from .taxonomy import TaskStatus
+from .taxonomy import AI_VERDICTS, AiCheck, TaggingLevel, TaskStatus
 
 
 def annotatable_tasks(user):
@@ -23,10 +23,17 @@ def annotatable_tasks(user):
 
 
 def annotatable_tasks_with_progress(user):
-    """The user's launched tasks, each with ``total`` and ``done`` cluster counts (one query)."""
+    """The user's launched tasks, each with ``total`` and ``done`` cluster counts (one query).
+
+    At the AI-check level the counts are of the clusters queued for a check.
+    """
+    species = Q(tagging_level=TaggingLevel.SPECIES)
+    checking = Q(tagging_level=TaggingLevel.AI_CHECK)
     return annotatable_tasks(user).annotate(
-        total=Count("annotations"),
-        done=Count("annotations", filter=Q(annotations__labelled_at__isnull=False)),
+        total=Count("annotations", filter=species | (
+            checking & ~Q(annotations__ai_check=AiCheck.NONE))),
+        done=Count("annotations", filter=(species & Q(annotations__labelled_at__isnull=False)) | (
+            checking & Q(annotations__ai_check__in=AI_VERDICTS))),
     ).order_by("survey__name", "name")
 
 
@@ -40,6 +47,15 @@ def labels_for(task: Task) -> list[Label]:
         Label.objects.filter(Q(task__isnull=True) | Q(task=task), parent__isnull=True)
         .order_by("task_id", "name")
     )
+
+
+def suggested_label(task: Task, suggestion: str) -> Label | None:
+    """The task's label for the classifier class ``suggestion`` (its translation), if any."""
+    if not suggestion:
+        return None
+    translation = task.translations.filter(
+        classification=suggestion, label__isnull=False).select_related("label").first()
+    return translation.label if translation else None
 
 
 def image_rank(image: Image) -> float:
@@ -57,9 +73,12 @@ def cluster_payload(annotation: ClusterAnnotation) -> dict:
     """What the tagging page needs to show one cluster (three queries), best image first.
 
     Boxes shown are the relevant ones (classifiers.selectors.relevant_detections);
-    images are ordered by ``image_rank``, then by time.
+    images are ordered by ``image_rank``, then by time. At the AI-check level
+    (two more queries) ``check`` holds the cluster's labels and the label the
+    AI suggests instead.
     """
     cluster = annotation.cluster
+    task = annotation.task
     images = list(
         Image.objects.filter(cluster=cluster)
         .order_by("corrected_timestamp", "filename")
@@ -69,7 +88,17 @@ def cluster_payload(annotation: ClusterAnnotation) -> dict:
             ).order_by("-score")))
     )
     images.sort(key=image_rank, reverse=True)  # stable: equal ranks keep their time order
+    check = None
+    if task.tagging_level == TaggingLevel.AI_CHECK:
+        suggested = suggested_label(task, cluster.suggestion)
+        check = {
+            "labels": [{"id": label.pk, "name": label.name}
+                       for label in annotation.labels.order_by("name")],
+            "suggested": {"id": suggested.pk, "name": suggested.name} if suggested else None,
+        }
     return {
+        "level": task.tagging_level,
+        "check": check,
         "annotation_id": annotation.pk,
         "lease": annotation.lease_token,
         "cluster_id": cluster.pk,
@@ -94,7 +123,12 @@ def cluster_payload(annotation: ClusterAnnotation) -> dict:
 
 
 def task_progress(task: Task) -> dict:
+    """Clusters done and in all at the task's level (AI check: those queued for a check)."""
     annotations = ClusterAnnotation.objects.filter(task=task)
+    if task.tagging_level == TaggingLevel.AI_CHECK:
+        queued = annotations.exclude(ai_check=AiCheck.NONE)
+        return {"done": queued.filter(ai_check__in=AI_VERDICTS).count(),
+                "total": queued.count()}
     return {
         "done": annotations.filter(labelled_at__isnull=False).count(),
         "total": annotations.count(),

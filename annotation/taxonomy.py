@@ -22,6 +22,26 @@ class AutoLabelRule(models.TextChoices):
 
 class TaggingLevel(models.TextChoices):
     SPECIES = "species", "Species (top-level labels)"
+    AI_CHECK = "ai_check", "AI check (accept or reject AI suggestions that differ from the label)"
+
+
+class AiCheck(models.TextChoices):
+    """Where a cluster stands in its task's AI check (domain: AI check tagging level).
+
+    A cluster is queued when the classifier's suggestion, translated to the
+    task's labels, is not among the labels people gave it; a person then
+    accepts the suggestion (it becomes the label), rejects it (the labels
+    stay) or gives other labels.
+    """
+
+    NONE = "", "Not queued"
+    PENDING = "pending", "Waiting for a check"
+    ACCEPTED = "accepted", "Suggestion accepted"
+    REJECTED = "rejected", "Suggestion rejected"
+    OTHER = "other", "Other labels given"
+
+
+AI_VERDICTS = (AiCheck.ACCEPTED, AiCheck.REJECTED, AiCheck.OTHER)
 
 
 # Hotkeys taken by the special labels (and Skip) at the top level of every task.

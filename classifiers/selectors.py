@@ -83,17 +83,41 @@ def relevance(survey: Survey, sources) -> Q:
         Q(status__in=HUMAN_STATUSES) | (Q(status=DetectionStatus.ACTIVE) & machine))
 
 
-def relevant_detections(survey: Survey, boxes: QuerySet | None = None) -> QuerySet:
-    """The survey's relevant boxes (see ``relevance``); one query to learn their sources.
+@dataclass(frozen=True)
+class Relevance:
+    """``relevance`` worked out once, to filter any number of querysets of the survey's
+    boxes (an export's pages, a subquery) without another query."""
+
+    condition: Q
+
+    def apply(self, boxes: QuerySet) -> QuerySet:
+        """The relevant ones among ``boxes`` (with the ``box_area`` alias it may need)."""
+        return boxes.alias(box_area=(F("right") - F("left")) * (F("bottom") - F("top"))).filter(
+            self.condition)
+
+
+def relevance_of(survey: Survey, boxes: QuerySet | None = None) -> Relevance:
+    """The relevance of ``survey``'s boxes: one query for their sources (and one for
+    registered detectors when a source looks like "name version").
 
     ``boxes``: only these of the survey's boxes (one cluster's, say), so that the
-    sources query reads them rather than the whole survey.
+    sources query reads them rather than the whole survey; the result is then
+    right only for them.
     """
     if boxes is None:
         boxes = Detection.objects.filter(image__camera__site__survey=survey)
     sources = list(boxes.order_by().values_list("source", flat=True).distinct())
-    return boxes.alias(box_area=(F("right") - F("left")) * (F("bottom") - F("top"))).filter(
-        relevance(survey, sources))
+    return Relevance(relevance(survey, sources))
+
+
+def relevant_detections(survey: Survey, boxes: QuerySet | None = None) -> QuerySet:
+    """The survey's relevant boxes (see ``relevance``); one query to learn their sources.
+
+    ``boxes``: only these of the survey's boxes (see ``relevance_of``).
+    """
+    if boxes is None:
+        boxes = Detection.objects.filter(image__camera__site__survey=survey)
+    return relevance_of(survey, boxes).apply(boxes)
 
 
 def classifier_named(name: str, survey: Survey, version: str | None = None) -> Classifier | None:

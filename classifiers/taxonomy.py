@@ -40,10 +40,9 @@ class DetectionStatus(models.TextChoices):
     ADDED = "added", "Added"
 
 
-# Boxes people drew or corrected.
+# Boxes people drew or corrected. Which boxes count, are shown and exported is
+# classifiers.selectors.relevance (status, static, score threshold, survey options).
 HUMAN_STATUSES = (DetectionStatus.EDITED, DetectionStatus.ADDED)
-# Boxes that stand (not deleted, hidden or masked): what counts and what exports show.
-COUNTED_STATUSES = (DetectionStatus.ACTIVE, *HUMAN_STATUSES)
 
 # Statuses that nothing sets or reads yet: hidden from the admin until wired.
 # (MASKED is set by masks: classifiers.services.masks.)

@@ -26,7 +26,7 @@ def test_task_form_and_filter_hide_unwired_values(client, org_admin):
     task = TaskFactory(survey=SurveyFactory(organisation=org_admin))
     page = client.get(f"/admin/annotation/task/{task.pk}/change/").content.decode()
     assert 'name="name"' in page
-    assert 'name="batch_size"' not in page and 'name="tagging_level"' not in page
+    assert 'name="batch_size"' not in page and 'name="tagging_level"' in page
     changelist = client.get("/admin/annotation/task/").content.decode()
     assert "status__exact=launched" in changelist
     # A Camtrap DP import makes finished tasks, so the filter offers that status.

@@ -395,10 +395,12 @@ MAX_DETECTIONS_JSON_BYTES = env.int("MAX_DETECTIONS_JSON_BYTES", default=500_000
 # Relevance threshold of each detector's boxes (a survey's detection_threshold overrides).
 # Keys match the start of a box's source, compared in lower case without punctuation, so
 # "mdv5a" covers "md_v5a.0.0.pt" and "MDv5a"; the longest matching key wins. Upstream's
-# values; the weight-free detectors' scores are not calibrated, so all their boxes count.
+# values; the weight-free detectors' scores are not calibrated, so all their boxes count,
+# and a Camtrap DP package's boxes are the observations its makers kept (their score is a
+# classification probability), so all of those count too.
 DETECTION_THRESHOLDS = {
     "mdv5a": 0.2, "megadetectorv5a": 0.2, "mdv5b": 0.1, "megadetectorv5b": 0.1,
-    "mdv4": 0.8, "megadetectorv4": 0.8, "motion": 0.0, "whole": 0.0,
+    "mdv4": 0.8, "megadetectorv4": 0.8, "motion": 0.0, "whole": 0.0, "camtrapdp": 0.0,
 }
 DETECTION_THRESHOLD_DEFAULT = 0.1  # any other detector
 CLUSTER_LEASE_SECONDS = env.int("CLUSTER_LEASE_SECONDS", default=180)

@@ -12,7 +12,7 @@ from ..services.task_setup import do_launch_task
 class TaskSerializer(serializers.ModelSerializer):
     class Meta:
         model = Task
-        fields = ["id", "survey", "name", "status", "created_at"]
+        fields = ["id", "survey", "name", "status", "tagging_level", "created_at"]
 
 
 class LabelSerializer(serializers.ModelSerializer):
@@ -24,7 +24,8 @@ class LabelSerializer(serializers.ModelSerializer):
 class AnnotationSerializer(serializers.ModelSerializer):
     class Meta:
         model = ClusterAnnotation
-        fields = ["id", "task", "cluster", "labels", "labelled_at", "note"]
+        fields = ["id", "task", "cluster", "labels", "labelled_at", "note", "auto_labelled",
+                  "ai_check", "checked_at"]
 
 
 class LaunchSerializer(serializers.Serializer):

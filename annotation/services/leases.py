@@ -21,7 +21,7 @@ from django.utils import timezone
 from ..exceptions import AnnotationError, NotAllowed, StaleLease
 from ..models import ClusterAnnotation, Label, Task
 from ..selectors import annotatable_task
-from ..taxonomy import NOTE_MAX_LENGTH
+from ..taxonomy import NOTE_MAX_LENGTH, AiCheck, TaggingLevel
 
 CANDIDATES = 20
 
@@ -34,30 +34,46 @@ def _free(now) -> Q:
     return Q(leased_to__isnull=True) | Q(lease_expires_at__lt=now)
 
 
-def check_may_annotate(task: Task, user) -> None:
-    """Raise NotAllowed unless ``user`` may still annotate ``task``.
+def check_may_annotate(task: Task, user) -> Task:
+    """The task as it is now; raises NotAllowed unless ``user`` may still annotate it.
 
     Checked on every claim and save, so that a member removed (or a task
-    closed) while their page is open stops at their next action.
+    closed, or moved to another tagging level) while their page is open
+    stops, or follows, at their next action.
     """
-    if annotatable_task(user, task.pk) is None:
+    current = annotatable_task(user, task.pk)
+    if current is None:
         raise NotAllowed("You may no longer annotate this task (membership or task changed).")
+    return current
+
+
+def to_do(task: Task) -> Q:
+    """The task's clusters that wait for a person at its tagging level.
+
+    Species: those nobody labelled yet. AI check: those queued for a check
+    (annotation.services.ai_check).
+    """
+    if task.tagging_level == TaggingLevel.AI_CHECK:
+        return Q(ai_check=AiCheck.PENDING)
+    return Q(labelled_at__isnull=True)
 
 
 def claim_next_cluster(task: Task, user) -> ClusterAnnotation | None:
-    """Lease the next unlabelled cluster of ``task`` to ``user``; None when none is left.
+    """Lease the next cluster of ``task`` waiting for a person (``to_do``); None when none is.
 
     A live lease the user already holds is handed over first, under a new
     token: a reconnected page gets its cluster back, and the page it replaced
     can neither save to it nor release it any more. Raises NotAllowed when
     the user may no longer annotate the task.
     """
-    check_may_annotate(task, user)
+    task = check_may_annotate(task, user)
+    waiting = to_do(task)
     now = timezone.now()
     held = (
         ClusterAnnotation.objects.filter(
-            task=task, leased_to=user, labelled_at__isnull=True, lease_expires_at__gte=now
-        ).select_related("cluster", "cluster__site", "cluster__survey").order_by("id").first()
+            waiting, task=task, leased_to=user, lease_expires_at__gte=now
+        ).select_related("task", "cluster", "cluster__site", "cluster__survey")
+        .order_by("id").first()
     )
     if held is not None:
         token = uuid.uuid4().hex
@@ -68,7 +84,7 @@ def claim_next_cluster(task: Task, user) -> ClusterAnnotation | None:
             return held
     for _ in range(10):
         candidates = list(
-            ClusterAnnotation.objects.filter(task=task, labelled_at__isnull=True)
+            ClusterAnnotation.objects.filter(waiting, task=task)
             .filter(_free(now)).order_by("id").values_list("id", flat=True)[:CANDIDATES]
         )
         if not candidates:
@@ -77,24 +93,24 @@ def claim_next_cluster(task: Task, user) -> ClusterAnnotation | None:
         candidates = candidates[:1] + random.sample(candidates[1:], len(candidates) - 1)
         for annotation_id in candidates:
             token = uuid.uuid4().hex
-            won = ClusterAnnotation.objects.filter(
-                pk=annotation_id, labelled_at__isnull=True
-            ).filter(_free(now)).update(
+            won = ClusterAnnotation.objects.filter(waiting, pk=annotation_id).filter(
+                _free(now)).update(
                 leased_to=user, lease_token=token, lease_expires_at=now + _lease_length(),
                 offered_at=now,
             )
             if won:
                 return ClusterAnnotation.objects.select_related(
-                    "cluster", "cluster__site", "cluster__survey").get(pk=annotation_id)
+                    "task", "cluster", "cluster__site", "cluster__survey").get(pk=annotation_id)
         now = timezone.now()
     return None
 
 
 def extend_lease(user, annotation_id: int, token: str) -> bool:
     """Heartbeat: push the lease's expiry on while the annotator is looking at it."""
+    # A saved answer clears the token, so a matching token means the work is still open.
     return bool(ClusterAnnotation.objects.filter(
-        pk=annotation_id, leased_to=user, lease_token=token, labelled_at__isnull=True
-    ).update(lease_expires_at=timezone.now() + _lease_length()))
+        pk=annotation_id, leased_to=user, lease_token=token
+    ).exclude(lease_token="").update(lease_expires_at=timezone.now() + _lease_length()))
 
 
 def check_labels(task: Task, label_ids: list[int]) -> list[Label]:
@@ -119,7 +135,10 @@ def do_save_labels(task: Task, user, *, annotation_id: int, token: str,
     the same labels again after they were saved (a page that lost its socket
     before the acknowledgement) changes nothing and succeeds.
     """
-    check_may_annotate(task, user)
+    task = check_may_annotate(task, user)
+    if task.tagging_level == TaggingLevel.AI_CHECK:
+        raise AnnotationError("This task is checking the AI's suggestions now: answer accept, "
+                              "reject or other; reload the page.")
     labels = check_labels(task, label_ids)
     if len(note) > NOTE_MAX_LENGTH:
         raise AnnotationError(f"The note is longer than {NOTE_MAX_LENGTH} characters.")
@@ -174,7 +193,7 @@ def release_leases(user, task_id: int, tokens) -> int:
     if not tokens:
         return 0
     return ClusterAnnotation.objects.filter(
-        task_id=task_id, leased_to=user, labelled_at__isnull=True, lease_token__in=tokens
+        task_id=task_id, leased_to=user, lease_token__in=tokens
     ).update(lease_expires_at=timezone.now())
 
 

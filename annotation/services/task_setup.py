@@ -10,7 +10,8 @@ from surveys.taxonomy import SurveyStatus
 
 from ..exceptions import AnnotationError, NotAllowed
 from ..models import ClusterAnnotation, Label, Task
-from ..taxonomy import TaskStatus, hotkey_problem
+from ..taxonomy import TaggingLevel, TaskStatus, hotkey_problem
+from .ai_check import do_launch_ai_check
 from .auto_label import do_auto_label, do_match_translations
 from .common import check_may_change, ensure_special_labels
 
@@ -81,8 +82,11 @@ def do_launch_task(task: Task, *, acting_user) -> int:
     The survey must be ready. With a classifier, its classes are translated
     to the task's labels and the AI labels what it is sure of
     (services.auto_label). Safe to re-run: clusters already in the task are
-    kept with their labels. Returns how many clusters were added.
+    kept with their labels. Returns how many clusters were added. At the
+    AI-check level: services.ai_check, returning how many clusters were queued.
     """
+    if task.tagging_level == TaggingLevel.AI_CHECK:
+        return do_launch_ai_check(task, acting_user=acting_user)
     check_may_change(acting_user, task.survey, "launch tasks")
     if task.survey.status != SurveyStatus.READY:
         raise AnnotationError(

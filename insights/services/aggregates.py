@@ -38,7 +38,7 @@ from django.utils.functional import cached_property
 
 from annotation.models import ClusterAnnotation, Label, Task
 from classifiers.models import Detection
-from classifiers.taxonomy import COUNTED_STATUSES
+from classifiers.selectors import relevance_of
 from surveys.models import Camera, Cluster, Image, Site, Survey
 from training.services.record_table import Independence, day_range
 
@@ -211,8 +211,7 @@ def _headline(survey, task, filters, start, end) -> dict[str, object]:
     if start or end:
         images = images.filter(_in_window("corrected_timestamp", start, end))
         clusters = clusters.filter(_in_window("start", start, end))
-    kept = Detection.objects.filter(image=OuterRef("pk"), status__in=COUNTED_STATUSES,
-                                    static=False)
+    kept = relevance_of(survey).apply(Detection.objects.filter(image=OuterRef("pk")))
     counts = images.aggregate(
         n_images=Count("id"), n_detected=Count("id", filter=Q(detected=True)))
     # Each EXISTS in a WHERE, where MariaDB makes it a semi-join: inside COUNT(CASE …)

@@ -21,6 +21,10 @@
   // A label sent but not yet acknowledged. If the socket drops it is sent again
   // on reconnect: the server saves it once (a resend of saved labels is a no-op).
   let pending = null;
+  // AI-check level: a cluster's labels against the AI's suggestion. a accepts the
+  // suggestion, r keeps the labels, o opens the label buttons ("other").
+  const check = document.getElementById("check");
+  let choosingOther = false;
 
   function say(text, kind) {
     message.textContent = text || "";
@@ -54,13 +58,31 @@
     }
   }
 
+  function checking() { return current && current.level === "ai_check" && current.check; }
+
+  function showCheck() {
+    const on = Boolean(checking());
+    check.hidden = !on;
+    root.classList.toggle("checking", on && !choosingOther);
+    if (!on) return;
+    const labelled = current.check.labels.map((l) => l.name).join(" + ") || "nothing";
+    const suggested = current.check.suggested ? current.check.suggested.name : "?";
+    document.getElementById("check-text").textContent = choosingOther
+      ? "Pick the right labels (Esc: back to the AI check)."
+      : "Labelled " + labelled + "; the AI says " + suggested + ".";
+    document.getElementById("check-accept").disabled = !current.check.suggested;
+  }
+
   function onOffered(msg) {
     current = msg;
     imageIndex = 0;
     picked = new Set();
+    choosingOther = false;
     showPicked();
     showImage();
-    progress.textContent = msg.progress.done + " / " + msg.progress.total + " clusters labelled";
+    showCheck();
+    progress.textContent = msg.progress.done + " / " + msg.progress.total +
+      (msg.level === "ai_check" ? " AI suggestions checked" : " clusters labelled");
     document.getElementById("suggestion").textContent =
       msg.suggestion ? "AI suggests: " + msg.suggestion : "";
     root.dataset.clusterId = String(msg.cluster_id);
@@ -70,15 +92,35 @@
     if (socket && socket.readyState === WebSocket.OPEN) { socket.send(JSON.stringify(message)); }
   }
 
-  function submit(labelIds) {
+  function submit(labelIds, verdict) {
     if (!current || pending) return;
+    if (checking() && !verdict) verdict = "other";
     pending = {
       type: "label.submit", annotation_id: current.annotation_id, lease: current.lease,
       labels: labelIds, note: "",
     };
+    if (verdict) pending.verdict = verdict;
     root.dataset.pending = String(current.annotation_id);
     current = null;
+    choosingOther = false;
+    showCheck();
     send(pending); // when the socket is down, it goes out on reconnect
+  }
+
+  // At the AI-check level a, r and o answer; label keys work only after o.
+  function checkKey(event) {
+    if (!checking()) return false;
+    const key = event.key.toLowerCase();
+    if (choosingOther) {
+      if (event.key === "Escape") { choosingOther = false; showCheck(); return true; }
+      return false;
+    }
+    if (key === "a" && current.check.suggested) { submit([], "accepted"); }
+    else if (key === "r") { submit([], "rejected"); }
+    else if (key === "o") { choosingOther = true; showCheck(); }
+    else { return !event.key.startsWith("Arrow"); }
+    event.preventDefault();
+    return true;
   }
 
   function acknowledged(annotationId) {
@@ -116,9 +158,9 @@
       }
       else if (msg.type === "label.refused") { acknowledged(msg.annotation_id); say(msg.reason, "error"); }
       else if (msg.type === "task.finished") {
-        current = null; showImage();
-        progress.textContent = msg.progress.done + " / " + msg.progress.total + " clusters labelled";
-        say("Every cluster of this task is labelled or being labelled. Thank you!", "ok");
+        current = null; showImage(); showCheck();
+        progress.textContent = msg.progress.done + " / " + msg.progress.total + " done";
+        say("Every cluster of this task is done or being worked on. Thank you!", "ok");
         root.dataset.finished = "1";
       }
       else if (msg.type === "error") { say(msg.message, "error"); }
@@ -138,6 +180,7 @@
 
   document.addEventListener("keydown", (event) => {
     if (event.target.tagName === "INPUT" || event.target.tagName === "TEXTAREA") return;
+    if (checkKey(event)) return;
     if (event.key === "ArrowRight" && current) {
       imageIndex = Math.min(imageIndex + 1, current.images.length - 1); showImage(); return;
     }
@@ -156,8 +199,18 @@
     submit([label.id]);
   });
 
+  document.getElementById("check-accept").addEventListener("click", () => {
+    if (checking() && current.check.suggested) submit([], "accepted");
+  });
+  document.getElementById("check-reject").addEventListener("click", () => {
+    if (checking()) submit([], "rejected");
+  });
+  document.getElementById("check-other").addEventListener("click", () => {
+    if (checking()) { choosingOther = true; showCheck(); }
+  });
   for (const button of document.querySelectorAll("button.label")) {
     button.addEventListener("click", (event) => {
+      if (checking() && !choosingOther) return;
       const id = Number(button.dataset.labelId);
       if (event.ctrlKey) { picked.has(id) ? picked.delete(id) : picked.add(id); showPicked(); return; }
       submit([id]);

@@ -24,7 +24,14 @@ from surveys.models import Survey
 from surveys.taxonomy import SurveyStatus
 from tests.annotation.helpers import annotator_for
 from tests.classifiers.test_inference import colour_survey  # noqa: F401 (fixture)
-from tests.factories import ClusterFactory, ImageFactory, SiteFactory, SurveyFactory, member
+from tests.factories import (
+    ClusterFactory,
+    ImageFactory,
+    SiteFactory,
+    SurveyFactory,
+    TaskFactory,
+    member,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -161,7 +168,7 @@ def test_best_image_first():
                                      bottom=box[3], score=0.9, source="user",
                                      classification="Zebra" if n == 2 else "")
         names[n] = image.filename
-    annotation = ClusterAnnotation(cluster=cluster)
+    annotation = ClusterAnnotation(cluster=cluster, task=TaskFactory(survey=survey))
     order = [image["filename"] for image in cluster_payload(annotation)["images"]]
     # Big, centred, classified; then big off-centre; then the small corner box; then none.
     assert order == ["2.JPG", "3.JPG", "1.JPG", "0.JPG"]

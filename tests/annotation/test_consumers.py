@@ -5,7 +5,8 @@ from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 
 from annotation.models import ClusterAnnotation, Label
-from tests.annotation.helpers import annotator_for, launched_task
+from annotation.services.task_setup import do_launch_task
+from tests.annotation.helpers import ai_check_task, annotator_for, launched_task
 from tests.conftest import ws_headers
 from tests.factories import OrganisationFactory, UserFactory, member
 from traptagger.asgi import application
@@ -179,3 +180,47 @@ def test_member_removed_while_labelling_is_stopped():
     assert error["type"] == "error"
     assert closing == {"type": "websocket.close", "code": 4403}
     assert not ClusterAnnotation.objects.filter(labelled_at__isnull=False).exists()
+
+
+def test_ai_check_over_the_socket():
+    """At the AI-check level the page gets the labels and the suggestion, and answers with
+    a verdict; a bad verdict is refused and a species-level answer is not saved."""
+    task, admin, annotator, clusters = ai_check_task()
+    do_launch_task(task, acting_user=admin)
+    comm = communicator(f"/ws/annotate/{task.pk}/", annotator)
+
+    async def run():
+        assert (await comm.connect())[0]
+        await comm.send_json_to({"type": "cluster.request"})
+        first = await comm.receive_json_from(timeout=10)
+        await comm.send_json_to({"type": "label.submit", "annotation_id": first["annotation_id"],
+                                 "lease": first["lease"], "labels": [], "verdict": "maybe"})
+        bad = await comm.receive_json_from(timeout=10)  # refused; the lease is kept
+        await comm.send_json_to({"type": "label.submit", "annotation_id": first["annotation_id"],
+                                 "lease": first["lease"], "labels": [], "verdict": "accepted"})
+        saved = await comm.receive_json_from(timeout=10)
+        second = await comm.receive_json_from(timeout=10)
+        await comm.send_json_to({"type": "label.submit", "annotation_id": second["annotation_id"],
+                                 "lease": second["lease"], "labels": [1]})
+        species = await comm.receive_json_from(timeout=10)
+        offered = await comm.receive_json_from(timeout=10)  # the same, under a new lease
+        assert offered["annotation_id"] == second["annotation_id"]
+        await comm.send_json_to({"type": "label.submit", "annotation_id": offered["annotation_id"],
+                                 "lease": offered["lease"], "labels": [], "verdict": "rejected"})
+        await comm.receive_json_from(timeout=10)
+        done = await comm.receive_json_from(timeout=10)
+        await comm.disconnect()
+        return first, bad, saved, species, done
+
+    first, bad, saved, species, done = async_to_sync(run)()
+    assert first["level"] == "ai_check" and first["progress"] == {"done": 0, "total": 2}
+    assert first["check"]["suggested"]["name"] in {"Zebra", "Lion"}
+    assert bad["type"] == "label.refused" and "verdict" in bad["reason"]
+    assert saved["type"] == "label.saved"
+    assert species["type"] == "label.refused" and "checking the AI" in species["reason"]
+    assert done == {"type": "task.finished", "progress": {"done": 2, "total": 2}}
+    accepted = ClusterAnnotation.objects.get(pk=first["annotation_id"])
+    assert set(accepted.labels.values_list("name", flat=True)) == {
+        first["check"]["suggested"]["name"]}
+    assert set(ClusterAnnotation.objects.filter(task=task).exclude(ai_check="")
+               .values_list("ai_check", flat=True)) == {"accepted", "rejected"}

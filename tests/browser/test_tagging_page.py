@@ -15,8 +15,9 @@ from annotation.models import ClusterAnnotation
 from annotation.services.task_setup import do_create_task, do_launch_task
 from classifiers import tasks as ai_tasks
 from surveys import tasks as survey_tasks
-from surveys.models import ImportRun
+from surveys.models import Cluster, ImportRun
 from surveys.taxonomy import SurveyStatus
+from tests.annotation.helpers import ai_check_task
 from tests.conftest import free_port, subprocess_env
 from tests.factories import OrganisationFactory, SurveyFactory, member
 
@@ -261,3 +262,45 @@ def test_script_in_labels_and_names_never_runs(server, demo_source, tmp_path, mo
     assert '"><svg onload="window.__xss=3">' in home  # the task's name, as text
     assert violations == []  # escaped, so the policy never even had to block it
     assert "<script>window.__xss=2</script>" in admin_text
+
+
+def test_ai_check_with_hotkeys(server, monkeypatch):
+    """At the AI-check level label keys wait: a accepts the AI, o then a label key gives other."""
+    task, admin, annotator, _ = ai_check_task()
+    do_launch_task(task, acting_user=admin)
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    tagging = "document.getElementById('tagging')"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.add_init_script(CSP_WATCH)
+        log_in(page, server, annotator.username)
+        page.goto(f"{server}/annotate/{task.pk}/")
+        page.wait_for_selector("#tagging[data-cluster-id]")
+        first = page.get_attribute("#tagging", "data-cluster-id")
+        text = page.text_content("#check-text")
+        assert page.is_visible("#check") and "the AI says" in text
+        page.keyboard.press("z")  # a label key before "o": ignored
+        page.wait_for_timeout(300)
+        assert page.evaluate(f"{tagging}.dataset.pending") is None
+        page.keyboard.press("a")
+        page.wait_for_function(f"() => {tagging}.dataset.saved === '1'")
+        page.wait_for_function(f"() => {tagging}.dataset.clusterId !== '{first}'")
+        second = page.get_attribute("#tagging", "data-cluster-id")
+        page.keyboard.press("o")
+        page.wait_for_function("() => document.getElementById('check-text').textContent"
+                               ".startsWith('Pick')")
+        page.keyboard.press("u")
+        page.wait_for_function(f"() => {tagging}.dataset.finished === '1'")
+        assert page.text_content("#progress").startswith("2 / 2")
+        assert page.evaluate("window.__csp") == []
+        browser.close()
+    monkeypatch.delenv("DJANGO_ALLOW_ASYNC_UNSAFE")
+    answers = {a.cluster_id: (a.ai_check, sorted(lab.name for lab in a.labels.all()))
+               for a in ClusterAnnotation.objects.filter(task=task).exclude(ai_check="")}
+    suggested = {"zebra": "Zebra", "lion": "Lion"}
+    first_cluster = Cluster.objects.get(pk=int(first))
+    assert answers == {int(first): ("accepted", [suggested[first_cluster.suggestion]]),
+                       int(second): ("other", ["Unknown"])}

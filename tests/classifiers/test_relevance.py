@@ -14,6 +14,7 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize("source, expected", [
     ("md_v5a.0.0.pt", 0.2), ("MDv5a", 0.2), ("md_v5b.0.0.pt", 0.1),
     ("megadetector_v4.1", 0.8), ("md_v4.1.0.pb", 0.8), ("motion", 0.0), ("whole", 0.0),
+    ("camtrapdp", 0.0),  # a package's observations, as its makers kept them
     ("someone's detector", 0.1), ("", 0.1),
 ])
 def test_each_detector_has_its_threshold(source, expected):

@@ -9,7 +9,8 @@ The mapping (the format: https://camtrap-dp.tdwg.org/data/):
 * observations, event level: each label of a labelled cluster in the task
   (``classificationMethod`` human, by the annotator), and the AI suggestion of a
   cluster nobody labelled (machine, with its probability).
-* observations, media level: each counted box (machine, with the classifier's
+* observations, media level: each relevant box (``classifiers.selectors.relevance``:
+  the survey's threshold and box options apply; machine, with the classifier's
   species and probability when it has one; human when a person drew or moved it).
 
 Timestamps are ISO 8601 with the survey's offset; boxes are relative, top-left.
@@ -40,7 +41,8 @@ from django.db.models import Max, Min, Q
 from annotation.models import ClusterAnnotation, Task
 from annotation.taxonomy import SPECIAL_LABELS
 from classifiers.models import Detection
-from classifiers.taxonomy import COUNTED_STATUSES, HUMAN_STATUSES, Category
+from classifiers.selectors import Relevance, relevance_of
+from classifiers.taxonomy import HUMAN_STATUSES, Category
 from core.progress import Progress, ignore_progress
 from surveys.models import Camera, Cluster, Image, Survey
 from surveys.taxonomy import TriggerSource
@@ -188,8 +190,10 @@ class _Media:
     of those images as media-level observations (fetched by image id: no join, no
     timestamp to convert per box)."""
 
-    def __init__(self, survey, deployments, tables, folder: Path, copy_media: bool, species):
+    def __init__(self, survey, deployments, tables, folder: Path, copy_media: bool, species,
+                 relevant: Relevance):
         self.survey, self.deployments, self.folder = survey, deployments, folder
+        self.relevant = relevant
         self.media, self.observations = tables["media"], tables["observations"]
         self.copy_media, self.species = copy_media, species
         self.tz = ZoneInfo(survey.timezone)
@@ -263,8 +267,7 @@ class _Media:
                    "source", "status", "classification", "classification_score"]
         if self.kept_box_rows:  # only an imported package's boxes carry rows of their own
             columns.append("extra")
-        rows = (Detection.objects.filter(image_id__in=list(timed), static=False,
-                                         status__in=COUNTED_STATUSES)
+        rows = (self.relevant.apply(Detection.objects.filter(image_id__in=list(timed)))
                 .order_by("image_id", "pk").values_list(*columns))
         write, species, classifier = self.observations.write_cells, self.species, \
             safe_cell(self.classifier)
@@ -349,8 +352,10 @@ def _from_package(survey: Survey) -> bool:
     return Camera.objects.filter(site__survey=survey).exclude(external_id="").exists()
 
 
-def _write_human_events(task: Task, deployments, out: _Writer, tz, species: set) -> set[int]:
-    """Event rows for the task's labels; return the clusters labelled."""
+def _write_human_events(task: Task, deployments, out: _Writer, tz, species: set,
+                        relevant: Relevance) -> set[int]:
+    """Event rows for the task's labels (counts of ``relevant`` boxes); return the
+    clusters labelled."""
     labelled: set[int] = set()
     through = ClusterAnnotation.labels.through
     facts = label_facts(task)
@@ -376,7 +381,7 @@ def _write_human_events(task: Task, deployments, out: _Writer, tz, species: set)
         cluster_ids = [row[1] for row in page]
         labelled.update(cluster_ids)
         places = _cluster_places(cluster_ids, deployments)
-        counts = animal_counts(cluster_ids)
+        counts = animal_counts(cluster_ids, relevant)
         labels = defaultdict(list)
         for annotation_id, label_id in (  # the link table alone: see labels_by_annotation
             through.objects.filter(clusterannotation_id__in=[row[0] for row in page])
@@ -514,10 +519,11 @@ def export_camtrapdp(survey: Survey, folder: Path, *, task_id: int | None = None
                 "deploymentStart": _when(d["start"], tz), "deploymentEnd": _when(d["end"], tz),
                 "cameraModel": d["model"], **d["row"],
             })
-        media = _Media(survey, deployments, tables, folder, copy_media, species)
+        relevant = relevance_of(survey)  # once for the export: boxes and counts
+        media = _Media(survey, deployments, tables, folder, copy_media, species, relevant)
         media.run(progress, total)
-        labelled = (_write_human_events(task, deployments, tables["observations"], tz, species)
-                    if task else set())
+        labelled = (_write_human_events(task, deployments, tables["observations"], tz, species,
+                                        relevant) if task else set())
         _write_machine_events(survey, labelled, deployments, tables["observations"], tz,
                               species)
     finally:

@@ -4,10 +4,11 @@
   (the site), ``datetime`` (corrected, the survey's time zone), ``seq_id`` (the
   cluster), ``seq_num_frames`` and ``frame_num`` (0-based, in time order).
 * categories: 0 is ``empty`` (the Nothing label); then the task's labels by name.
-* annotations: a single-species cluster gives one annotation per counted animal box
-  with its ``bbox`` in pixels ``[x, y, width, height]``, top-left origin; an image
-  without boxes, a multi-species cluster or a special label gives an image-level
-  annotation (``sequence_level_annotation``: true) per label.
+* annotations: a single-species cluster gives one annotation per relevant animal box
+  (``classifiers.selectors.relevance``) with its ``bbox`` in pixels ``[x, y, width,
+  height]``, top-left origin; an image without boxes, a multi-species cluster or a
+  special label gives an image-level annotation (``sequence_level_annotation``: true)
+  per label.
 
 Written as it is read, a page of clusters at a time; the annotations go through a
 temporary file so that they follow the images, as the format lists them.
@@ -25,6 +26,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Q
 
 from annotation.models import ClusterAnnotation, Label, Task
+from classifiers.selectors import relevance_of
 from classifiers.taxonomy import Category
 
 from ..selectors import task_for
@@ -78,11 +80,12 @@ def write_coco(task: Task, out) -> dict:
                                 key=lambda c: c["id"]), ensure_ascii=False))
     out.write(',\n"images": [')
     counts = {"images": 0, "annotations": 0, "boxes": 0}
+    relevant = relevance_of(task.survey)  # once for the export, not per page
     with tempfile.TemporaryFile("w+", encoding="utf-8") as later:
         annotations = ClusterAnnotation.objects.filter(task=task, labelled_at__isnull=False)
         for page in pages_by_pk(annotations, ("pk", "cluster_id", "cluster__site__name")):
             cluster_ids = [row[1] for row in page]
-            images, boxes = images_of(cluster_ids), boxes_of(cluster_ids)
+            images, boxes = images_of(cluster_ids), boxes_of(cluster_ids, relevant)
             labels = defaultdict(list)
             for annotation_id, label_id in through.objects.filter(
                     clusterannotation_id__in=[row[0] for row in page]).values_list(

@@ -18,7 +18,8 @@ from django.urls import reverse
 
 from annotation.models import ClusterAnnotation, Label, Task
 from classifiers.models import Detection
-from classifiers.taxonomy import COUNTED_STATUSES, Category
+from classifiers.selectors import Relevance, relevance_of
+from classifiers.taxonomy import Category
 from surveys.models import Image, Site
 
 from ..exceptions import ExportError
@@ -36,7 +37,7 @@ AVAILABLE_COLUMNS = {
     "first_timestamp": "when the first image was taken (corrected), in the survey's time zone",
     "first_timestamp_original": "what the camera wrote for the first image",
     "species": "the label (or, joined, every label of the cluster)",
-    "count": "animal boxes on the busiest image (single-species clusters)",
+    "count": "relevant animal boxes on the busiest image (single-species clusters)",
     "annotator": "who labelled the cluster",
     "notes": "the annotator's note",
     "labelled_at": "when the label was saved",
@@ -216,13 +217,16 @@ def _first_images(cluster_ids) -> dict[int, tuple[str, object, object]]:
     return first
 
 
-def animal_counts(cluster_ids) -> dict[int, int]:
-    """Per cluster: the most animal boxes seen on any one of its images."""
+def animal_counts(cluster_ids, relevant: Relevance) -> dict[int, int]:
+    """Per cluster: the most relevant animal boxes seen on any one of its images.
+
+    ``relevant``: the survey's (``classifiers.selectors.relevance_of``), worked out
+    once per export rather than once per page.
+    """
     per_image = (
-        Detection.objects.filter(
-            image__cluster_id__in=cluster_ids, static=False, category=Category.ANIMAL,
-            status__in=COUNTED_STATUSES,
-        ).values("image_id", "image__cluster_id").annotate(n=Count("id"))
+        relevant.apply(Detection.objects.filter(image__cluster_id__in=cluster_ids,
+                                                category=Category.ANIMAL))
+        .values("image_id", "image__cluster_id").annotate(n=Count("id"))
         .values_list("image__cluster_id", "n")
     )
     counts: dict[int, int] = defaultdict(int)
@@ -259,12 +263,14 @@ def images_of(cluster_ids) -> dict[int, list[tuple]]:
     return found
 
 
-def boxes_of(cluster_ids) -> dict[int, list[tuple]]:
-    """Per image: its counted boxes (id, category, left, top, right, bottom, score, guess)."""
+def boxes_of(cluster_ids, relevant: Relevance) -> dict[int, list[tuple]]:
+    """Per image: its relevant boxes (id, category, left, top, right, bottom, score, guess).
+
+    ``relevant``: as for ``animal_counts``.
+    """
     found = defaultdict(list)
     for image_id, *box in (
-        Detection.objects.filter(image__cluster_id__in=cluster_ids, static=False,
-                                 status__in=COUNTED_STATUSES)
+        relevant.apply(Detection.objects.filter(image__cluster_id__in=cluster_ids))
         .order_by("image_id", "-score", "pk")
         .values_list("image_id", "pk", "category", "left", "top", "right", "bottom", "score",
                      "classification")
@@ -296,15 +302,16 @@ def _label_rows(task: Task, options: ResultsOptions, tz):
     wanted = {name.casefold() for name in options.labels} if options.labels else None
     per_image = options.level in ("image", "detection")
     facts = label_facts(task)
+    relevant = relevance_of(task.survey)  # once for the export: boxes and counts
     for (site_name, latitude, longitude), page in _pages(task, options):
         cluster_ids = [row[1] for row in page]
         labels = labels_by_annotation([row[0] for row in page], facts)
         if per_image:  # the first image and the counts follow from the rows read anyway
-            images, boxes = images_of(cluster_ids), boxes_of(cluster_ids)
+            images, boxes = images_of(cluster_ids), boxes_of(cluster_ids, relevant)
             first, counts = _first_and_counts(images, boxes)
         else:
             images, boxes = {}, {}
-            first, counts = _first_images(cluster_ids), animal_counts(cluster_ids)
+            first, counts = _first_images(cluster_ids), animal_counts(cluster_ids, relevant)
         for annotation_id, cluster_id, _start, annotator, note, labelled_at in page:
             camera, taken, original = first.get(cluster_id, ("", None, None))
             own = labels.get(annotation_id, [])
