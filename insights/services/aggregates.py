@@ -38,7 +38,7 @@ from django.utils.functional import cached_property
 
 from annotation.models import ClusterAnnotation, Label, Task
 from classifiers.models import Detection
-from classifiers.selectors import relevance_of
+from classifiers.selectors import Relevance, relevance_in_range, relevance_of
 from surveys.models import Camera, Cluster, Image, Site, Survey
 from training.services.record_table import Independence, day_range
 
@@ -202,6 +202,20 @@ def _ai_rows(survey: Survey, task: Task | None, filters: Filters, start, end):
     return rows
 
 
+RANGE_SLACK = 4  # image ids of a survey's images may span this many times their number
+
+
+def _relevance(survey: Survey, images: dict) -> Relevance:
+    """The relevance of the boxes on the counted images (``images``: their count and first
+    and last id). Their sources are read from the boxes of that id range when the range
+    is dense (imports make images in bulk, so it usually is): a plain index range, ~10
+    times cheaper than joining every image to its boxes; else from the survey's boxes."""
+    first, last = images["first"], images["last"]
+    if first is not None and last - first + 1 <= RANGE_SLACK * images["n_images"]:
+        return relevance_in_range(survey, first, last)
+    return relevance_of(survey)
+
+
 def _headline(survey, task, filters, start, end) -> dict[str, object]:
     images = Image.objects.filter(camera__site__survey=survey)
     clusters = Cluster.objects.filter(survey=survey)
@@ -211,9 +225,10 @@ def _headline(survey, task, filters, start, end) -> dict[str, object]:
     if start or end:
         images = images.filter(_in_window("corrected_timestamp", start, end))
         clusters = clusters.filter(_in_window("start", start, end))
-    kept = relevance_of(survey).apply(Detection.objects.filter(image=OuterRef("pk")))
     counts = images.aggregate(
-        n_images=Count("id"), n_detected=Count("id", filter=Q(detected=True)))
+        n_images=Count("id"), n_detected=Count("id", filter=Q(detected=True)),
+        first=Min("id"), last=Max("id"))
+    kept = _relevance(survey, counts).apply(Detection.objects.filter(image=OuterRef("pk")))
     # Each EXISTS in a WHERE, where MariaDB makes it a semi-join: inside COUNT(CASE …)
     # it runs as a dependent subquery per row, 3-4 times slower over 100,000 images.
     with_animals = images.filter(detected=True).filter(Exists(kept)).count()
