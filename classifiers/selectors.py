@@ -102,30 +102,15 @@ def relevance_of(survey: Survey, boxes: QuerySet | None = None) -> Relevance:
 
     ``boxes``: only these of the survey's boxes (one cluster's, say), so that the
     sources query reads them rather than the whole survey; the result is then
-    right only for them.
+    right only for them. They may include other surveys' boxes (an id range, read
+    without a join): other sources change no threshold of this survey's boxes, which
+    ``threshold_for`` and ``detector_thresholds`` set from the source and the survey.
     """
     if survey.detection_threshold is not None:
         return Relevance(relevance(survey, []))  # one threshold for all: no sources needed
     if boxes is None:
         boxes = Detection.objects.filter(image__camera__site__survey=survey)
     sources = list(boxes.order_by().values_list("source", flat=True).distinct())
-    return Relevance(relevance(survey, sources))
-
-
-def relevance_in_range(survey: Survey, first_image: int, last_image: int) -> Relevance:
-    """``relevance_of`` for boxes on the survey's images with ids from ``first_image`` to
-    ``last_image``, their sources read from every box on an image of that id range.
-
-    A plain index range with no join: ~10 times cheaper than joining each of the survey's
-    images to its boxes. Boxes of other surveys in the range only add sources; a source's
-    threshold depends on the source and the survey alone (``threshold_for``,
-    ``detector_thresholds``), so the survey's boxes are judged exactly as by
-    ``relevance_of``. The caller keeps the range dense (few other images in it).
-    """
-    if survey.detection_threshold is not None:
-        return Relevance(relevance(survey, []))
-    sources = list(Detection.objects.filter(image__gte=first_image, image__lte=last_image)
-                   .order_by().values_list("source", flat=True).distinct())
     return Relevance(relevance(survey, sources))
 
 

@@ -78,7 +78,7 @@ def test_a_sparse_id_range_reads_the_survey_boxes(monkeypatch):
 
 
 def test_a_survey_threshold_needs_no_sources(django_assert_num_queries):
-    from classifiers.selectors import relevance_in_range, relevance_of
+    from classifiers.selectors import relevance_of
 
     b = SurveyBuilder()
     image = b.image("A", T0, animal=False)
@@ -87,5 +87,5 @@ def test_a_survey_threshold_needs_no_sources(django_assert_num_queries):
     b.survey.detection_threshold = 0.4
     b.survey.save(update_fields=["detection_threshold"])
     with django_assert_num_queries(0):
-        relevance_of(b.survey), relevance_in_range(b.survey, image.pk, image.pk)
+        relevance_of(b.survey), relevance_of(b.survey, Detection.objects.filter(image=image))
     assert survey_insights(b.survey, Filters()).headline["empty"] == 0  # 0.5 >= 0.4
