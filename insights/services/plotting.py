@@ -200,9 +200,8 @@ def data_digest(insights) -> bytes | None:
 
 
 @functools.cache
-def _writer_code() -> bytes:
-    """The SVG writer's own code: a change to it draws every plot again."""
-    return hashlib.sha256(Path(svg_writer.__file__).read_bytes()).digest()
+def _source_digest(path: str) -> bytes:
+    return hashlib.sha256(Path(path).read_bytes()).digest()
 
 
 def _content_key(plot: Plot, data: bytes | None) -> str | None:
@@ -215,9 +214,9 @@ def _content_key(plot: Plot, data: bytes | None) -> str | None:
     digest = hashlib.sha256(data)
     digest.update(plot.slug.encode())
     digest.update(plot.draw.__code__.co_code)
-    if plot.svg is not None:
-        digest.update(plot.svg.__code__.co_code)
-        digest.update(_writer_code())
+    if plot.svg is not None:  # its module and the writer: a change to either draws it again
+        digest.update(_source_digest(plot.svg.__code__.co_filename))
+        digest.update(_source_digest(svg_writer.__file__))
     return f"insights-svg:{digest.hexdigest()}"
 
 
