@@ -134,7 +134,12 @@ class TaggingConsumer(AsyncJsonWebsocketConsumer):
 
 def _next_message(task, user) -> dict:
     annotation = leases.claim_next_cluster(task, user)
-    task.refresh_from_db(fields=["tagging_level"])  # an admin may have moved it on
+    # Progress at the task's level as it is now (an admin may have moved it on): the
+    # claimed annotation carries the task as the claim read it.
+    if annotation is not None:
+        task = annotation.task
+    else:
+        task.refresh_from_db(fields=["tagging_level"])
     progress = task_progress(task)
     if annotation is None:
         return events.task_finished(progress)

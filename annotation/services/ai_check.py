@@ -26,10 +26,10 @@ from surveys.taxonomy import SurveyStatus
 from ..exceptions import AnnotationError, StaleLease
 from ..models import ClusterAnnotation, Label, Task
 from ..selectors import suggested_label
-from ..taxonomy import AI_VERDICTS, NOTE_MAX_LENGTH, AiCheck, TaskStatus
+from ..taxonomy import AI_VERDICTS, AiCheck, TaskStatus
 from .auto_label import do_match_translations
 from .common import check_may_change, ensure_special_labels
-from .leases import check_labels, check_may_annotate
+from .leases import check_labels, check_may_annotate, check_note, end_lease, holds_lease
 
 PAGE = 900
 # Clusters set aside because the camera moved are not checked.
@@ -113,16 +113,14 @@ def do_save_check(task: Task, user, *, annotation_id: int, token: str, verdict: 
     if verdict not in AI_VERDICTS:
         raise AnnotationError("Answer accept, reject or other.")
     labels = check_labels(task, label_ids or []) if verdict == AiCheck.OTHER else None
-    if len(note) > NOTE_MAX_LENGTH:
-        raise AnnotationError(f"The note is longer than {NOTE_MAX_LENGTH} characters.")
+    check_note(note)
     with transaction.atomic():
         annotation = (ClusterAnnotation.objects.select_for_update()
                       .filter(pk=annotation_id, task=task).select_related("cluster").first())
         if annotation is not None and annotation.ai_check == verdict and (
                 annotation.checked_by_id == user.pk):
             return annotation  # a page resending what was saved before its socket dropped
-        if annotation is None or annotation.leased_to_id != user.pk or (
-                annotation.lease_token != token) or annotation.ai_check != AiCheck.PENDING:
+        if not holds_lease(annotation, user, token) or annotation.ai_check != AiCheck.PENDING:
             raise StaleLease(
                 "This cluster is no longer yours to check (your lease ran out and it was "
                 "handed to someone else); your answer was not saved.")
@@ -138,11 +136,8 @@ def do_save_check(task: Task, user, *, annotation_id: int, token: str, verdict: 
         annotation.checked_at = timezone.now()
         if note:
             annotation.note = note
-        annotation.leased_to = None
-        annotation.lease_token = ""
-        annotation.lease_expires_at = None
         annotation.save(update_fields=["ai_check", "checked_by", "checked_at", "note",
-                                       "leased_to", "lease_token", "lease_expires_at"])
+                                       *end_lease(annotation)])
         if labels is not None:
             annotation.labels.set(labels)
     return annotation

@@ -126,6 +126,25 @@ def check_labels(task: Task, label_ids: list[int]) -> list[Label]:
     return labels
 
 
+def check_note(note: str) -> None:
+    if len(note) > NOTE_MAX_LENGTH:
+        raise AnnotationError(f"The note is longer than {NOTE_MAX_LENGTH} characters.")
+
+
+def holds_lease(annotation: ClusterAnnotation | None, user, token: str) -> bool:
+    """Whether ``annotation`` (None: not of this task) is leased to ``user`` under ``token``."""
+    return annotation is not None and annotation.leased_to_id == user.pk and (
+        annotation.lease_token == token)
+
+
+def end_lease(annotation: ClusterAnnotation) -> list[str]:
+    """Clear ``annotation``'s lease (the answer is in); returns the fields to save."""
+    annotation.leased_to = None
+    annotation.lease_token = ""
+    annotation.lease_expires_at = None
+    return ["leased_to", "lease_token", "lease_expires_at"]
+
+
 def do_save_labels(task: Task, user, *, annotation_id: int, token: str,
                    label_ids: list[int], note: str = "") -> ClusterAnnotation:
     """Save the labels of the cluster leased to ``user`` and end the lease.
@@ -140,8 +159,7 @@ def do_save_labels(task: Task, user, *, annotation_id: int, token: str,
         raise AnnotationError("This task is checking the AI's suggestions now: answer accept, "
                               "reject or other; reload the page.")
     labels = check_labels(task, label_ids)
-    if len(note) > NOTE_MAX_LENGTH:
-        raise AnnotationError(f"The note is longer than {NOTE_MAX_LENGTH} characters.")
+    check_note(note)
     now = timezone.now()
     with transaction.atomic():
         annotation = (
@@ -150,9 +168,7 @@ def do_save_labels(task: Task, user, *, annotation_id: int, token: str,
         )
         if annotation is not None and _is_resend(annotation, user, labels):
             return annotation  # a page resending what was saved before its socket dropped
-        if annotation is None or annotation.leased_to_id != user.pk or (
-            annotation.lease_token != token
-        ) or annotation.labelled_at is not None:
+        if not holds_lease(annotation, user, token) or annotation.labelled_at is not None:
             raise StaleLease(
                 "This cluster is no longer yours to label (your lease ran out and it was "
                 "handed to someone else); your label was not saved."
@@ -162,13 +178,8 @@ def do_save_labels(task: Task, user, *, annotation_id: int, token: str,
         annotation.note = note
         if annotation.offered_at:
             annotation.seconds_spent = (now - annotation.offered_at).total_seconds()
-        annotation.leased_to = None
-        annotation.lease_token = ""
-        annotation.lease_expires_at = None
         annotation.save(update_fields=[
-            "annotator", "labelled_at", "note", "seconds_spent", "leased_to",
-            "lease_token", "lease_expires_at",
-        ])
+            "annotator", "labelled_at", "note", "seconds_spent", *end_lease(annotation)])
         annotation.labels.set(labels)
     return annotation
 
