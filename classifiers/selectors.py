@@ -102,8 +102,12 @@ def relevance_of(survey: Survey, boxes: QuerySet | None = None) -> Relevance:
 
     ``boxes``: only these of the survey's boxes (one cluster's, say), so that the
     sources query reads them rather than the whole survey; the result is then
-    right only for them.
+    right only for them. They may include other surveys' boxes (an id range, read
+    without a join): other sources change no threshold of this survey's boxes, which
+    ``threshold_for`` and ``detector_thresholds`` set from the source and the survey.
     """
+    if survey.detection_threshold is not None:
+        return Relevance(relevance(survey, []))  # one threshold for all: no sources needed
     if boxes is None:
         boxes = Detection.objects.filter(image__camera__site__survey=survey)
     sources = list(boxes.order_by().values_list("source", flat=True).distinct())

@@ -1,8 +1,10 @@
-"""The survey insights page's plots: matplotlib figures drawn on the server.
+"""The survey insights page's plots, drawn on the server.
 
 Each plot is a ``Plot`` (insights.services.plotting): a title, a note saying what is
-counted, ``table`` (the CSV's columns and rows) and ``draw`` (the figure), both from one
-``SurveyInsights``.
+counted, ``table`` (the CSV's columns and rows), ``draw`` (the matplotlib figure: the
+PNG download) and ``svg`` (the same plot written by insights.services.svg: the page and
+the SVG download), all from one ``SurveyInsights``. The page's first view after the data
+changed draws all six, so they are written directly, not through matplotlib.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections import Counter
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from . import svg
 from .aggregates import ALL_SITES, SurveyInsights
 from .plotting import (
     AI_COLOUR,
@@ -23,13 +26,18 @@ from .plotting import (
     empty,
     figure,
     fit,
+    height,
     label,
     mpl,
     plot_dict,
+    short,
 )
+from .svg import Canvas, Entry
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+NO_DETECTIONS = "No species detections for these filters"
 
 
 def _site_name(ins: SurveyInsights, site_id) -> str:
@@ -74,6 +82,60 @@ def species_figure(ins: SurveyInsights) -> Figure:
     return fig
 
 
+def _legend_room(entries: list[Entry]) -> tuple[list, float]:
+    """A legend above the axes: its rows and the points they take."""
+    rows = svg.legend_rows(entries, WIDTH * svg.PT - 1.5 * svg.PT)
+    return rows, len(rows) * svg.LEGEND_ROW + 4
+
+
+def species_svg(ins: SurveyInsights) -> Canvas:
+    _cols, rows = species_table(ins)
+    overall = [r for r in rows if r[0] == ALL_SITES]
+    size = (WIDTH, height(len(overall)))
+    if not overall:
+        return svg.empty(*size, NO_DETECTIONS)
+    names = [short(r[1]) for r in overall]
+    legend, room = _legend_room([Entry(VERIFIED_COLOUR, "verified"), Entry(AI_COLOUR, "AI-only")])
+    c, f = svg.chart(*size, left=names, top=room)
+    f.x1 = 1.05 * max(r[2] + r[3] for r in overall) or 1.0
+    f.y0, f.y1 = len(names) - 0.5, -0.5  # the first species on top
+    for i, (_site, _species, verified, ai) in enumerate(overall):
+        top, bottom = f.y(i - 0.4), f.y(i + 0.4)
+        for start, n, colour in ((0, verified, VERIFIED_COLOUR), (verified, ai, AI_COLOUR)):
+            if n:
+                c.rect(f.x(start), top, f.x(start + n) - f.x(start), bottom - top, colour)
+    svg.spines(c, f)
+    svg.x_axis(c, f, svg.number_ticks(0, f.x1, integer=True, room=f.width),
+               label="detections (clusters)")
+    svg.y_axis(c, f, list(enumerate(names)))
+    svg.legend(c, f.left, f.top - room, legend)
+    return c
+
+
+def _cells(c: Canvas, f, grid, stops, texts) -> tuple[float, float]:
+    """A heat map of ``grid`` (rows from the top) filling the box; ``texts(i, j, share)``
+    gives a cell's text and its colour, or None. Returns the colour scale's range."""
+    values = [v for row in grid for v in row]
+    lo, hi = min(values), max(values)
+    rows, cols = len(grid), len(grid[0])
+    f.x0, f.x1, f.y0, f.y1 = -0.5, cols - 0.5, rows - 0.5, -0.5
+    cw, ch = f.width / cols, f.height / rows
+    for i, row in enumerate(grid):
+        for j, v in enumerate(row):
+            share = (v - lo) / (hi - lo) if hi > lo else 0.0
+            c.rect(f.left + j * cw, f.top + i * ch, cw, ch, svg.colour(stops, share))
+            text = texts(i, j, share)
+            if text:
+                c.text(f.left + (j + 0.5) * cw, f.top + (i + 0.5) * ch, text[0], size=7,
+                       anchor="middle", fill=text[1])
+    return lo, hi
+
+
+def _grid_extent(grid) -> tuple[float, float]:
+    values = [v for row in grid for v in row]
+    return min(values), max(values)
+
+
 def species_sites_figure(ins: SurveyInsights) -> Figure:
     sites = [(sid, name) for sid, (name, _a, _b) in ins.sites.items()
              if any(ins.verified[(sid, s)] or ins.ai_only[(sid, s)] for s in ins.species)]
@@ -96,6 +158,32 @@ def species_sites_figure(ins: SurveyInsights) -> Figure:
     fit(fig, [label(s) for s in species], [label(n) for _sid, n in sites])
     fig.colorbar(image, ax=ax, label="verified detections (cell: verified+AI-only)")
     return fig
+
+
+def species_sites_svg(ins: SurveyInsights) -> Canvas:
+    sites = [(sid, name) for sid, (name, _a, _b) in ins.sites.items()
+             if any(ins.verified[(sid, s)] or ins.ai_only[(sid, s)] for s in ins.species)]
+    species = ins.species
+    size = (WIDTH, height(len(species), per_row=0.35))
+    if not sites or not species:
+        return svg.empty(*size, NO_DETECTIONS)
+    grid = [[ins.verified[(sid, s)] for sid, _n in sites] for s in species]
+    names, site_names = [short(s) for s in species], [short(n) for _sid, n in sites]
+    c, f = svg.chart(*size, left=names, rotated=site_names,
+                     right=svg.colorbar_room(*_grid_extent(grid)))
+
+    def texts(i, j, share):
+        v, a = grid[i][j], ins.ai_only[(sites[j][0], species[i])]
+        if v or a:
+            return f"{v}" + (f"+{a}" if a else ""), "#ffffff" if share > 0.5 else svg.INK
+        return None
+
+    lo, hi = _cells(c, f, grid, svg.GREENS, texts)
+    svg.spines(c, f)
+    svg.x_axis(c, f, list(enumerate(site_names)), rotate=True)
+    svg.y_axis(c, f, list(enumerate(names)))
+    svg.colorbar(c, f, svg.GREENS, lo, hi, "verified detections (cell: verified+AI-only)")
+    return c
 
 
 # --- activity ------------------------------------------------------------------------------
@@ -125,6 +213,38 @@ def activity_figure(ins: SurveyInsights) -> Figure:
     fit(fig, ylabel=True)
     ax.legend(fontsize=7, ncols=2)
     return fig
+
+
+def activity_svg(ins: SurveyInsights) -> Canvas:
+    size = (WIDTH, height(minimum=3.2))
+    if not ins.activity:
+        return svg.empty(*size, "No timed detections for these filters")
+    ranked = sorted(ins.activity.items(), key=lambda kv: (-sum(kv[1]), kv[0].casefold()))
+    shown = ranked[:1] if len(ranked) == 1 else ranked[:MAX_SERIES]
+    bars = len(shown) == 1
+    entries = [Entry(VERIFIED_COLOUR if bars else svg.CYCLE[k], short(species),
+                     "bar" if bars else "line") for k, (species, _c) in enumerate(shown)]
+    legend, room = _legend_room(entries)
+    c, f = svg.chart(*size, ylabel=True, top=room)
+    f.x0, f.x1 = -0.5, 23.5
+    f.y1 = 1.05 * max(max(counts) for _s, counts in shown) or 1.0
+    for entry, (_species, counts) in zip(entries, shown, strict=True):
+        if bars:
+            for hour, n in enumerate(counts):
+                if n:
+                    c.rect(f.x(hour - 0.45), f.y(n), f.x(hour + 0.45) - f.x(hour - 0.45),
+                           f.y(0) - f.y(n), entry.colour)
+            continue
+        points = [(f.x(hour), f.y(n)) for hour, n in enumerate(counts)]
+        c.line(points, stroke=entry.colour, width=1.5)
+        for x, y in points:
+            c.circle(x, y, 1.5, entry.colour)
+    svg.spines(c, f)
+    svg.x_axis(c, f, [(h, str(h)) for h in range(0, 24, 2)],
+               label=f"hour of day ({ins.survey.timezone})")
+    svg.y_axis(c, f, svg.number_ticks(0, f.y1, integer=True), label="independent detections")
+    svg.legend(c, f.left, f.top - room, legend)
+    return c
 
 
 # --- detection rate -------------------------------------------------------------------------
@@ -170,6 +290,32 @@ def detection_rate_figure(ins: SurveyInsights) -> Figure:
     fit(fig, [label(s) for s in species], [label(c) for c in columns])
     fig.colorbar(image, ax=ax, label="independent detections per 100 trap-nights")
     return fig
+
+
+def detection_rate_svg(ins: SurveyInsights) -> Canvas:
+    _cols, rows = detection_rate_table(ins)
+    columns = [ALL_SITES] + [name for sid, (name, _a, _b) in ins.sites.items()
+                             if ins.trap_nights.get(sid)]
+    species = sorted({r[1] for r in rows}, key=str.casefold)
+    size = (WIDTH, height(len(species), per_row=0.35))
+    if not species:
+        return svg.empty(*size, "No independent detections for these filters")
+    values = {(r[0], r[1]): r[4] for r in rows}
+    grid = [[values.get((col, s)) or 0.0 for col in columns] for s in species]
+    names, column_names = [short(s) for s in species], [short(col) for col in columns]
+    c, f = svg.chart(*size, left=names, rotated=column_names,
+                     right=svg.colorbar_room(*_grid_extent(grid)))
+
+    def texts(i, j, _share):
+        value = values.get((columns[j], species[i]))
+        return (f"{value:.3g}", svg.INK) if value else None
+
+    lo, hi = _cells(c, f, grid, svg.YLORBR, texts)
+    svg.spines(c, f)
+    svg.x_axis(c, f, list(enumerate(column_names)), rotate=True)
+    svg.y_axis(c, f, list(enumerate(names)))
+    svg.colorbar(c, f, svg.YLORBR, lo, hi, "independent detections per 100 trap-nights")
+    return c
 
 
 # --- camera operation ----------------------------------------------------------------------
@@ -222,6 +368,39 @@ def operation_figure(ins: SurveyInsights) -> Figure:
     return fig
 
 
+def _local_day(moment, tz) -> float:
+    """A moment as a day ordinal with the fraction of its local day (the date axis)."""
+    local = moment.astimezone(tz)
+    return local.toordinal() + (local.hour * 3600 + local.minute * 60 + local.second) / 86400
+
+
+def operation_svg(ins: SurveyInsights) -> Canvas:
+    cameras = [c for c in ins.cameras if c.first is not None]
+    size = (WIDTH, height(len(cameras), per_row=0.3))
+    if not cameras:
+        return svg.empty(*size, "No timed images for these filters")
+    names = [short(cam.path) for cam in cameras]
+    c, f = svg.chart(*size, left=names, title=True)
+    first = min(cam.first.astimezone(ins.tz).date() for cam in cameras)
+    last = max(cam.last.astimezone(ins.tz).date() for cam in cameras)
+    pad = 0.05 * (last.toordinal() + 1 - first.toordinal())
+    f.x0, f.x1 = first.toordinal() - pad, last.toordinal() + 1 + pad
+    f.y0, f.y1 = len(cameras) - 0.5, -0.5  # the first camera on top
+    for y, cam in enumerate(cameras):
+        for a, b in _spans(cam.days):
+            c.rect(f.x(a.toordinal()), f.y(y - 0.35), f.x(b.toordinal() + 1) - f.x(a.toordinal()),
+                   f.y(y + 0.35) - f.y(y - 0.35), VERIFIED_COLOUR)
+        for start, end in cam.gaps:
+            x0, x1 = f.x(_local_day(start, ins.tz)), f.x(_local_day(end, ins.tz))
+            c.rect(x0, f.y(y - 0.15), x1 - x0, f.y(y + 0.15) - f.y(y - 0.15), GAP_COLOUR)
+    svg.spines(c, f)
+    svg.x_axis(c, f, svg.date_ticks(first, last))
+    svg.y_axis(c, f, list(enumerate(names)))
+    c.text(f.left + f.width / 2, f.top - 8, f"working days (green); gaps over {ins.gap_days:g} "
+           "days flagged (red)", anchor="middle", middle=False)
+    return c
+
+
 # --- site map ----------------------------------------------------------------------------
 def map_table(ins: SurveyInsights):
     counts = Counter()
@@ -258,24 +437,62 @@ def map_figure(ins: SurveyInsights) -> Figure:
     return fig
 
 
+def _padded(values: list[float], share: float = 0.15) -> tuple[float, float]:
+    lo, hi = min(values), max(values)
+    pad = share * (hi - lo) if hi > lo else 0.01
+    return lo - pad, hi + pad
+
+
+def map_svg(ins: SurveyInsights) -> Canvas:
+    _cols, rows = map_table(ins)
+    placed = [r for r in rows if r[1] is not None and r[2] is not None]
+    if not placed:
+        return svg.empty(WIDTH, 5.5, "No site has coordinates yet")
+    c, f = svg.chart(WIDTH, 5.5, left=["-00.00"], title=True, ylabel=True)
+    # Equirectangular projection at the sites' mean latitude (as map_figure): the box
+    # shrinks, centred, until a degree of latitude is 1/cos(latitude) degrees of longitude.
+    stretch = 1 / max(0.05, math.cos(math.radians(sum(r[1] for r in placed) / len(placed))))
+    f.x0, f.x1 = _padded([r[2] for r in placed])
+    f.y0, f.y1 = _padded([r[1] for r in placed])
+    scale = min(f.width / (f.x1 - f.x0), f.height / ((f.y1 - f.y0) * stretch))
+    width, tall = scale * (f.x1 - f.x0), scale * (f.y1 - f.y0) * stretch
+    f.left, f.top = f.left + (f.width - width) / 2, f.top + (f.height - tall) / 2
+    f.width, f.height = width, tall
+    biggest = max(r[3] for r in placed) or 1
+    for _name, lat, lon, n in placed:
+        radius = math.sqrt(20 + 580 * n / biggest) / 2  # matplotlib's s: area in pt²
+        c.circle(f.x(lon), f.y(lat), radius, VERIFIED_COLOUR if n else "#999999",
+                 stroke=svg.INK, width=0.5, opacity=0.6)
+    for name, lat, lon, n in placed:
+        c.text(f.x(lon) + 5, f.y(lat) - 5, f"{short(name)} ({n})", size=7, middle=False)
+    svg.spines(c, f)
+    svg.x_axis(c, f, svg.number_ticks(f.x0, f.x1, room=f.width), label="longitude")
+    svg.y_axis(c, f, svg.number_ticks(f.y0, f.y1), label="latitude")
+    what = ins.filters.species or "all species"
+    c.text(c.width / 2, f.top - 8, f"independent detections of {short(what)} (marker area)",
+           anchor="middle", middle=False)
+    return c
+
+
 PLOTS = plot_dict(
     Plot("species", "Species counts",
          "Detections (clusters) per species over the whole survey; verified labels and "
          "AI-only suggestions (clusters nobody has labelled) apart.", species_table,
-         species_figure),
+         species_figure, species_svg),
     Plot("species-sites", "Species per site",
          "Verified detections per species and site; the cells also give AI-only ones (+n).",
-         species_table, species_sites_figure),
+         species_table, species_sites_figure, species_sites_svg),
     Plot("activity", "Activity by hour",
          "Independent detections by hour of the day, in the survey's time zone.",
-         activity_table, activity_figure),
+         activity_table, activity_figure, activity_svg),
     Plot("detection-rate", "Detection rate",
          "Independent detections per 100 trap-nights, per species and site.",
-         detection_rate_table, detection_rate_figure),
+         detection_rate_table, detection_rate_figure,
+         detection_rate_svg),
     Plot("operation", "Camera operation",
          "Each camera from its first to its last image; long silences flagged as gaps.",
-         operation_table, operation_figure),
+         operation_table, operation_figure, operation_svg),
     Plot("map", "Site map",
          "Sites at their coordinates (plain projection, no map tiles); marker area by "
-         "independent detections of the chosen species.", map_table, map_figure),
+         "independent detections of the chosen species.", map_table, map_figure, map_svg),
 )

@@ -24,6 +24,9 @@ def test_hour_of_day_is_taken_in_the_survey_time_zone():
     assert local_hour(datetime(2024, 3, 10, 20, 59, tzinfo=UTC), NAIROBI) == 23
     assert local_hour(datetime(2024, 3, 10, 21, 0, tzinfo=UTC), NAIROBI) == 0
     assert local_hour(datetime(2024, 3, 10, 22, 30, tzinfo=UTC), ZoneInfo("UTC")) == 22
+    # The same moments as seconds since 1970 (how the page streams them).
+    assert local_hour(datetime(2024, 3, 10, 22, 30, tzinfo=UTC).timestamp(), NAIROBI) == 1
+    assert local_hour(datetime(2024, 3, 10, 20, 59, tzinfo=UTC).timestamp(), NAIROBI) == 23
 
 
 def utc(day, hour=12):
@@ -202,3 +205,48 @@ def test_a_survey_without_a_task_shows_ai_suggestions_only():
     assert ins.task is None and ins.verified == {}
     assert ins.ai_only == {(b.sites["A"].pk, "Lion"): 1}
     assert sum(ins.activity["Lion"]) == 1 and ins.headline["labelled"] == 0
+
+
+@pytestmark_db
+@pytest.mark.parametrize("gap_days", [0.25, 1, 2.5, 7])
+def test_the_database_finds_the_gaps_the_rule_defines(settings, gap_days):
+    """The page reads each camera's first and last image per period of the gap setting;
+    whatever the timestamps, that must give exactly what the image-by-image rule gives."""
+    import random
+
+    settings.INSIGHTS_GAP_DAYS = gap_days
+    rng = random.Random(gap_days)
+    b = SurveyBuilder(tz="Africa/Nairobi")
+    gap = timedelta(days=gap_days)
+    times = {"CAM1": [], "CAM2": []}
+    for camera, moments in times.items():
+        when = utc(1, 0) + timedelta(seconds=rng.randrange(86400))
+        for _ in range(40):
+            # Mostly short steps, some just under, at or over the gap, some far over.
+            step = rng.choice([timedelta(minutes=rng.randrange(1, 600)), gap - timedelta(seconds=1),
+                               gap, gap + timedelta(seconds=1), gap * rng.uniform(1, 5)])
+            when += timedelta(seconds=int(step.total_seconds()))
+            moments.append(when)
+            b.image("A", when, camera=camera, animal=False)
+    found = {c.path: c for c in survey_insights(b.survey, Filters()).cameras}
+    for camera, moments in times.items():
+        expected = operation(CameraOperation(0, camera, 0), moments, NAIROBI, gap)
+        got = found[f"A/{camera}"]
+        assert got.gaps == expected.gaps and len(got.gaps) > 3
+        assert (got.first, got.last, got.days) == (expected.first, expected.last, expected.days)
+
+
+@pytestmark_db
+def test_clusters_without_a_time_count_as_species_but_not_in_activity():
+    b = SurveyBuilder()
+    b.cluster("A", T0, "Zebra", suggestion="Lion")
+    untimed = b.cluster("A", None, None)
+    b.label(untimed, "Zebra", by=b.admin, at=T0)
+    b.cluster("A", None, None, suggestion="Lion")
+    for include_ai in (False, True):
+        ins = survey_insights(b.survey, Filters(include_ai=include_ai))
+        a = b.sites["A"].pk
+        assert ins.verified == {(a, "Zebra"): 2} and ins.ai_only == {(a, "Lion"): 1}
+        assert sum(ins.activity["Zebra"]) == 1 and "Lion" not in ins.activity
+        assert ins.independent == {(a, "Zebra"): 1}
+        assert ins.headline["clusters"] == 3 and ins.headline["labelled"] == 2

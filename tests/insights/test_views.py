@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -91,8 +92,6 @@ def test_page_shows_headline_and_every_plot_inline(client):
     h = response.context["headline"]
     assert h["images"] == 5 and h["clusters"] == 5 and h["species"] == 2
     # Ids are unique on the page although every plot has clip paths of its own.
-    import re
-
     ids = re.findall(r'\bid="([^"]+)"', body)
     assert len(ids) == len(set(ids))
 
@@ -139,6 +138,36 @@ def test_user_text_is_escaped_and_csv_cells_are_not_formulas(client):
     assert "'=HYPERLINK" in rows
 
 
+def test_site_and_camera_names_are_escaped_in_every_plot(client):
+    """Names reach the page's hand-written SVG (insights.services.svg): each plot and each
+    SVG download stays well-formed XML with the names as text, never as markup."""
+    import xml.etree.ElementTree as ET
+
+    from surveys.models import Camera
+
+    b = small_survey()
+    Label.objects.filter(task=b.task, name="Zebra").update(name=XSS)
+    Site.objects.filter(survey=b.survey, name="A").update(name=XSS)
+    Camera.objects.filter(site__survey=b.survey).update(path=f"{XSS}/CAM&1")
+    client.force_login(b.admin)
+    body = client.get(f"/insights/surveys/{b.survey.pk}/").content.decode()
+    assert XSS not in body
+    plots = re.findall(r'<section class="insight".*?</section>', body, re.S)
+    assert len(plots) == len(PLOTS)
+    for slug in PLOTS:
+        svg = client.get(f"/insights/surveys/{b.survey.pk}/{slug}.svg").content.decode()
+        assert XSS not in svg and "<script" not in svg, slug
+        shown = "".join(ET.fromstring(svg).itertext())
+        if slug in ("species", "species-sites", "detection-rate"):
+            assert XSS in shown, slug  # the species name, as text
+        if slug == "map":
+            assert f"{XSS} (" in shown  # the site name and its detections
+        if slug == "species-sites":
+            assert shown.count(XSS) == 2  # the species and the site
+        if slug == "operation":
+            assert f"{XSS}/CAM&1" in shown
+
+
 def test_species_names_with_dollars_are_text_not_mathtext(client):
     b = small_survey()
     Label.objects.filter(task=b.task, name="Zebra").update(name="$\\notacommand$")
@@ -182,16 +211,15 @@ def test_page_makes_the_same_queries_for_a_small_and_a_larger_survey(client, que
 
 
 def test_plots_are_drawn_once_per_distinct_data(client, monkeypatch):
-    """matplotlib is the slow part: the same numbers are not drawn twice; new ones are."""
+    """The same numbers are not drawn twice; new ones are."""
     b = small_survey()
     client.force_login(b.admin)
     from insights.services import plotting
 
     drawn = []
-    original = plotting.inline_svg
-    monkeypatch.setattr(plotting, "inline_svg", lambda fig, prefix: (
-        drawn.append(prefix.removeprefix("plot-")), original(fig, prefix))[1])
-    import re
+    original = plotting.page_svg
+    monkeypatch.setattr(plotting, "page_svg", lambda plot, ins: (
+        drawn.append(plot.slug), original(plot, ins))[1])
 
     def svgs(response):
         return re.findall(r'<svg class="insight-plot".*?</svg>', response.content.decode(),

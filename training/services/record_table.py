@@ -64,19 +64,25 @@ class Independence:
     one is independent, i.e. comes at least ``interval`` after the last independent
     record of the same station and species (exactly ``interval`` later counts).
     Used by the record table and by the insights' detection rates.
+
+    Times are datetimes with a timedelta ``interval``, or numbers of seconds with
+    ``interval`` in seconds (the insights stream epoch seconds: no datetime per row).
     """
 
-    def __init__(self, interval: timedelta):
+    def __init__(self, interval: timedelta | float):
         self.interval = interval
-        self.last: dict[tuple, datetime] = {}
+        self.last: dict[tuple, datetime | float] = {}
 
-    def check(self, station, species, when: datetime) -> float | None:
+    def check(self, station, species, when: datetime | float) -> float | None:
         """Seconds since the last independent record (0 for the first), or None if dependent."""
         previous = self.last.get((station, species))
         if previous is not None and when - previous < self.interval:
             return None
         self.last[(station, species)] = when
-        return (when - previous).total_seconds() if previous is not None else 0
+        if previous is None:
+            return 0
+        since = when - previous
+        return since.total_seconds() if isinstance(since, timedelta) else since
 
 
 def write_record_table(task: Task, out, *, interval_minutes: float) -> tuple[int, int]:
