@@ -66,8 +66,18 @@ class Daphne:
         raise AssertionError("daphne did not start:\n" + self.log_path.read_text())
 
     def stop(self):
+        """Stop as a service manager does: SIGTERM, then SIGKILL after a grace period.
+
+        daphne never exits if SIGTERM lands while a sync view's response is in flight
+        (its thread waits on an event loop that has stopped); deploy/systemd gives it
+        TimeoutStopSec for the same reason.
+        """
         self.proc.terminate()
-        self.proc.wait(timeout=20)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
         self.proc.log.close()
 
 
@@ -169,6 +179,7 @@ def test_page_reconnects_and_resends_a_label_sent_while_the_server_was_down(
         log_in(page, daphne.url, "clicker")
         page.goto(f"{daphne.url}/annotate/{task.pk}/")
         page.wait_for_selector("#tagging[data-cluster-id]")
+        page.wait_for_function("() => document.getElementById('image').naturalWidth > 0")
         first = page.get_attribute("#tagging", "data-cluster-id")
         daphne.stop()
         page.wait_for_function(f"() => {tagging}.dataset.reconnects >= '1'")
