@@ -1,4 +1,6 @@
-from django.http import JsonResponse
+from django.http import HttpResponseRedirect, JsonResponse
+from django.templatetags.static import static
+from django.views.decorators.cache import cache_control
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -11,3 +13,10 @@ def healthz(request):
     """200 when every part answers, 503 otherwise; JSON without secrets."""
     report = health()
     return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
+
+
+@cache_control(max_age=86400)
+@require_GET
+def favicon(request):
+    """Browsers ask for /favicon.ico on every site: send them the static icon."""
+    return HttpResponseRedirect(static("img/favicon.svg"))
