@@ -96,6 +96,12 @@ class SurveyInsights:
         names = {s for _site, s in self.verified} | {s for _site, s in self.ai_only}
         return sorted(names, key=str.casefold)
 
+    @property
+    def only_ai_found(self) -> bool:
+        """Only AI suggestions match the filters and they are not counted in the timed
+        plots: the page says how to see them (a new survey, before anyone labels)."""
+        return bool(self.ai_only) and not self.verified and not self.filters.include_ai
+
 
 # --- pure helpers (tested by hand) -------------------------------------------------
 def local_hour(moment: datetime | float, tz: ZoneInfo) -> int:

@@ -96,6 +96,17 @@ def test_page_shows_headline_and_every_plot_inline(client):
     assert len(ids) == len(set(ids))
 
 
+def test_a_survey_nobody_labelled_says_how_to_see_the_ai_suggestions(client):
+    b = SurveyBuilder()
+    b.cluster("A", T0, None, suggestion="Zebra")
+    client.force_login(b.admin)
+    url = f"/insights/surveys/{b.survey.pk}/"
+    assert 'id="insights-hint"' in client.get(url).content.decode()
+    assert 'id="insights-hint"' not in client.get(url + "?ai=on").content.decode()
+    b.cluster("A", T0 + timedelta(hours=1), "Lion")  # one verified label: no hint
+    assert 'id="insights-hint"' not in client.get(url).content.decode()
+
+
 def test_filters_carry_into_the_download_links(client):
     b = small_survey()
     client.force_login(b.admin)
