@@ -173,7 +173,15 @@ def fine_tune_start(classifier, classes: list[str]) -> StartingModel:
 def crop_pipeline(paths: list[str], labels: list[int], size: int, *, batch: int,
                   training: bool, seed: int, preprocessing: str = Preprocessing.RAW):
     """tf.data of (crops, labels): decode, resize to ``size``; when ``training``, shuffled
-    each epoch and augmented (left-right flips, brightness, a little contrast)."""
+    each epoch and augmented (left-right flips, brightness, a little contrast).
+
+    The same ``seed`` gives the same batches, epoch after epoch, in every run: the
+    shuffle is seeded, and each crop's augmentation is drawn by stateless ops from
+    a seed pair of its own, taken from a stream fixed by ``seed`` that moves on
+    each epoch as the shuffle does. Stateful random ops in the parallel map would
+    hand out their draws in whatever order the threads reach them. (The trained
+    weights repeat on one machine; another CPU thread count sums in another order.)
+    """
     import tensorflow as tf
 
     def load(path, label):
@@ -182,11 +190,13 @@ def crop_pipeline(paths: list[str], labels: list[int], size: int, *, batch: int,
                                 antialias=True)
         return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8), label
 
-    def augment(image, label):
+    def augment(crop, pair):
+        image, label = crop
+        flip, brightness, contrast = tf.unstack(tf.random.experimental.stateless_split(pair, 3))
         image = tf.cast(image, tf.float32)
-        image = tf.image.random_flip_left_right(image)
-        image = tf.image.random_brightness(image, BRIGHTNESS)
-        image = tf.image.random_contrast(image, 0.85, 1.15)
+        image = tf.image.stateless_random_flip_left_right(image, flip)
+        image = tf.image.stateless_random_brightness(image, BRIGHTNESS, brightness)
+        image = tf.image.stateless_random_contrast(image, 0.85, 1.15, contrast)
         return tf.clip_by_value(image, 0.0, 255.0), label
 
     data = tf.data.Dataset.from_tensor_slices((paths, np.asarray(labels, np.int32)))
@@ -194,12 +204,19 @@ def crop_pipeline(paths: list[str], labels: list[int], size: int, *, batch: int,
     if len(paths) * size * size * 3 <= CACHE_BYTES:
         data = data.cache()
     if training:
-        data = data.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+        # Each crop's seed pair for this epoch, drawn before the shuffle so it
+        # depends on (seed, epoch, crop) only.
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(
+            2, drop_remainder=True)
+        data = tf.data.Dataset.zip(data, seeds).shuffle(
+            len(paths), seed=seed, reshuffle_each_iteration=True)
         data = data.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     else:
         data = data.map(lambda image, label: (tf.cast(image, tf.float32), label))
-    return data.batch(batch).map(
-        lambda images, labels: (scale(images, preprocessing), labels)).prefetch(2)
+    data = data.batch(batch).map(lambda images, labels: (scale(images, preprocessing), labels))
+    options = tf.data.Options()
+    options.deterministic = True  # parallel maps keep their input's order (the default)
+    return data.prefetch(2).with_options(options)
 
 
 EpochHook = Callable[[int, int, dict], None]  # (epoch done, epochs, metrics)
