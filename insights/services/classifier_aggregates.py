@@ -22,6 +22,7 @@ Definitions (the page repeats them):
 from __future__ import annotations
 
 import bisect
+import functools
 from collections import Counter
 from dataclasses import dataclass
 
@@ -35,7 +36,10 @@ NO_ANSWER = "(no answer)"
 CURVE_THRESHOLDS = [round(0.05 * i, 2) for i in range(20)]  # 0.00 … 0.95
 
 
+@functools.lru_cache(maxsize=4096)
 def key(name: str) -> str:
+    """A class or label name as compared: without case or surrounding space. Cached: a
+    page compares the same few names for every one of thousands of grouped rows."""
     return name.strip().casefold()
 
 
@@ -92,7 +96,9 @@ class ClassifierInsights:
         shown: dict[str, str] = {}
         for name in self.classes:
             shown.setdefault(key(name), name)
-        for label, suggestion, _score in sorted(self.label_rows, key=lambda r: r[:2]):
+        # Each (label, suggestion) pair once: the rows differ mostly by score, and the
+        # plots ask for names once per row or column drawn.
+        for label, suggestion in sorted({row[:2] for row in self.label_rows}):
             shown.setdefault(key(label), label)
             if suggestion:
                 shown.setdefault(key(suggestion), suggestion)

@@ -82,12 +82,6 @@ def species_figure(ins: SurveyInsights) -> Figure:
     return fig
 
 
-def _legend_room(entries: list[Entry]) -> tuple[list, float]:
-    """A legend above the axes: its rows and the points they take."""
-    rows = svg.legend_rows(entries, WIDTH * svg.PT - 1.5 * svg.PT)
-    return rows, len(rows) * svg.LEGEND_ROW + 4
-
-
 def species_svg(ins: SurveyInsights) -> Canvas:
     _cols, rows = species_table(ins)
     overall = [r for r in rows if r[0] == ALL_SITES]
@@ -95,45 +89,20 @@ def species_svg(ins: SurveyInsights) -> Canvas:
     if not overall:
         return svg.empty(*size, NO_DETECTIONS)
     names = [short(r[1]) for r in overall]
-    legend, room = _legend_room([Entry(VERIFIED_COLOUR, "verified"), Entry(AI_COLOUR, "AI-only")])
+    legend, room = svg.legend_above([Entry(VERIFIED_COLOUR, "verified"),
+                                     Entry(AI_COLOUR, "AI-only")], WIDTH)
     c, f = svg.chart(*size, left=names, top=room)
     f.x1 = 1.05 * max(r[2] + r[3] for r in overall) or 1.0
     f.y0, f.y1 = len(names) - 0.5, -0.5  # the first species on top
-    for i, (_site, _species, verified, ai) in enumerate(overall):
-        top, bottom = f.y(i - 0.4), f.y(i + 0.4)
-        for start, n, colour in ((0, verified, VERIFIED_COLOUR), (verified, ai, AI_COLOUR)):
-            if n:
-                c.rect(f.x(start), top, f.x(start + n) - f.x(start), bottom - top, colour)
+    verified = [r[2] for r in overall]
+    svg.hbars(c, f, verified, VERIFIED_COLOUR)
+    svg.hbars(c, f, [r[3] for r in overall], AI_COLOUR, starts=verified)
     svg.spines(c, f)
     svg.x_axis(c, f, svg.number_ticks(0, f.x1, integer=True, room=f.width),
                label="detections (clusters)")
     svg.y_axis(c, f, list(enumerate(names)))
     svg.legend(c, f.left, f.top - room, legend)
     return c
-
-
-def _cells(c: Canvas, f, grid, stops, texts) -> tuple[float, float]:
-    """A heat map of ``grid`` (rows from the top) filling the box; ``texts(i, j, share)``
-    gives a cell's text and its colour, or None. Returns the colour scale's range."""
-    values = [v for row in grid for v in row]
-    lo, hi = min(values), max(values)
-    rows, cols = len(grid), len(grid[0])
-    f.x0, f.x1, f.y0, f.y1 = -0.5, cols - 0.5, rows - 0.5, -0.5
-    cw, ch = f.width / cols, f.height / rows
-    for i, row in enumerate(grid):
-        for j, v in enumerate(row):
-            share = (v - lo) / (hi - lo) if hi > lo else 0.0
-            c.rect(f.left + j * cw, f.top + i * ch, cw, ch, svg.colour(stops, share))
-            text = texts(i, j, share)
-            if text:
-                c.text(f.left + (j + 0.5) * cw, f.top + (i + 0.5) * ch, text[0], size=7,
-                       anchor="middle", fill=text[1])
-    return lo, hi
-
-
-def _grid_extent(grid) -> tuple[float, float]:
-    values = [v for row in grid for v in row]
-    return min(values), max(values)
 
 
 def species_sites_figure(ins: SurveyInsights) -> Figure:
@@ -170,7 +139,7 @@ def species_sites_svg(ins: SurveyInsights) -> Canvas:
     grid = [[ins.verified[(sid, s)] for sid, _n in sites] for s in species]
     names, site_names = [short(s) for s in species], [short(n) for _sid, n in sites]
     c, f = svg.chart(*size, left=names, rotated=site_names,
-                     right=svg.colorbar_room(*_grid_extent(grid)))
+                     right=svg.colorbar_room(*svg.extent(grid)))
 
     def texts(i, j, share):
         v, a = grid[i][j], ins.ai_only[(sites[j][0], species[i])]
@@ -178,7 +147,7 @@ def species_sites_svg(ins: SurveyInsights) -> Canvas:
             return f"{v}" + (f"+{a}" if a else ""), "#ffffff" if share > 0.5 else svg.INK
         return None
 
-    lo, hi = _cells(c, f, grid, svg.GREENS, texts)
+    lo, hi = svg.heatmap(c, f, grid, svg.GREENS, texts)
     svg.spines(c, f)
     svg.x_axis(c, f, list(enumerate(site_names)), rotate=True)
     svg.y_axis(c, f, list(enumerate(names)))
@@ -224,7 +193,7 @@ def activity_svg(ins: SurveyInsights) -> Canvas:
     bars = len(shown) == 1
     entries = [Entry(VERIFIED_COLOUR if bars else svg.CYCLE[k], short(species),
                      "bar" if bars else "line") for k, (species, _c) in enumerate(shown)]
-    legend, room = _legend_room(entries)
+    legend, room = svg.legend_above(entries, WIDTH)
     c, f = svg.chart(*size, ylabel=True, top=room)
     f.x0, f.x1 = -0.5, 23.5
     f.y1 = 1.05 * max(max(counts) for _s, counts in shown) or 1.0
@@ -235,10 +204,7 @@ def activity_svg(ins: SurveyInsights) -> Canvas:
                     c.rect(f.x(hour - 0.45), f.y(n), f.x(hour + 0.45) - f.x(hour - 0.45),
                            f.y(0) - f.y(n), entry.colour)
             continue
-        points = [(f.x(hour), f.y(n)) for hour, n in enumerate(counts)]
-        c.line(points, stroke=entry.colour, width=1.5)
-        for x, y in points:
-            c.circle(x, y, 1.5, entry.colour)
+        svg.series(c, [(f.x(hour), f.y(n)) for hour, n in enumerate(counts)], entry.colour)
     svg.spines(c, f)
     svg.x_axis(c, f, [(h, str(h)) for h in range(0, 24, 2)],
                label=f"hour of day ({ins.survey.timezone})")
@@ -304,13 +270,13 @@ def detection_rate_svg(ins: SurveyInsights) -> Canvas:
     grid = [[values.get((col, s)) or 0.0 for col in columns] for s in species]
     names, column_names = [short(s) for s in species], [short(col) for col in columns]
     c, f = svg.chart(*size, left=names, rotated=column_names,
-                     right=svg.colorbar_room(*_grid_extent(grid)))
+                     right=svg.colorbar_room(*svg.extent(grid)))
 
     def texts(i, j, _share):
         value = values.get((columns[j], species[i]))
         return (f"{value:.3g}", svg.INK) if value else None
 
-    lo, hi = _cells(c, f, grid, svg.YLORBR, texts)
+    lo, hi = svg.heatmap(c, f, grid, svg.YLORBR, texts)
     svg.spines(c, f)
     svg.x_axis(c, f, list(enumerate(column_names)), rotate=True)
     svg.y_axis(c, f, list(enumerate(names)))

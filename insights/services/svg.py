@@ -1,14 +1,17 @@
-"""A small SVG writer for the survey insights page: bars, lines, cells, spans and points.
+"""A small SVG writer for the insights pages: bars, lines, steps, cells, spans and points.
 
 matplotlib's figure machinery (artists, transforms, text layout, its SVG backend) costs
-50-500 ms a plot, and the page draws six of them on its first view after the data
-changed. Its plots are simple shapes on plain axes, which this module writes directly as
-SVG text, in about a millisecond each. matplotlib still draws the PNG downloads.
+50-500 ms a plot, and a page draws all of its plots (six on a survey's, four on a task's,
+three on its classifier's) on its first view after the data changed. The plots are simple
+shapes on plain axes, which this module writes directly as SVG text, in about a
+millisecond each. matplotlib still draws the PNG downloads.
 
 Coordinates are points (1/72 inch), origin top-left, as in matplotlib's SVG, so the plots
 keep their size. Text stays text. Every string reaches the SVG through ``esc`` (XML
-escaping, minus the control characters XML forbids): species, site and camera names are
-user input. Text widths are estimated (``text_width``), never measured.
+escaping, minus the control characters XML forbids): species, site, camera, label and
+user names are user input. Text widths are estimated (``text_width``), never measured.
+Times on an axis are POSIX seconds, their ticks on round times of the zone the caller
+gives (``time_ticks``).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 PT = 72.0  # points per inch
 FONT = "DejaVu Sans, Bitstream Vera Sans, Arial, Helvetica, sans-serif"
@@ -66,10 +69,14 @@ class Canvas:
 
     # --- shapes ---------------------------------------------------------------------
     def path(self, d: str, *, fill: str = "none", stroke: str | None = None,
-             width: float | None = None, opacity: float | None = None) -> None:
+             width: float | None = None, opacity: float | None = None,
+             dash: str | None = None) -> None:
+        """``dash``: a stroke-dasharray ("5 2": 5 points drawn, 2 left out)."""
         attrs = f' fill="{fill}"'
         if stroke:
             attrs += f' stroke="{stroke}" stroke-width="{num(width or 0.8)}"'
+        if stroke and dash:
+            attrs += f' stroke-dasharray="{dash}"'
         if opacity is not None:
             attrs += f' fill-opacity="{num(opacity)}"'
         self.parts.append(f'<path d="{d}"{attrs}/>')
@@ -83,9 +90,28 @@ class Canvas:
         self.path(f"M{num(x)} {num(y)}h{num(w)}v{num(h)}h{num(-w)}Z", fill=fill, **kw)
 
     def line(self, points: Sequence[tuple[float, float]], stroke: str = INK,
-             width: float = 0.8) -> None:
+             width: float = 0.8, dash: str | None = None) -> None:
         d = "M" + "L".join(f"{num(x)} {num(y)}" for x, y in points)
-        self.path(d, stroke=stroke, width=width)
+        self.path(d, stroke=stroke, width=width, dash=dash)
+
+    def steps(self, xs: Sequence[float], ys: Sequence[float], *, fill: str = "none",
+              stroke: str | None = None, width: float | None = None) -> None:
+        """A staircase: ``ys[i]`` held from ``xs[i]`` to ``xs[i + 1]`` (matplotlib's
+        ``step(where="post")``), as horizontal and vertical moves only, a run of equal
+        values one move; closed when filled (give the baseline as the first and last y)."""
+        parts = [f"M{num(xs[0])} {num(ys[0])}"]
+        x_at, y_at = num(xs[0]), num(ys[0])
+        for x, y in zip(xs[1:], ys[1:], strict=True):
+            x, y = num(x), num(y)
+            if y != y_at:
+                if x != x_at:
+                    parts.append(f"H{x}")
+                parts.append(f"V{y}")
+                x_at, y_at = x, y
+        if x_at != num(xs[-1]):
+            parts.append(f"H{num(xs[-1])}")
+        self.path("".join(parts) + ("Z" if fill != "none" else ""), fill=fill,
+                  stroke=stroke, width=width)
 
     def circle(self, cx: float, cy: float, r: float, fill: str, *,
                stroke: str | None = None, width: float | None = None,
@@ -225,6 +251,36 @@ def date_ticks(first: date, last: date, most: int = 8) -> list[tuple[int, str]]:
     return out
 
 
+HOUR_STEPS = (1, 2, 3, 6, 12)
+
+
+def time_ticks(first: datetime, last: datetime, tz: tzinfo,
+               most: int = 7) -> list[tuple[float, str]]:
+    """Tick moments (POSIX seconds) and labels for a time axis from ``first`` to ``last``
+    (aware), on round local times of ``tz``: whole hours (1-12 apart; the date at the first
+    tick and at midnight), else local midnights as ``date_ticks`` spaces them."""
+    start, end = first.timestamp(), last.timestamp()
+    hours = (end - start) / 3600
+    step = next((h for h in HOUR_STEPS if hours / h < most), None)
+    if step is None:
+        local = first.astimezone(tz)
+        day = local.date() + timedelta(days=local.time() != time())  # the first midnight
+        moments = [(datetime.combine(date.fromordinal(o), time(), tz).timestamp(), text)
+                   for o, text in date_ticks(day, last.astimezone(tz).date(), most)]
+        return [(m, text) for m, text in moments if start <= m <= end]
+    # Every quarter hour, so that zones 30 or 45 minutes off UTC's hours get ticks too;
+    # stepped in UTC (aware arithmetic in ``tz`` would step wall time across a DST change).
+    moment = datetime.fromtimestamp(start - start % 900, UTC)
+    out = []
+    while (stamp := moment.timestamp()) <= end:
+        local = moment.astimezone(tz)
+        if stamp >= start and local.minute == 0 and local.hour % step == 0:
+            fmt = "%d %b %H:%M" if not out else ("%d %b" if local.hour == 0 else "%H:%M")
+            out.append((stamp, local.strftime(fmt)))
+        moment += timedelta(minutes=15)
+    return out
+
+
 def colour(stops: Sequence[str], t: float) -> str:
     """The colour at ``t`` (0-1, clipped) of the linear map through ``stops``."""
     t = min(1.0, max(0.0, t)) * (len(stops) - 1)
@@ -247,11 +303,14 @@ def spines(c: Canvas, f: Frame) -> None:
 
 def x_axis(c: Canvas, f: Frame, ticks: Iterable[tuple[float, str]], *,
            rotate: bool = False, label: str = "") -> None:
-    """Ticks and their labels under the box; ``rotate``: labels at 45 degrees."""
+    """Ticks and their labels under the box; ``rotate``: labels at 45 degrees. A tick
+    labelled "" is a mark alone (an axis shared with the plot beside)."""
     marks = []
     for value, text in ticks:
         x = f.x(value)
         marks.append(f"M{num(x)} {num(f.bottom)}v{num(TICK)}")
+        if not text:
+            continue
         if rotate:
             c.text(x + 2, f.bottom + TICK + 4, text, anchor="end", rotate=-45)
         else:
@@ -268,7 +327,8 @@ def y_axis(c: Canvas, f: Frame, ticks: Iterable[tuple[float, str]], *,
     for value, text in ticks:
         y = f.y(value)
         marks.append(f"M{num(f.left)} {num(y)}h{num(-TICK)}")
-        c.text(f.left - TICK - 2, y, text, anchor="end")
+        if text:
+            c.text(f.left - TICK - 2, y, text, anchor="end")
     if marks:
         c.path("".join(marks), stroke=INK, width=0.8)
     if label:
@@ -289,13 +349,70 @@ def number_ticks(lo: float, hi: float, most: int = 6, *, integer: bool = False,
     return [(v, tick_label(v, values)) for v in values]
 
 
+def extent(grid: Sequence[Sequence[float]]) -> tuple[float, float]:
+    """The smallest and largest value of a grid (rows of numbers)."""
+    values = [v for row in grid for v in row]
+    return min(values), max(values)
+
+
+def heatmap(c: Canvas, f: Frame, grid, stops: Sequence[str], texts) -> tuple[float, float]:
+    """``grid`` (rows from the top) as cells filling the box, coloured by ``stops`` from
+    its smallest to its largest value; ``texts(i, j, share)`` gives a cell's text and its
+    colour, or None (``share``: the value's place, 0-1, in that range). Sets the frame's
+    range to the cells (cell (i, j) centred on x=j, y=i). Returns the range."""
+    lo, hi = extent(grid)
+    rows, cols = len(grid), len(grid[0])
+    f.x0, f.x1, f.y0, f.y1 = -0.5, cols - 0.5, rows - 0.5, -0.5
+    cw, ch = f.width / cols, f.height / rows
+    for i, row in enumerate(grid):
+        for j, v in enumerate(row):
+            share = (v - lo) / (hi - lo) if hi > lo else 0.0
+            c.rect(f.left + j * cw, f.top + i * ch, cw, ch, colour(stops, share))
+            text = texts(i, j, share)
+            if text:
+                c.text(f.left + (j + 0.5) * cw, f.top + (i + 0.5) * ch, text[0], size=7,
+                       anchor="middle", fill=text[1])
+    return lo, hi
+
+
+def hbars(c: Canvas, f: Frame, values: Sequence[float], fill: str, *,
+          starts: Sequence[float] | None = None, thickness: float = 0.8,
+          offset: float = 0.0) -> None:
+    """A horizontal bar per row i (centred on y=i+``offset``) from ``starts[i]`` (0) to
+    that plus ``values[i]``; rows of 0 draw nothing."""
+    for i, value in enumerate(values):
+        if not value:
+            continue
+        start = starts[i] if starts is not None else 0.0
+        top, bottom = f.y(i + offset - thickness / 2), f.y(i + offset + thickness / 2)
+        c.rect(f.x(start), top, f.x(start + value) - f.x(start), bottom - top, fill)
+
+
+def series(c: Canvas, points: Sequence[tuple[float, float | None]], stroke: str, *,
+           width: float = 1.5, marker: float = 1.5) -> None:
+    """A line with a dot at each point (canvas coordinates); a point whose y is None
+    breaks the line, as matplotlib leaves a gap for a missing value."""
+    run: list[tuple[float, float]] = []
+    for x, y in [*points, (0.0, None)]:
+        if y is not None:
+            run.append((x, y))
+            continue
+        if len(run) > 1:
+            c.line(run, stroke=stroke, width=width)
+        for px, py in run:
+            c.circle(px, py, marker, stroke)
+        run = []
+
+
 @dataclass(frozen=True)
 class Entry:
-    """A legend entry: a colour, its label, drawn as a square ("bar") or a line."""
+    """A legend entry: a colour and its label, drawn as a square ("bar"), a line with a
+    dot ("line", as ``series``) or a plain line ("rule"; ``dash`` as ``Canvas.path``)."""
 
     colour: str
     label: str
     kind: str = "bar"
+    dash: str | None = None
 
 
 LEGEND_ROW = 12.0
@@ -314,16 +431,25 @@ def legend_rows(entries: Sequence[Entry], width: float, size: float = 8.0) -> li
     return rows if rows[0] else []
 
 
+def legend_above(entries: Sequence[Entry], width: float) -> tuple[list[list], float]:
+    """A legend for above the axes of a ``width``-inch plot: its rows and the points
+    they take (``chart``'s ``top``)."""
+    rows = legend_rows(entries, (width - 1.5) * PT)
+    return rows, len(rows) * LEGEND_ROW + 4
+
+
 def legend(c: Canvas, left: float, top: float, rows: list[list], size: float = 8.0) -> None:
     """The legend's rows from (left, top), above the axes."""
     for n, row in enumerate(rows):
         y = top + n * LEGEND_ROW + LEGEND_ROW / 2
         for x, entry in row:
-            if entry.kind == "line":
-                c.line([(left + x, y), (left + x + 12, y)], stroke=entry.colour, width=1.5)
-                c.circle(left + x + 6, y, 1.5, entry.colour)
-            else:
+            if entry.kind == "bar":
                 c.rect(left + x + 2, y - 4, 8, 8, entry.colour)
+            else:
+                c.line([(left + x, y), (left + x + 12, y)], stroke=entry.colour, width=1.5,
+                       dash=entry.dash)
+            if entry.kind == "line":
+                c.circle(left + x + 6, y, 1.5, entry.colour)
             c.text(left + x + 16, y, entry.label, size=size)
 
 

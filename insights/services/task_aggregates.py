@@ -108,6 +108,19 @@ def same_name(a: str, b: str) -> bool:
 
 
 # --- queries -----------------------------------------------------------------------
+class UTCHour(TruncHour):
+    """The UTC hour a datetime falls in. On SQLite by its own strftime: Django's TruncHour
+    there is a Python function called for every row (70 ms for a task of 14,000 labels,
+    the page's slowest query); other databases truncate natively."""
+
+    def __init__(self, expression):
+        super().__init__(expression, tzinfo=UTC)
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.lhs)  # stored as UTC text: "YYYY-MM-DD HH:MM:SS"
+        return f"strftime(%s, {sql})", ("%Y-%m-%d %H:00:00", *params)
+
+
 def _annotators(labelled) -> list[AnnotatorRow]:
     """Per-annotator counts, medians and agreement (three GROUP BY queries)."""
     rows = {
@@ -150,7 +163,7 @@ def task_insights(task: Task) -> TaskInsights:
     totals = annotations.aggregate(
         total=Count("id"), labelled=Count("id", filter=Q(labelled_at__isnull=False)))
     labelled = annotations.filter(labelled_at__isnull=False)
-    hourly = list(labelled.annotate(hour=TruncHour("labelled_at", tzinfo=UTC))
+    hourly = list(labelled.annotate(hour=UTCHour("labelled_at"))
                   .values_list("hour").annotate(n=Count("id")).order_by("hour"))
     return TaskInsights(
         task=task, tz=timezone.get_default_timezone(), total=totals["total"],

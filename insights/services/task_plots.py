@@ -1,25 +1,41 @@
-"""Plots of a task's annotation page and of its classifier page (see plotting.Plot)."""
+"""Plots of a task's annotation page (see plotting.Plot): ``svg`` draws the page and the
+SVG download (insights.services.svg), ``draw`` the PNG download (matplotlib)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from . import svg
 from .plotting import (
     AI_COLOUR,
     VERIFIED_COLOUR,
+    WIDTH,
     Plot,
     empty,
     figure,
     fit,
+    height,
     label,
     mpl,
     plot_dict,
     ratio_cell,
+    short,
 )
+from .svg import Canvas, Entry
 from .task_aggregates import TaskInsights
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+NOTHING_LABELLED = "No cluster of this task is labelled yet"
+HOUR = timedelta(hours=1)
+DASHED = "5 2"
+NO_ANNOTATORS = "Nobody has labelled a cluster of this task yet"
+NO_SUGGESTIONS = "No labelled cluster of this task carried an AI suggestion"
+SPEED_AXIS = "clusters per hour of measured labelling time"
+AGREEMENT_AXIS = "% of clusters with an AI suggestion where the annotator gave that label"
+
 
 def _time_axis(ax, tz) -> None:
     mdates = mpl().dates
@@ -44,7 +60,7 @@ def progress_figure(ins: TaskInsights) -> Figure:
     fig = figure(minimum=3.2)
     rows = ins.progress
     if not rows:
-        return empty(fig, "No cluster of this task is labelled yet")
+        return empty(fig, NOTHING_LABELLED)
     ax = fig.add_subplot()
     ends = [_days(hour) + 1 / 24 for hour, _n, _done in rows]
     ax.step([_days(rows[0][0]), *ends], [0, *[done for _h, _n, done in rows]], where="post",
@@ -59,9 +75,50 @@ def progress_figure(ins: TaskInsights) -> Figure:
     return fig
 
 
+def _time_chart(ins: TaskInsights, top: float = 0.0) -> tuple[Canvas, svg.Frame]:
+    """A plot over the task's labelling hours, x axis drawn: from the first hour's start
+    to the last one's end (POSIX seconds), ticks on round times of the task's zone."""
+    c, f = svg.chart(WIDTH, height(minimum=3.2), ylabel=True, top=top)
+    first, last = ins.hourly[0][0], ins.hourly[-1][0] + HOUR
+    f.x0, f.x1 = first.timestamp(), last.timestamp()
+    svg.x_axis(c, f, svg.time_ticks(first, last, ins.tz), label=f"time ({ins.tz})")
+    return c, f
+
+
+def progress_svg(ins: TaskInsights) -> Canvas:
+    rows = ins.progress
+    size = (WIDTH, height(minimum=3.2))
+    if not rows:
+        return svg.empty(*size, NOTHING_LABELLED)
+    legend, room = svg.legend_above(
+        [Entry(VERIFIED_COLOUR, "labelled", "rule"),
+         Entry(AI_COLOUR, f"task clusters ({ins.total})", "rule", DASHED)], WIDTH)
+    c, f = _time_chart(ins, room)
+    f.y1 = max(ins.total, rows[-1][2]) * 1.05 or 1.0
+    # Clusters labelled by the end of each hour: 0 until the first hour's end.
+    xs = [f.x(rows[0][0].timestamp())] + [f.x((hour + HOUR).timestamp()) for hour, _n, _d in rows]
+    c.steps(xs, [f.y(0)] + [f.y(done) for _h, _n, done in rows], stroke=VERIFIED_COLOUR,
+            width=1.5)
+    c.line([(f.left, f.y(ins.total)), (f.right, f.y(ins.total))], stroke=AI_COLOUR,
+           width=1.5, dash=DASHED)
+    svg.spines(c, f)
+    svg.y_axis(c, f, svg.number_ticks(0, f.y1, integer=True), label="clusters labelled")
+    svg.legend(c, f.left, f.top - room, legend)
+    return c
+
+
 def hourly_table(ins: TaskInsights):
     return (["hour_start", "clusters_labelled"],
             [(hour.astimezone(ins.tz).isoformat(), n) for hour, n in ins.hourly])
+
+
+def _hour_counts(ins: TaskInsights) -> list[int]:
+    """Clusters labelled in every hour from the first to the last (quiet hours 0)."""
+    first = ins.hourly[0][0]
+    counts = [0] * (int((ins.hourly[-1][0] - first).total_seconds()) // 3600 + 1)
+    for hour, n in ins.hourly:
+        counts[int((hour - first).total_seconds()) // 3600] = n
+    return counts
 
 
 def hourly_figure(ins: TaskInsights) -> Figure:
@@ -69,13 +126,10 @@ def hourly_figure(ins: TaskInsights) -> Figure:
     a bar per hour would be thousands of shapes for a task labelled over months."""
     fig = figure(minimum=3.2)
     if not ins.hourly:
-        return empty(fig, "No cluster of this task is labelled yet")
+        return empty(fig, NOTHING_LABELLED)
     ax = fig.add_subplot()
-    first = ins.hourly[0][0]
-    counts = [0] * (int((ins.hourly[-1][0] - first).total_seconds()) // 3600 + 1)
-    for hour, n in ins.hourly:
-        counts[int((hour - first).total_seconds()) // 3600] = n
-    start = _days(first)
+    counts = _hour_counts(ins)
+    start = _days(ins.hourly[0][0])
     ax.stairs(counts, [start + i / 24 for i in range(len(counts) + 1)], fill=True,
               color=VERIFIED_COLOUR)
     ax.yaxis.set_major_locator(mpl().MaxNLocator(integer=True))
@@ -83,6 +137,21 @@ def hourly_figure(ins: TaskInsights) -> Figure:
     _time_axis(ax, ins.tz)
     fit(fig, ylabel=True)
     return fig
+
+
+def hourly_svg(ins: TaskInsights) -> Canvas:
+    """One filled staircase over every hour, as ``hourly_figure``."""
+    if not ins.hourly:
+        return svg.empty(WIDTH, height(minimum=3.2), NOTHING_LABELLED)
+    counts = _hour_counts(ins)
+    c, f = _time_chart(ins)
+    f.y1 = 1.05 * max(counts) or 1.0
+    edges = [f.x(f.x0 + 3600 * i) for i in range(len(counts) + 1)]
+    c.steps([edges[0], *edges], [f.y(0), *map(f.y, counts), f.y(0)], fill=VERIFIED_COLOUR)
+    svg.spines(c, f)
+    svg.y_axis(c, f, svg.number_ticks(0, f.y1, integer=True),
+               label="clusters labelled in the hour")
+    return c
 
 
 # --- annotators ---------------------------------------------------------------------------
@@ -101,21 +170,48 @@ def annotators_figure(ins: TaskInsights) -> Figure:
     rows = ins.annotators
     fig = figure(len(rows), per_row=0.4)
     if not rows:
-        return empty(fig, "Nobody has labelled a cluster of this task yet")
+        return empty(fig, NO_ANNOTATORS)
     ax = fig.add_subplot()
     names = [label(r.name) for r in rows]
     speeds = [r.clusters_per_hour or 0 for r in rows]
     ax.barh(range(len(rows)), speeds, color=VERIFIED_COLOUR)
     for y, r in enumerate(rows):
-        median = "–" if r.median_seconds is None else f"{r.median_seconds:.1f} s"
-        ax.text(speeds[y], y, f" {r.clusters} clusters, median {median}", va="center",
-                fontsize=7)
+        ax.text(speeds[y], y, f" {r.clusters} clusters, median {_median_text(r)}",
+                va="center", fontsize=7)
     ax.set_yticks(range(len(rows)), names)
     ax.invert_yaxis()
     ax.set_xlim(0, max(max(speeds), 1) * 1.45)
-    ax.set_xlabel("clusters per hour of measured labelling time")
+    ax.set_xlabel(SPEED_AXIS)
     fit(fig, names)
     return fig
+
+
+def _noted_bars(names: list[str], values: list[float], notes: list[str], x1: float,
+                xlabel: str) -> Canvas:
+    """A bar per name (the first on top), each with a note at its end."""
+    c, f = svg.chart(WIDTH, height(len(names), per_row=0.4), left=names)
+    f.x1, f.y0, f.y1 = x1, len(names) - 0.5, -0.5
+    svg.hbars(c, f, values, VERIFIED_COLOUR)
+    for i, (value, note) in enumerate(zip(values, notes, strict=True)):
+        c.text(f.x(value) + 3, f.y(i), note, size=7)
+    svg.spines(c, f)
+    svg.x_axis(c, f, svg.number_ticks(0, x1, room=f.width), label=xlabel)
+    svg.y_axis(c, f, list(enumerate(names)))
+    return c
+
+
+def _median_text(row) -> str:
+    return "–" if row.median_seconds is None else f"{row.median_seconds:.1f} s"
+
+
+def annotators_svg(ins: TaskInsights) -> Canvas:
+    rows = ins.annotators
+    if not rows:
+        return svg.empty(WIDTH, height(per_row=0.4), NO_ANNOTATORS)
+    speeds = [r.clusters_per_hour or 0 for r in rows]
+    return _noted_bars([short(r.name) for r in rows], speeds,
+                       [f"{r.clusters} clusters, median {_median_text(r)}" for r in rows],
+                       max(max(speeds), 1) * 1.45, SPEED_AXIS)
 
 
 def agreement_table(ins: TaskInsights):
@@ -129,7 +225,7 @@ def agreement_figure(ins: TaskInsights) -> Figure:
     rows = [r for r in ins.annotators if r.suggested]
     fig = figure(len(rows), per_row=0.4)
     if not rows:
-        return empty(fig, "No labelled cluster of this task carried an AI suggestion")
+        return empty(fig, NO_SUGGESTIONS)
     ax = fig.add_subplot()
     names = [label(r.name) for r in rows]
     shares = [100 * r.agreement for r in rows]
@@ -139,25 +235,33 @@ def agreement_figure(ins: TaskInsights) -> Figure:
     ax.set_yticks(range(len(rows)), names)
     ax.invert_yaxis()
     ax.set_xlim(0, 115)
-    ax.set_xlabel("% of clusters with an AI suggestion where the annotator gave that label")
+    ax.set_xlabel(AGREEMENT_AXIS)
     fit(fig, names)
     return fig
+
+
+def agreement_svg(ins: TaskInsights) -> Canvas:
+    rows = [r for r in ins.annotators if r.suggested]
+    if not rows:
+        return svg.empty(WIDTH, height(per_row=0.4), NO_SUGGESTIONS)
+    return _noted_bars([short(r.name) for r in rows], [100 * r.agreement for r in rows],
+                       [f"{r.agreed}/{r.suggested}" for r in rows], 115, AGREEMENT_AXIS)
 
 
 TASK_PLOTS = plot_dict(
     Plot("progress", "Progress",
          "Clusters labelled by the end of each hour, against the task's clusters.",
-         progress_table, progress_figure),
+         progress_table, progress_figure, progress_svg),
     Plot("per-hour", "Clusters per hour",
          "Clusters labelled in each clock hour (all annotators together).",
-         hourly_table, hourly_figure),
+         hourly_table, hourly_figure, hourly_svg),
     Plot("annotators", "Throughput per annotator",
          "Clusters per hour of measured time (from a cluster being shown to its label being "
          "saved; pauses between clusters are not counted), clusters labelled and the median "
-         "seconds per cluster.", annotators_table, annotators_figure),
+         "seconds per cluster.", annotators_table, annotators_figure, annotators_svg),
     Plot("agreement", "Agreement with the AI",
          "Of each annotator's clusters that carried a classifier suggestion, the share where "
          "the annotator gave the suggested label. Each cluster has one person's labels per "
          "task, so this compares people with the machine, not with each other.",
-         agreement_table, agreement_figure),
+         agreement_table, agreement_figure, agreement_svg),
 )

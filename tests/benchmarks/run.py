@@ -48,7 +48,9 @@ suggestion, 60% of images with a box):
 * ``matplotlib``: the same first view with the plots drawn by matplotlib, as the page
   did before (``Plot.svg`` unset: the drawing path PNG downloads still use).
 * ``task page``: the same survey's task (six annotators, 60% of clusters with a measured
-  time, suggestion scores 0.3-1): /insights/tasks/<id>/ and its classifier page.
+  time, suggestion scores 0.3-1): /insights/tasks/<id>/ and its classifier page, first
+  view and repeat as above, the same first view drawn by matplotlib, and the page's
+  aggregates alone (``numbers``: the queries and the Python over their rows).
 
 MegaDetector batch output (``--md-images`` images in nested folders, two boxes each and one
 under 0.05):
@@ -503,13 +505,58 @@ def _load() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def bench_insights(images: int, rounds: int = 5) -> None:
+def _matplotlib_firsts(client, url: str, rounds: int, plots: dict) -> list[float]:
+    """First views of ``url`` with ``plots`` drawn by matplotlib, as the pages did before
+    (``Plot.svg`` unset: the drawing path PNG downloads still use)."""
     from dataclasses import replace
+
+    ours = plots.copy()
+    plots.update({slug: replace(plot, svg=None) for slug, plot in ours.items()})
+    try:
+        return _page_times(client, url, rounds)[0]
+    finally:
+        plots.update(ours)
+
+
+def _numbers_time(make, rounds: int) -> float:
+    """The median time of ``make()``: a page's aggregates alone, without drawing."""
+    from statistics import median
+
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        make()
+        times.append(time.perf_counter() - start)
+    return median(times)
+
+
+def bench_task_pages(client, task, rounds: int) -> None:
+    """The task's annotation page and its classifier page: first view, repeat, matplotlib."""
+    from statistics import median
+
+    from insights.services.classifier_aggregates import classifier_insights
+    from insights.services.pages import CLASSIFIER_PLOTS, TASK_PLOTS
+    from insights.services.task_aggregates import task_insights
+
+    pages = (("tasks/{}/", TASK_PLOTS, lambda: task_insights(task)),
+             ("tasks/{}/classifier/", CLASSIFIER_PLOTS, lambda: classifier_insights(task)),
+             ("tasks/{}/classifier/?threshold=0.6", CLASSIFIER_PLOTS,
+              lambda: classifier_insights(task, 0.6)))
+    for path, plots, numbers in pages:
+        page = "/insights/" + path.format(task.pk)
+        firsts, repeats, queries, size = _page_times(client, page, rounds)
+        first, old = median(firsts), median(_matplotlib_firsts(client, page, rounds, plots))
+        print(f"task page    first {first:5.2f} s (min {min(firsts):4.2f})   repeat "
+              f"{median(repeats):5.2f} s   {queries} queries   {size / 1024:.0f} KiB   {page}")
+        print(f"  matplotlib first {old:5.2f} s   ours {old / first:4.1f}x faster; numbers "
+              f"alone {_numbers_time(numbers, rounds):5.2f} s")
+
+
+def bench_insights(images: int, rounds: int = 5) -> None:
     from statistics import median
 
     from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     from insights.services.pages import PLOTS
 
@@ -532,27 +579,14 @@ def bench_insights(images: int, rounds: int = 5) -> None:
         firsts, repeats, queries, size = _page_times(client, url + query, rounds)
         first, repeat = median(firsts), median(repeats)
         slowest = max(slowest, first)
-        ours = PLOTS.copy()
-        PLOTS.update({slug: replace(plot, svg=None) for slug, plot in ours.items()})
-        try:
-            old, _r, _q, _s = _page_times(client, url + query, rounds)
-        finally:
-            PLOTS.update(ours)
-        old = median(old)
+        old = median(_matplotlib_firsts(client, url + query, rounds, PLOTS))
         print(f"our page     first {first:5.2f} s (min {min(firsts):4.2f})   repeat {repeat:5.2f} s"
               f"   {queries} queries   {size / 1024:.0f} KiB   {query or '(no filter)'}")
         print(f"  matplotlib first {old:5.2f} s   ours {old / first:4.1f}x faster; "
               f"first view {first / 1.0:4.0%} of the 1 s target")
     print(f"our page vs naive ORM: {naive / slowest:5.1f}x faster "
           f"(slowest first view {slowest:.2f} s; target < 1 s); {_load()}")
-    for path in ("tasks/{}/", "tasks/{}/classifier/", "tasks/{}/classifier/?threshold=0.6"):
-        page = "/insights/" + path.format(task.pk)
-        with CaptureQueriesContext(connection) as ctx:
-            start = time.perf_counter()
-            response = client.get(page)
-            seconds = time.perf_counter() - start
-        assert response.status_code == 200, response.content[:500]
-        print(f"task page    {seconds:7.2f} s   {len(ctx.captured_queries)} queries   {page}")
+    bench_task_pages(client, task, rounds)
 
 
 def make_md_survey(count: int):

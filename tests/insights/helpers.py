@@ -1,5 +1,6 @@
 """A small survey built by hand for the insights tests (sites, cameras, clusters, labels)."""
 
+import sys
 from datetime import UTC, datetime, timedelta
 
 from accounts.taxonomy import Role
@@ -78,3 +79,12 @@ class SurveyBuilder:
             Label.objects.get(task=None if name in special else self.task, name=name)
             for name in names])
         return annotation
+
+
+def block_matplotlib(monkeypatch) -> None:
+    """From here on (to the test's end) importing matplotlib fails, and ``plotting.mpl``
+    forgets its cached import: whatever draws without an ImportError never used it."""
+    from insights.services import plotting
+
+    plotting.mpl.cache_clear()
+    monkeypatch.setitem(sys.modules, "matplotlib", None)

@@ -6,7 +6,6 @@ XML, escape user text, and put its shapes where the numbers say.
 
 import math
 import re
-import xml.etree.ElementTree as ET
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
@@ -18,10 +17,7 @@ from insights.services import svg
 from insights.services.aggregates import CameraOperation, Filters, SurveyInsights
 from insights.services.plots import PLOTS
 from insights.services.plotting import AI_COLOUR, GAP_COLOUR, VERIFIED_COLOUR, render
-
-NS = {"s": svg.SVG_NS}
-XSS = "<script>alert(1)</script>"
-NASTY = "Zebra & \"Grévy's\" <b>\x07"  # markup, quotes, an accent, a control character
+from tests.insights.svg_checks import NASTY, NS, XSS, boxes, moves, parse, texts
 
 
 def insights(species=("Zebra", "Lion"), site_name="Kopje", verified=None, ai=None,
@@ -47,28 +43,6 @@ def insights(species=("Zebra", "Lion"), site_name="Kopje", verified=None, ai=Non
         independent=independent, trap_nights={1: 11, 2: 0}, cameras=cameras, gap_days=7.0)
 
 
-def parse(text: str) -> ET.Element:
-    root = ET.fromstring(text)
-    assert root.tag == f"{{{svg.SVG_NS}}}svg"
-    assert float(root.get("width").removesuffix("pt")) > 200
-    assert float(root.get("height").removesuffix("pt")) > 100
-    return root
-
-
-def texts(root) -> list[str]:
-    return ["".join(t.itertext()) for t in root.iterfind(".//s:text", NS)]
-
-
-def boxes(root, fill) -> list[tuple[float, float, float, float]]:
-    """(x, y, width, height) of the rectangles (M x y h w v h h -w Z) filled with ``fill``."""
-    found = []
-    for path in root.iterfind(".//s:path", NS):
-        m = re.fullmatch(r"M(\S+) (\S+)h(\S+)v(\S+)h\S+Z", path.get("d"))
-        if m and path.get("fill") == fill:
-            found.append(tuple(float(v) for v in m.groups()))
-    return found
-
-
 # --- the writer ------------------------------------------------------------------------
 def test_text_is_escaped_and_forbidden_characters_dropped():
     c = svg.Canvas(100, 50)
@@ -78,6 +52,38 @@ def test_text_is_escaped_and_forbidden_characters_dropped():
     assert "<script>" not in out and "<b>" not in out and "\x07" not in out
     root = parse(out.replace('width="100pt" height="50pt"', 'width="300pt" height="150pt"'))
     assert texts(root) == ["Zebra & \"Grévy's\" <b>", XSS]
+
+
+def test_steps_hold_each_value_until_the_next_x_and_merge_equal_runs():
+    c = svg.Canvas(300, 150)
+    c.steps([0, 10, 20, 30, 40], [5, 5, 7, 7, 9], stroke=svg.INK)
+    c.steps([0, 0, 10, 20, 30], [50, 40, 40, 45, 50], fill="#00ff00")
+    line, area = [p.get("d") for p in parse(c.document()).iterfind(".//s:path", NS)]
+    assert moves(line) == [("M", 0), ("M", 5), ("H", 20), ("V", 7), ("H", 40), ("V", 9)]
+    assert area.endswith("Z")
+    assert moves(area) == [("M", 0), ("M", 50), ("V", 40), ("H", 20), ("V", 45), ("H", 30),
+                           ("V", 50)]
+
+
+def test_series_leave_a_gap_for_missing_values():
+    c = svg.Canvas(300, 150)
+    svg.series(c, [(0, 1), (10, 2), (20, None), (30, 4), (40, 5), (50, None), (60, 7)], "#123456")
+    paths = list(parse(c.document()).iterfind(".//s:path", NS))
+    lines = [p.get("d") for p in paths if p.get("stroke") == "#123456"]
+    dots = [p for p in paths if p.get("fill") == "#123456"]
+    assert lines == ["M0 1L10 2", "M30 4L40 5"]  # the lone last point is a dot only
+    assert len(dots) == 5
+
+
+def test_dashed_lines_and_tick_marks_without_labels():
+    c = svg.Canvas(300, 150)
+    c.line([(0, 0), (10, 0)], dash="5 2")
+    f = svg.Frame(40, 10, 200, 100, y1=10)
+    svg.y_axis(c, f, [(0, ""), (5, ""), (10, "")])
+    root = parse(c.document())
+    assert root.find(".//s:path", NS).get("stroke-dasharray") == "5 2"
+    assert texts(root) == []  # three marks, no labels
+    assert root.findall(".//s:path", NS)[1].get("d").count("h") == 3
 
 
 def test_every_plot_is_valid_svg_and_escapes_user_names():
@@ -216,6 +222,37 @@ def test_date_ticks_from_days_to_months():
     # Every other month, on the first, the year named in January.
     assert [t for _o, t in year] == ["Jan 2024", "Mar", "May", "Jul", "Sep"]
     assert all(date.fromordinal(o).day == 1 for o, _t in year)
+
+
+NAIROBI = ZoneInfo("Africa/Nairobi")
+
+
+def _labels(first, hours, tz=NAIROBI):
+    return [t for _m, t in svg.time_ticks(first, first + timedelta(hours=hours), tz)]
+
+
+def test_time_ticks_on_round_local_hours_then_on_midnights():
+    six = datetime(2024, 1, 1, 3, tzinfo=UTC)  # 06:00 in Nairobi
+    assert _labels(six, 5) == ["01 Jan 06:00", "07:00", "08:00", "09:00", "10:00", "11:00"]
+    assert _labels(six, 20) == ["01 Jan 06:00", "09:00", "12:00", "15:00", "18:00", "21:00",
+                                "02 Jan"]
+    ticks = svg.time_ticks(six, six + timedelta(hours=20), NAIROBI)
+    assert ticks[1][0] - ticks[0][0] == 3 * 3600  # POSIX seconds
+    # Over days: local midnights (none before the first moment), the year named first.
+    assert _labels(six, 24 * 6) == ["02 Jan 2024", "03 Jan", "04 Jan", "05 Jan", "06 Jan",
+                                    "07 Jan"]
+    days = svg.time_ticks(six, six + timedelta(days=6), NAIROBI)
+    assert all(datetime.fromtimestamp(m, NAIROBI).hour == 0 for m, _t in days)
+    assert _labels(six, 24 * 400)[:2] == ["Mar 2024", "May"]
+
+
+def test_time_ticks_in_zones_off_the_hour_and_across_a_clock_change():
+    ticks = svg.time_ticks(datetime(2024, 1, 1, 3, tzinfo=UTC),
+                           datetime(2024, 1, 1, 9, tzinfo=UTC), ZoneInfo("Asia/Kolkata"))
+    assert [t for _m, t in ticks][:3] == ["01 Jan 09:00", "10:00", "11:00"]  # UTC+5:30
+    # London's clocks go forward at 01:00 on 31 March 2024: no 01:00, two hours to 03:00.
+    london = _labels(datetime(2024, 3, 30, 20, tzinfo=UTC), 20, ZoneInfo("Europe/London"))
+    assert london[:3] == ["30 Mar 21:00", "31 Mar", "03:00"]
 
 
 def test_colour_map_ends_and_middle():

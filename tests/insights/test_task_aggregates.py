@@ -95,6 +95,31 @@ def test_task_insights_progress_and_hours(annotated):
     assert rows[1] == ("2024-05-02T10:00:00+00:00", 3, 4, 7)
 
 
+def test_utc_hour_buckets_as_django_truncates(db):
+    """UTCHour (strftime on SQLite, TruncHour elsewhere) agrees with TruncHour at the
+    edges of hours and days, fractions of a second included."""
+    from django.db.models import Count
+    from django.db.models.functions import TruncHour
+
+    from annotation.models import ClusterAnnotation
+    from insights.services.task_aggregates import UTCHour
+
+    b = SurveyBuilder()
+    edges = [at(10, 59) + timedelta(seconds=59, microseconds=999999), at(11), at(11, 0.5),
+             at(23, 59) + timedelta(seconds=59.5), at(24)]
+    for n, when in enumerate(edges):
+        b.label(b.cluster("A", at(0, n), None), "Zebra", at=when)
+    labelled = ClusterAnnotation.objects.filter(task=b.task).order_by()
+
+    def buckets(hour):
+        return list(labelled.annotate(hour=hour).values_list("hour").annotate(n=Count("id"))
+                    .order_by("hour"))
+
+    assert buckets(UTCHour("labelled_at")) == buckets(TruncHour("labelled_at", tzinfo=UTC))
+    assert buckets(UTCHour("labelled_at")) == [(at(10), 1), (at(11), 2), (at(23), 1),
+                                               (at(24), 1)]
+
+
 def test_task_insights_throughput_and_agreement_per_annotator(annotated):
     by_name = {r.name: r for r in task_insights(annotated.task).annotators}
     alice, bob, imported = by_name["alice"], by_name["bob"], by_name[NO_ANNOTATOR]

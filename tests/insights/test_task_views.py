@@ -17,7 +17,8 @@ from insights.services.classifier_plots import CLASSIFIER_PLOTS
 from insights.services.task_plots import TASK_PLOTS
 from surveys.models import Cluster
 from tests.factories import OrganisationFactory, member
-from tests.insights.helpers import T0, SurveyBuilder
+from tests.insights.helpers import T0, SurveyBuilder, block_matplotlib
+from tests.insights.svg_checks import parse, texts
 
 pytestmark = pytest.mark.django_db
 XSS = "<script>alert(1)</script>"
@@ -152,6 +153,42 @@ def test_user_text_is_escaped_and_csv_cells_are_not_formulas(client):
     csv_text = client.get(
         f"/insights/tasks/{b.task.pk}/classifier/precision-recall.csv").content.decode()
     assert "'=HYPERLINK" in csv_text
+
+
+def test_user_names_are_text_in_every_svg_download(client):
+    """Label, class and annotator names reach the hand-written SVG of every plot of both
+    pages: each download is well-formed XML with the names as text, never as markup."""
+    b = small_task()
+    Label.objects.filter(task=b.task, name="Zebra").update(name=XSS)
+    Cluster.objects.filter(survey=b.survey, suggestion="Zebra").update(suggestion=XSS)
+    get_user_model().objects.filter(username="ann").update(username=XSS)
+    client.force_login(b.admin)
+    base = f"/insights/tasks/{b.task.pk}/"
+    for prefix, plots in ((base, TASK_PLOTS), (f"{base}classifier/", CLASSIFIER_PLOTS)):
+        for slug in plots:
+            svg = client.get(f"{prefix}{slug}.svg").content.decode()
+            assert XSS not in svg and "<script" not in svg, slug
+            shown = texts(parse(svg))
+            if slug in ("annotators", "agreement", "precision-recall", "threshold"):
+                assert any(t.startswith(XSS) for t in shown), (slug, shown)
+            if slug == "confusion":  # the human label (row) and the answer (column)
+                assert shown.count(XSS) == 2, shown
+
+
+@pytest.mark.parametrize("path", ["", "classifier/?threshold=0.5"])
+def test_pages_and_svg_downloads_are_drawn_without_matplotlib(client, monkeypatch, path):
+    b = small_task()
+    grow(b)
+    client.force_login(b.admin)
+    plots = CLASSIFIER_PLOTS if path else TASK_PLOTS
+    prefix = f"/insights/tasks/{b.task.pk}/{'classifier/' if path else ''}"
+    block_matplotlib(monkeypatch)
+    body = client.get(f"/insights/tasks/{b.task.pk}/{path}").content.decode()
+    assert body.count('<svg class="insight-plot"') == len(plots)
+    for slug in plots:
+        parse(client.get(f"{prefix}{slug}.svg").content.decode())
+    with pytest.raises(ImportError):  # the PNG is still matplotlib's: blocked here
+        client.get(f"{prefix}{next(iter(plots))}.png")
 
 
 def test_task_admin_links_to_the_insights(client):

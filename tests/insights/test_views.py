@@ -14,7 +14,7 @@ from annotation.models import Label
 from insights.services.plots import PLOTS
 from surveys.models import Site
 from tests.factories import OrganisationFactory, member
-from tests.insights.helpers import T0, SurveyBuilder
+from tests.insights.helpers import T0, SurveyBuilder, block_matplotlib
 
 pytestmark = pytest.mark.django_db
 XSS = "<script>alert(1)</script>"
@@ -177,6 +177,19 @@ def test_site_and_camera_names_are_escaped_in_every_plot(client):
             assert shown.count(XSS) == 2  # the species and the site
         if slug == "operation":
             assert f"{XSS}/CAM&1" in shown
+
+
+def test_page_and_svg_downloads_are_drawn_without_matplotlib(client, monkeypatch):
+    b = small_survey()
+    client.force_login(b.admin)
+    block_matplotlib(monkeypatch)
+    base = f"/insights/surveys/{b.survey.pk}/"
+    body = client.get(base + "?interval=10&ai=on").content.decode()
+    assert body.count('<svg class="insight-plot"') == len(PLOTS)
+    for slug in PLOTS:
+        assert client.get(f"{base}{slug}.svg").content.startswith(b"<?xml"), slug
+    with pytest.raises(ImportError):  # the PNG is still matplotlib's: blocked here
+        client.get(base + "map.png")
 
 
 def test_species_names_with_dollars_are_text_not_mathtext(client):
