@@ -8,6 +8,8 @@ from core.progress import bar
 from surveys.selectors import organisation_named
 from training.services.train import (
     DEFAULT_INPUT_SIZE,
+    FINE_TUNE_LEARNING_RATE,
+    LEARNING_RATE,
     TrainOptions,
     check_training,
     do_train_classifier,
@@ -43,6 +45,9 @@ class Command(BaseCommand):
                             "small CNN for a few hundred crops).")
         parser.add_argument("--target-precision", type=float, default=0.9)
         parser.add_argument("--batch-size", type=int, default=32)
+        parser.add_argument("--learning-rate", type=float, help=f"Adam's learning rate "
+                            f"(default {LEARNING_RATE}; {FINE_TUNE_LEARNING_RATE} when "
+                            "fine-tuning).")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--out", help="Also write the model, label files and report "
                             "here (default: <data>/trained/<name>-<version>).")
@@ -57,7 +62,8 @@ class Command(BaseCommand):
                 base_weights=o["base_weights"], fine_tune=o["fine_tune"],
                 from_version=o["from_version"], input_size=o["input_size"],
                 target_precision=o["target_precision"], batch_size=o["batch_size"],
-                seed=o["seed"], architecture=o["architecture"])
+                seed=o["seed"], architecture=o["architecture"],
+                learning_rate=o["learning_rate"])
             plan = check_training(Path(o["data"]), options)
             out = Path(o["out"]) if o["out"] else (
                 Path(o["data"]) / "trained" / _slug(f"{plan.name}-{plan.version}"))
