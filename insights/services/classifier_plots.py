@@ -167,25 +167,22 @@ def confusion_svg(ins: ClassifierInsights) -> Canvas:
     values = [[grid[(h, a)] for a in cols] for h in rows]
     row_names = [short(_shown(ins, h)) for h in rows]
     col_names = [short(_shown(ins, a)) for a in cols]
-    c, f = svg.chart(*size, left=row_names, rotated=col_names, ylabel=True,
-                     right=svg.colorbar_room(*svg.extent(values)))
     dark = max(max(r) for r in values) / 2
 
     def texts(i, j, _share):
         n = values[i][j]
         return (str(n), "#ffffff" if n > dark else svg.INK) if n else None
 
-    lo, hi = svg.heatmap(c, f, values, svg.GREENS, texts)
-    for i, h in enumerate(rows):
-        if h in cols:  # the AI's answer is the human label
-            j = cols.index(h)
-            c.rect(f.x(j - 0.5), f.y(i - 0.5), f.x(j + 0.5) - f.x(j - 0.5),
-                   f.y(i + 0.5) - f.y(i - 0.5), "none", stroke=AI_COLOUR, width=1.5)
-    svg.spines(c, f)
-    svg.x_axis(c, f, list(enumerate(col_names)), rotate=True, label=_confusion_axis(ins))
-    svg.y_axis(c, f, list(enumerate(row_names)), label="human label")
-    svg.colorbar(c, f, svg.GREENS, lo, hi, "clusters")
-    return c
+    def agreements(c, f):  # outlined: the AI's answer is the human label
+        for i, h in enumerate(rows):
+            if h in cols:
+                j = cols.index(h)
+                c.rect(f.x(j - 0.5), f.y(i - 0.5), f.x(j + 0.5) - f.x(j - 0.5),
+                       f.y(i + 0.5) - f.y(i - 0.5), "none", stroke=AI_COLOUR, width=1.5)
+
+    return svg.heatmap_chart(size, values, row_names, col_names, svg.GREENS, texts, "clusters",
+                             xlabel=_confusion_axis(ins), ylabel="human label",
+                             marks=agreements)
 
 
 def curve_table(ins: ClassifierInsights):

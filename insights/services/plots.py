@@ -138,8 +138,6 @@ def species_sites_svg(ins: SurveyInsights) -> Canvas:
         return svg.empty(*size, NO_DETECTIONS)
     grid = [[ins.verified[(sid, s)] for sid, _n in sites] for s in species]
     names, site_names = [short(s) for s in species], [short(n) for _sid, n in sites]
-    c, f = svg.chart(*size, left=names, rotated=site_names,
-                     right=svg.colorbar_room(*svg.extent(grid)))
 
     def texts(i, j, share):
         v, a = grid[i][j], ins.ai_only[(sites[j][0], species[i])]
@@ -147,12 +145,8 @@ def species_sites_svg(ins: SurveyInsights) -> Canvas:
             return f"{v}" + (f"+{a}" if a else ""), "#ffffff" if share > 0.5 else svg.INK
         return None
 
-    lo, hi = svg.heatmap(c, f, grid, svg.GREENS, texts)
-    svg.spines(c, f)
-    svg.x_axis(c, f, list(enumerate(site_names)), rotate=True)
-    svg.y_axis(c, f, list(enumerate(names)))
-    svg.colorbar(c, f, svg.GREENS, lo, hi, "verified detections (cell: verified+AI-only)")
-    return c
+    return svg.heatmap_chart(size, grid, names, site_names, svg.GREENS, texts,
+                             "verified detections (cell: verified+AI-only)")
 
 
 # --- activity ------------------------------------------------------------------------------
@@ -269,19 +263,13 @@ def detection_rate_svg(ins: SurveyInsights) -> Canvas:
     values = {(r[0], r[1]): r[4] for r in rows}
     grid = [[values.get((col, s)) or 0.0 for col in columns] for s in species]
     names, column_names = [short(s) for s in species], [short(col) for col in columns]
-    c, f = svg.chart(*size, left=names, rotated=column_names,
-                     right=svg.colorbar_room(*svg.extent(grid)))
 
     def texts(i, j, _share):
         value = values.get((columns[j], species[i]))
         return (f"{value:.3g}", svg.INK) if value else None
 
-    lo, hi = svg.heatmap(c, f, grid, svg.YLORBR, texts)
-    svg.spines(c, f)
-    svg.x_axis(c, f, list(enumerate(column_names)), rotate=True)
-    svg.y_axis(c, f, list(enumerate(names)))
-    svg.colorbar(c, f, svg.YLORBR, lo, hi, "independent detections per 100 trap-nights")
-    return c
+    return svg.heatmap_chart(size, grid, names, column_names, svg.YLORBR, texts,
+                             "independent detections per 100 trap-nights")
 
 
 # --- camera operation ----------------------------------------------------------------------

@@ -375,6 +375,24 @@ def heatmap(c: Canvas, f: Frame, grid, stops: Sequence[str], texts) -> tuple[flo
     return lo, hi
 
 
+def heatmap_chart(size: tuple[float, float], grid, rows: Sequence[str], cols: Sequence[str],
+                  stops: Sequence[str], texts, scale_label: str, *, xlabel: str = "",
+                  ylabel: str = "", marks=None) -> Canvas:
+    """A chart of ``grid``'s cells (see ``heatmap``): ``rows`` named down the left, ``cols``
+    slanted under it, a colour scale labelled ``scale_label`` on the right; ``marks(c, f)``
+    draws over the cells, under the frame."""
+    c, f = chart(*size, left=rows, rotated=cols, ylabel=bool(ylabel),
+                 right=colorbar_room(*extent(grid)))
+    lo, hi = heatmap(c, f, grid, stops, texts)
+    if marks is not None:
+        marks(c, f)
+    spines(c, f)
+    x_axis(c, f, list(enumerate(cols)), rotate=True, label=xlabel)
+    y_axis(c, f, list(enumerate(rows)), label=ylabel)
+    colorbar(c, f, stops, lo, hi, scale_label)
+    return c
+
+
 def hbars(c: Canvas, f: Frame, values: Sequence[float], fill: str, *,
           starts: Sequence[float] | None = None, thickness: float = 0.8,
           offset: float = 0.0) -> None:
