@@ -13,9 +13,15 @@ Definitions (the page repeats them):
   database. Labels imported from elsewhere have no annotator and no measured time.
 * **Agreement with the AI**: of an annotator's labelled clusters that carried a classifier
   suggestion, the share where one of the annotator's labels is the suggestion (names
-  compared without case, the way translations match classes to labels). A cluster has one
-  set of labels per task and a relabel replaces it, so there is no second person's label
-  to compare with: this is agreement with the machine, not between people.
+  compared without case, the way translations match classes to labels). A cluster queued
+  for the AI check was queued because its labels lacked the suggestion: it counts as a
+  disagreement whatever a checker did to its labels afterwards (accepting the suggestion
+  replaces them, so they are no longer the annotator's).
+* **Kept on check**: the only second opinion a task stores is the AI check's (one set of
+  labels per cluster and task; a relabel replaces it). Of an annotator's clusters that
+  another person checked, the share whose labels that person kept (rejected the AI's
+  suggestion) rather than replacing them (accepted it, or gave other labels). The
+  sample is the clusters where the annotator and the AI disagreed, not a random one.
 """
 
 from __future__ import annotations
@@ -25,11 +31,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models import Count, F, Max, Min, Q, Sum
 from django.db.models.functions import Round, TruncHour
 from django.utils import timezone
 
 from annotation.models import ClusterAnnotation, Task
+from annotation.taxonomy import AI_VERDICTS, AiCheck
 
 NO_ANNOTATOR = "(no annotator recorded)"
 
@@ -48,6 +55,8 @@ class AnnotatorRow:
     last: datetime | None
     suggested: int = 0  # labelled clusters that carried an AI suggestion
     agreed: int = 0  # of those, one of the annotator's labels was the suggestion
+    checked: int = 0  # labelled clusters another person answered the AI check of
+    kept: int = 0  # of those, the checker kept the annotator's labels
 
     @property
     def clusters_per_hour(self) -> float | None:
@@ -56,6 +65,10 @@ class AnnotatorRow:
     @property
     def agreement(self) -> float | None:
         return self.agreed / self.suggested if self.suggested else None
+
+    @property
+    def kept_share(self) -> float | None:
+        return self.kept / self.checked if self.checked else None
 
 
 @dataclass
@@ -123,14 +136,17 @@ class UTCHour(TruncHour):
 
 def _annotators(labelled) -> list[AnnotatorRow]:
     """Per-annotator counts, medians and agreement (three GROUP BY queries)."""
+    by_another = Q(ai_check__in=AI_VERDICTS) & ~Q(checked_by=F("annotator"))
     rows = {
         aid: AnnotatorRow(aid, name or NO_ANNOTATOR, clusters, measured, seconds or 0.0,
-                          None, first, last, suggested)
-        for aid, name, clusters, measured, seconds, suggested, first, last in labelled
-        .values_list("annotator_id", "annotator__username")
+                          None, first, last, suggested, 0, checked, kept)
+        for aid, name, clusters, measured, seconds, suggested, checked, kept, first, last
+        in labelled.values_list("annotator_id", "annotator__username")
         .annotate(clusters=Count("id"), measured=Count("seconds_spent"),
                   seconds=Sum("seconds_spent"),
                   suggested=Count("id", filter=~Q(cluster__suggestion="")),
+                  checked=Count("id", filter=by_another),
+                  kept=Count("id", filter=by_another & Q(ai_check=AiCheck.REJECTED)),
                   first=Min("labelled_at"), last=Max("labelled_at")).order_by()
     }
     histograms: dict[int | None, Counter] = defaultdict(Counter)
@@ -141,7 +157,8 @@ def _annotators(labelled) -> list[AnnotatorRow]:
         histograms[aid][tenths] += n
     through = ClusterAnnotation.labels.through
     for aid, label, suggestion, n in (
-            through.objects.filter(clusterannotation__in=labelled.values("id"))
+            through.objects.filter(clusterannotation__in=labelled.values("id"),
+                                   clusterannotation__ai_check=AiCheck.NONE)
             .exclude(clusterannotation__cluster__suggestion="")
             .values_list("clusterannotation__annotator_id", "label__name",
                          "clusterannotation__cluster__suggestion")

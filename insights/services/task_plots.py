@@ -35,6 +35,9 @@ NO_ANNOTATORS = "Nobody has labelled a cluster of this task yet"
 NO_SUGGESTIONS = "No labelled cluster of this task carried an AI suggestion"
 SPEED_AXIS = "clusters per hour of measured labelling time"
 AGREEMENT_AXIS = "% of clusters with an AI suggestion where the annotator gave that label"
+NO_CHECKS = ("No labelled cluster of this task was checked by another person (launch the "
+             "task at the AI check level)")
+KEPT_AXIS = "% of clusters another person checked where the annotator's labels were kept"
 
 
 def _time_axis(ax, tz) -> None:
@@ -221,31 +224,57 @@ def agreement_table(ins: TaskInsights):
              for r in ins.annotators])
 
 
-def agreement_figure(ins: TaskInsights) -> Figure:
-    rows = [r for r in ins.annotators if r.suggested]
+def _share_figure(rows, part: str, whole: str, xlabel: str, nothing: str) -> Figure:
+    """A bar per annotator: ``part`` of ``whole`` (AnnotatorRow counts) as a share."""
+    rows = [r for r in rows if getattr(r, whole)]
     fig = figure(len(rows), per_row=0.4)
     if not rows:
-        return empty(fig, NO_SUGGESTIONS)
+        return empty(fig, nothing)
     ax = fig.add_subplot()
     names = [label(r.name) for r in rows]
-    shares = [100 * r.agreement for r in rows]
+    shares = [100 * getattr(r, part) / getattr(r, whole) for r in rows]
     ax.barh(range(len(rows)), shares, color=VERIFIED_COLOUR)
     for y, r in enumerate(rows):
-        ax.text(shares[y], y, f" {r.agreed}/{r.suggested}", va="center", fontsize=7)
+        ax.text(shares[y], y, f" {getattr(r, part)}/{getattr(r, whole)}", va="center",
+                fontsize=7)
     ax.set_yticks(range(len(rows)), names)
     ax.invert_yaxis()
     ax.set_xlim(0, 115)
-    ax.set_xlabel(AGREEMENT_AXIS)
+    ax.set_xlabel(xlabel)
     fit(fig, names)
     return fig
 
 
-def agreement_svg(ins: TaskInsights) -> Canvas:
-    rows = [r for r in ins.annotators if r.suggested]
+def _share_svg(rows, part: str, whole: str, xlabel: str, nothing: str) -> Canvas:
+    rows = [r for r in rows if getattr(r, whole)]
     if not rows:
-        return svg.empty(WIDTH, height(per_row=0.4), NO_SUGGESTIONS)
-    return _noted_bars([short(r.name) for r in rows], [100 * r.agreement for r in rows],
-                       [f"{r.agreed}/{r.suggested}" for r in rows], 115, AGREEMENT_AXIS)
+        return svg.empty(WIDTH, height(per_row=0.4), nothing)
+    return _noted_bars([short(r.name) for r in rows],
+                       [100 * getattr(r, part) / getattr(r, whole) for r in rows],
+                       [f"{getattr(r, part)}/{getattr(r, whole)}" for r in rows], 115, xlabel)
+
+
+def agreement_figure(ins: TaskInsights) -> Figure:
+    return _share_figure(ins.annotators, "agreed", "suggested", AGREEMENT_AXIS, NO_SUGGESTIONS)
+
+
+def agreement_svg(ins: TaskInsights) -> Canvas:
+    return _share_svg(ins.annotators, "agreed", "suggested", AGREEMENT_AXIS, NO_SUGGESTIONS)
+
+
+def kept_table(ins: TaskInsights):
+    return (["annotator", "clusters_labelled", "checked_by_another_person",
+             "labels_kept_on_check", "kept_share"],
+            [(r.name, r.clusters, r.checked, r.kept, ratio_cell(r.kept_share))
+             for r in ins.annotators])
+
+
+def kept_figure(ins: TaskInsights) -> Figure:
+    return _share_figure(ins.annotators, "kept", "checked", KEPT_AXIS, NO_CHECKS)
+
+
+def kept_svg(ins: TaskInsights) -> Canvas:
+    return _share_svg(ins.annotators, "kept", "checked", KEPT_AXIS, NO_CHECKS)
 
 
 TASK_PLOTS = plot_dict(
@@ -261,7 +290,13 @@ TASK_PLOTS = plot_dict(
          "seconds per cluster.", annotators_table, annotators_figure, annotators_svg),
     Plot("agreement", "Agreement with the AI",
          "Of each annotator's clusters that carried a classifier suggestion, the share where "
-         "the annotator gave the suggested label. Each cluster has one person's labels per "
-         "task, so this compares people with the machine, not with each other.",
+         "the annotator gave the suggested label (a cluster queued for the AI check counts "
+         "as a disagreement, whatever the check did to its labels).",
          agreement_table, agreement_figure, agreement_svg),
+    Plot("kept", "Kept on check",
+         "Of each annotator's clusters that another person checked at the AI check level, "
+         "the share where the checker kept the annotator's labels (rejected the AI) rather "
+         "than accepting the AI's label or giving others. Only clusters where the annotator "
+         "and the AI disagreed are checked, so this is agreement between people on the hard "
+         "cases, not on a random sample.", kept_table, kept_figure, kept_svg),
 )

@@ -99,6 +99,15 @@ def test_task_and_classifier_insights_draw_every_plot(server, tmp_path, monkeypa
         b.label(cluster, "Zebra" if n % 2 else "Lion", by=people[n % 2],
                 at=T0 + timedelta(minutes=25 * n), seconds=4.0 + n)
     b.label(b.cluster("A", T0 + timedelta(hours=9), None, suggestion="Zebra", score=0.9))
+    from annotation.models import ClusterAnnotation
+    from annotation.taxonomy import AiCheck
+
+    # Two of ann0's clusters answered at the AI-check level by ann1: one kept, one not.
+    firsts = ClusterAnnotation.objects.filter(task=b.task, annotator=people[0]).order_by("pk")
+    for verdict, pk in zip((AiCheck.REJECTED, AiCheck.ACCEPTED),
+                           firsts.values_list("pk", flat=True), strict=False):
+        ClusterAnnotation.objects.filter(pk=pk).update(ai_check=verdict, checked_by=people[1],
+                                                       checked_at=T0 + timedelta(hours=10))
     b.admin.username = "task-boss"
     b.admin.save(update_fields=["username"])
     from playwright.sync_api import sync_playwright

@@ -242,3 +242,47 @@ def test_suggestions_without_a_classifier_are_still_compared(judged):
     m = metrics_by_name(ins)
     assert set(m) == {"Zebra", "Lion"} and not m["Zebra"].in_classifier
     assert (m["Lion"].answered, m["Lion"].agreed) == (4, 2)
+
+
+# --- the AI check: agreement with the AI, and labels kept on check --------------------
+CHECKED = [  # (classifier suggestion, labels alice gave)
+    ("zebra", ["Zebra"]),   # agrees: never queued
+    ("zebra", ["Lion"]),    # the four below are queued for the AI check
+    ("lion", ["Zebra"]),
+    ("zebra", ["Lion"]),
+    ("lion", ["Zebra"]),
+]
+
+
+def test_the_ai_check_is_a_second_person_and_never_turns_a_disagreement_into_agreement(db):
+    """Through the real tagging and check services: alice labels, checks one cluster
+    herself (not a second opinion), carol checks three: accepts the AI, keeps alice's
+    labels, gives other labels."""
+    from annotation.services.ai_check import do_save_check
+    from annotation.services.leases import claim_next_cluster
+    from annotation.services.task_setup import do_launch_task
+    from annotation.taxonomy import AiCheck
+    from tests.annotation.helpers import ai_check_task, annotator_for, label
+
+    task, admin, alice, _clusters = ai_check_task(CHECKED)
+    do_launch_task(task, acting_user=admin)
+    carol = annotator_for(task, username="carol")
+
+    def check(user, verdict, labels=()):
+        annotation = claim_next_cluster(task, user)
+        do_save_check(task, user, annotation_id=annotation.pk, token=annotation.lease_token,
+                      verdict=verdict, label_ids=[label(task, n).pk for n in labels])
+
+    check(alice, AiCheck.REJECTED)
+    check(carol, AiCheck.ACCEPTED)  # her labels become the AI's: still a disagreement
+    check(carol, AiCheck.REJECTED)
+    check(carol, AiCheck.OTHER, ["Nothing"])
+    assert claim_next_cluster(task, carol) is None
+
+    (row,) = task_insights(task).annotators
+    assert row.annotator_id == alice.pk
+    assert (row.suggested, row.agreed) == (5, 1)
+    assert (row.checked, row.kept, row.kept_share) == (3, 1, 1 / 3)
+    from insights.services.task_plots import kept_table
+
+    assert kept_table(task_insights(task))[1] == [(alice.username, 5, 3, 1, 0.3333)]

@@ -33,9 +33,10 @@ from tests.insights.svg_checks import (
 H0 = datetime(2024, 5, 2, 6, tzinfo=UTC)
 
 
-def person(name, clusters, measured=0, seconds=0.0, median=None, suggested=0, agreed=0):
+def person(name, clusters, measured=0, seconds=0.0, median=None, suggested=0, agreed=0,
+           checked=0, kept=0):
     return AnnotatorRow(None, name, clusters, measured, seconds, median, H0, H0, suggested,
-                        agreed)
+                        agreed, checked, kept)
 
 
 def task_insights(hourly=((0, 2), (1, 3), (5, 5)), total=20, annotators=None) -> TaskInsights:
@@ -43,7 +44,7 @@ def task_insights(hourly=((0, 2), (1, 3), (5, 5)), total=20, annotators=None) ->
     if annotators is None:
         annotators = [person("alice", 30, 30, 3600.0, 12.0, suggested=20, agreed=15),
                       person("bob", 10, 10, 3600.0, 8.5),
-                      person(XSS, 5, suggested=4, agreed=1)]
+                      person(XSS, 5, suggested=4, agreed=1, checked=2, kept=1)]
     return TaskInsights(task=None, tz=ZoneInfo("Africa/Nairobi"), total=total,
                         labelled=sum(n for _h, n in hourly),
                         hourly=[(H0 + timedelta(hours=h), n) for h, n in hourly],
@@ -173,6 +174,19 @@ def test_agreement_bars_are_shares_of_suggested_clusters():
     assert [b[2] / per_cent for b in bars] == pytest.approx([75, 25], abs=0.05)
     shown = texts(root)
     assert "15/20" in shown and "1/4" in shown and "bob" not in shown
+
+
+def test_kept_bars_are_shares_of_clusters_another_person_checked():
+    rows = [person("alice", 30, checked=8, kept=6), person("bob", 10),
+            person(XSS, 5, checked=4, kept=1)]
+    root = parse(TASK_PLOTS["kept"].svg(task_insights(annotators=rows)).document())
+    left, _top, right, _bottom = axes_box(root)
+    bars = sorted(boxes(root, VERIFIED_COLOUR), key=lambda b: b[1])
+    assert len(bars) == 2  # nobody checked bob's clusters: not shown
+    per_cent = (right - left) / 115
+    assert [b[2] / per_cent for b in bars] == pytest.approx([75, 25], abs=0.05)
+    shown = texts(root)
+    assert "6/8" in shown and "1/4" in shown and XSS in shown and "bob" not in shown
 
 
 # --- the classifier page ---------------------------------------------------------------------
