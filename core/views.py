@@ -1,7 +1,6 @@
 from django.http import HttpResponseRedirect, JsonResponse
 from django.templatetags.static import static
-from django.views.decorators.cache import cache_control
-from django.views.decorators.cache import never_cache
+from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET
 
 from .health import health
