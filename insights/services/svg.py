@@ -1,4 +1,4 @@
-"""A small SVG writer for the insights pages: bars, lines, steps, cells, spans and points.
+"""A small SVG writer for the insights pages: bars, lines, cells, spans and points.
 
 matplotlib's figure machinery (artists, transforms, text layout, its SVG backend) costs
 50-500 ms a plot, and a page draws all of its plots (six on a survey's, four on a task's,
