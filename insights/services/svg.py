@@ -1,7 +1,7 @@
 """A small SVG writer for the insights pages: bars, lines, cells, spans and points.
 
 matplotlib's figure machinery (artists, transforms, text layout, its SVG backend) costs
-50-500 ms a plot, and a page draws all of its plots (six on a survey's, four on a task's,
+50-500 ms a plot, and a page draws all of its plots (six on a survey's, five on a task's,
 three on its classifier's) on its first view after the data changed. The plots are simple
 shapes on plain axes, which this module writes directly as SVG text, in about a
 millisecond each. matplotlib still draws the PNG downloads.
