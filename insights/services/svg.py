@@ -505,9 +505,13 @@ def colorbar(c: Canvas, f: Frame, stops: Sequence[str], lo: float, hi: float,
            rotate=90, size=7)
 
 
+EMPTY_HEIGHT = 0.8  # inches: a plot with nothing to show is a line, not a blank frame
+
+
 def empty(width: float, height: float, message: str) -> Canvas:
-    """A plot of ``width`` x ``height`` inches with nothing to show: the reason, centred."""
-    c = Canvas(width * PT, height * PT)
+    """A plot of ``width`` inches (and ``height``, at most EMPTY_HEIGHT) with nothing to
+    show: the reason, centred. A new survey's page is then short, not a column of blanks."""
+    c = Canvas(width * PT, min(height, EMPTY_HEIGHT) * PT)
     c.text(c.width / 2, c.height / 2, message, anchor="middle")
     return c
 

@@ -182,6 +182,7 @@ def test_empty_insights_say_why():
     for slug, plot in PLOTS.items():
         root = parse(plot.svg(ins).document())
         assert len(texts(root)) == 1 and texts(root)[0].startswith("No "), slug
+        assert float(root.get("height").removesuffix("pt")) <= 0.8 * 72, slug  # one line
 
 
 # --- scales ------------------------------------------------------------------------------

@@ -108,8 +108,10 @@ def test_empty_insights_say_why():
                                label_rows=Counter(), cluster_rows=Counter())
     for plots, made in ((TASK_PLOTS, ins), (CLASSIFIER_PLOTS, empty)):
         for slug, plot in plots.items():
-            shown = texts(parse(plot.svg(made).document()))
+            root = parse(plot.svg(made).document())
+            shown = texts(root)
             assert len(shown) == 1 and shown[0].startswith(("No ", "Nobody ")), slug
+            assert float(root.get("height").removesuffix("pt")) <= 0.8 * 72, slug
 
 
 # --- the task page -------------------------------------------------------------------------
