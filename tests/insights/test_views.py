@@ -107,6 +107,22 @@ def test_a_survey_nobody_labelled_says_how_to_see_the_ai_suggestions(client):
     assert 'id="insights-hint"' not in client.get(url).content.decode()
 
 
+def test_a_survey_without_task_or_classifier_says_what_to_do(client):
+    from annotation.models import Task
+    from classifiers.models import Classifier
+
+    b = SurveyBuilder()
+    b.cluster("A", T0, None)
+    Task.objects.filter(pk=b.task.pk).delete()
+    client.force_login(b.admin)
+    url = f"/insights/surveys/{b.survey.pk}/"
+    assert "no species classifier yet" in client.get(url).content.decode()
+    b.survey.classifier = Classifier.objects.create(name="S", version="1", classes=["zebra"])
+    b.survey.save(update_fields=["classifier"])
+    body = client.get(url).content.decode()
+    assert "only AI suggestions" in body and "no species classifier yet" not in body
+
+
 def test_filters_carry_into_the_download_links(client):
     b = small_survey()
     client.force_login(b.admin)
