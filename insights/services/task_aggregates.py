@@ -139,7 +139,7 @@ def _annotators(labelled) -> list[AnnotatorRow]:
     by_another = Q(ai_check__in=AI_VERDICTS) & ~Q(checked_by=F("annotator"))
     rows = {
         aid: AnnotatorRow(aid, name or NO_ANNOTATOR, clusters, measured, seconds or 0.0,
-                          None, first, last, suggested, 0, checked, kept)
+                          None, first, last, suggested=suggested, checked=checked, kept=kept)
         for aid, name, clusters, measured, seconds, suggested, checked, kept, first, last
         in labelled.values_list("annotator_id", "annotator__username")
         .annotate(clusters=Count("id"), measured=Count("seconds_spent"),
