@@ -1,6 +1,11 @@
+from zoneinfo import ZoneInfo
+
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
 from django.forms.models import BaseInlineFormSet
+from django.urls import reverse
+from django.utils.html import format_html
 
 from accounts.scoping import OrgScopedInline, OrgScopedModelAdmin
 from core.admin_filters import choices_without
@@ -8,8 +13,8 @@ from core.admin_filters import choices_without
 from .exceptions import AnnotationError
 from .models import ClusterAnnotation, Label, Task, Translation
 from .services.auto_label import do_auto_label, do_save_translations
-from .services.task_setup import do_launch_task, do_save_labels_of, do_save_task
-from .taxonomy import UNWIRED_TASK_STATUSES, TaggingLevel, hotkey_problem
+from .services.task_setup import do_launch_task, do_reopen_task, do_save_labels_of, do_save_task
+from .taxonomy import UNWIRED_TASK_STATUSES, TaggingLevel, TaskStatus, hotkey_problem
 
 
 class LabelFormSet(BaseInlineFormSet):
@@ -64,16 +69,24 @@ class TranslationInline(OrgScopedInline):
 
 @admin.register(Task)
 class TaskAdmin(OrgScopedModelAdmin):
-    list_display = ["name", "survey", "status", "created_at"]
+    list_display = ["name", "survey", "status", "created_at", "tagging_page"]
     list_filter = [("status", choices_without(*UNWIRED_TASK_STATUSES))]
     search_fields = ["name", "survey__name"]
     autocomplete_fields = ["survey"]
-    readonly_fields = ["status", "created_at"]
+    readonly_fields = ["status", "created_at", "tagging_page"]
     # batch_size stays hidden until work is handed out in batches.
-    fields = ["survey", "name", "status", "created_at", "tagging_level", "auto_label",
-              "label_people_vehicles"]
+    fields = ["survey", "name", "status", "tagging_page", "created_at", "tagging_level",
+              "auto_label", "label_people_vehicles"]
     inlines = [LabelInline, TranslationInline]
-    actions = ["launch", "auto_label_now"]
+    actions = ["launch", "reopen", "auto_label_now"]
+
+    @admin.display(description="Tagging page")
+    def tagging_page(self, task):
+        if task.pk is None:
+            return "-"
+        if task.status != TaskStatus.LAUNCHED:
+            return "not launched"
+        return format_html('<a href="{}">open</a>', reverse("tagging_page", args=[task.pk]))
 
     def get_inlines(self, request, obj):
         # Translations exist once the task does (made from the classifier's classes).
@@ -108,6 +121,21 @@ class TaskAdmin(OrgScopedModelAdmin):
             else:
                 self.message_user(request, f"{task} launched ({added} clusters).", messages.SUCCESS)
 
+    @admin.action(description="Re-open: let a finished task be launched again (labels kept)")
+    def reopen(self, request, queryset):
+        for task in queryset.select_related("survey", "survey__organisation"):
+            if task.status != TaskStatus.FINISHED:
+                self.message_user(request, f"{task} is not finished; nothing to re-open.",
+                                  messages.WARNING)
+                continue
+            try:
+                do_reopen_task(task, acting_user=request.user)
+            except AnnotationError as exc:
+                self.message_user(request, f"{task}: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"{task} re-opened: launch it when people should "
+                                  "label it again.", messages.SUCCESS)
+
     @admin.action(description="Auto-label: let the AI label open clusters it is sure of")
     def auto_label_now(self, request, queryset):
         for task in queryset.select_related("survey__classifier"):
@@ -123,8 +151,9 @@ class TaskAdmin(OrgScopedModelAdmin):
 
 @admin.register(ClusterAnnotation)
 class ClusterAnnotationAdmin(OrgScopedModelAdmin):
-    list_display = ["id", "task", "cluster", "annotator", "labelled_at", "auto_labelled",
-                    "ai_check"]
+    list_display = ["id", "task", "site", "cluster_start", "label_names", "annotator",
+                    "labelled_at", "auto_labelled", "ai_check"]
+    list_select_related = ["task__survey", "cluster__site", "annotator"]
     list_filter = ["task", "auto_labelled", "ai_check"]
     raw_id_fields = ["cluster"]
     readonly_fields = ["leased_to", "lease_expires_at", "offered_at", "seconds_spent",
@@ -133,3 +162,25 @@ class ClusterAnnotationAdmin(OrgScopedModelAdmin):
 
     def has_add_permission(self, request, *args):
         return False
+
+    def get_queryset(self, request):
+        # Labels in one query for the page, whatever its length (no N+1).
+        return super().get_queryset(request).prefetch_related(
+            Prefetch("labels", queryset=Label.objects.only("id", "name")))
+
+    @admin.display(description="Site", ordering="cluster__site__name")
+    def site(self, annotation):
+        return annotation.cluster.site.name
+
+    @admin.display(description="First image (camera's local time)", ordering="cluster__start")
+    def cluster_start(self, annotation):
+        start = annotation.cluster.start
+        if start is None:
+            return "no timestamp"
+        zone = annotation.task.survey.timezone
+        return f"{start.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M:%S} ({zone})"
+
+    @admin.display(description="Labels")
+    def label_names(self, annotation):
+        names = sorted(label.name for label in annotation.labels.all())
+        return ", ".join(names) if names else "not labelled yet"

@@ -76,15 +76,44 @@ def do_create_task(survey: Survey, *, name: str, labels: list[tuple[str, str]],
     return task
 
 
+def check_not_finished(task: Task) -> None:
+    """Raise AnnotationError when ``task`` is finished (launching it would offer its clusters).
+
+    A finished task holds labels people already gave, often outside TrapTagger
+    (a Camtrap DP import whose media files are not here): offering its
+    clusters again by mistake would show broken images. Re-opening is explicit.
+    """
+    if task.status == TaskStatus.FINISHED:
+        raise AnnotationError(
+            f"The task {task} is finished: its labels are recorded and its clusters are not "
+            "offered. Re-open it first (admin action 'Re-open') if people should label it again."
+        )
+
+
+def do_reopen_task(task: Task, *, acting_user) -> Task:
+    """Move a finished ``task`` back to draft, so that it can be launched again.
+
+    Needs the CHANGE capability on the task's survey. Labels are kept. A task
+    that is not finished is left as it is.
+    """
+    check_may_change(acting_user, task.survey, "re-open tasks")
+    if Task.objects.filter(pk=task.pk, status=TaskStatus.FINISHED).update(
+            status=TaskStatus.DRAFT):
+        task.status = TaskStatus.DRAFT
+    return task
+
+
 def do_launch_task(task: Task, *, acting_user) -> int:
     """Open ``task`` to annotators: one ClusterAnnotation per cluster of its survey.
 
-    The survey must be ready. With a classifier, its classes are translated
+    The survey must be ready and the task not finished (``check_not_finished``:
+    re-open it first). With a classifier, its classes are translated
     to the task's labels and the AI labels what it is sure of
     (services.auto_label). Safe to re-run: clusters already in the task are
     kept with their labels. Returns how many clusters were added. At the
     AI-check level: services.ai_check, returning how many clusters were queued.
     """
+    check_not_finished(task)
     if task.tagging_level == TaggingLevel.AI_CHECK:
         return do_launch_ai_check(task, acting_user=acting_user)
     check_may_change(acting_user, task.survey, "launch tasks")
