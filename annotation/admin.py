@@ -11,9 +11,16 @@ from accounts.scoping import OrgScopedInline, OrgScopedModelAdmin
 from core.admin_filters import choices_without
 
 from .exceptions import AnnotationError
+from .forms import TaskAdminForm
 from .models import ClusterAnnotation, Label, Task, Translation
 from .services.auto_label import do_auto_label, do_save_translations
-from .services.task_setup import do_launch_task, do_reopen_task, do_save_labels_of, do_save_task
+from .services.task_setup import (
+    do_add_labels,
+    do_launch_task,
+    do_reopen_task,
+    do_save_labels_of,
+    do_save_task,
+)
 from .taxonomy import UNWIRED_TASK_STATUSES, TaggingLevel, TaskStatus, hotkey_problem
 
 
@@ -41,7 +48,15 @@ class LabelInline(OrgScopedInline):
     fk_name = "task"
     formset = LabelFormSet
     extra = 3
-    fields = ["name", "hotkey", "exclusive"]
+    fields = ["name", "hotkey", "parent", "description", "exclusive"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "parent":  # a parent is one of this task's labels
+            task_id = request.resolver_match.kwargs.get("object_id")
+            field.queryset = field.queryset.filter(task_id=task_id) if task_id else \
+                field.queryset.none()
+        return field
 
 
 class TranslationInline(OrgScopedInline):
@@ -69,14 +84,20 @@ class TranslationInline(OrgScopedInline):
 
 @admin.register(Task)
 class TaskAdmin(OrgScopedModelAdmin):
+    form = TaskAdminForm
     list_display = ["name", "survey", "status", "created_at", "tagging_page"]
     list_filter = [("status", choices_without(*UNWIRED_TASK_STATUSES))]
     search_fields = ["name", "survey__name"]
     autocomplete_fields = ["survey"]
     readonly_fields = ["status", "created_at", "tagging_page"]
     # batch_size stays hidden until work is handed out in batches.
-    fields = ["survey", "name", "status", "tagging_page", "created_at", "tagging_level",
-              "auto_label", "label_people_vehicles"]
+    fieldsets = [
+        (None, {"fields": ["survey", "name", "status", "tagging_page", "created_at",
+                           "tagging_level", "auto_label", "label_people_vehicles"]}),
+        ("Add labels from", {"fields": ["label_template", "labels_csv", "copy_labels_from"],
+                             "description": "One source at a time; its labels are added to "
+                             "the rows below."}),
+    ]
     inlines = [LabelInline, TranslationInline]
     actions = ["launch", "reopen", "auto_label_now"]
 
@@ -92,8 +113,26 @@ class TaskAdmin(OrgScopedModelAdmin):
         # Translations exist once the task does (made from the classifier's classes).
         return self.inlines if obj is not None else [LabelInline]
 
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        tasks = self.get_queryset(request).select_related("survey")
+        if obj is not None:
+            tasks = tasks.exclude(pk=obj.pk)
+        form.base_fields["copy_labels_from"].queryset = tasks
+        return form
+
     def save_model(self, request, obj, form, change):
         do_save_task(obj, acting_user=request.user)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if form.label_specs:
+            try:
+                added = do_add_labels(form.instance, form.label_specs, acting_user=request.user)
+            except AnnotationError as exc:
+                self.message_user(request, f"No labels were added: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"{len(added)} label(s) added.", messages.SUCCESS)
 
     def save_formset(self, request, form, formset, change):
         if formset.model is Translation:

@@ -70,6 +70,8 @@ class Label(models.Model):
     )
     name = models.CharField(max_length=100)
     hotkey = models.CharField(max_length=1, blank=True)
+    description = models.CharField(
+        max_length=200, blank=True, help_text="Shown to annotators beside the label's button.")
     exclusive = models.BooleanField(
         default=False, help_text="Cannot be combined with other labels (e.g. Nothing)."
     )

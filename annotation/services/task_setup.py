@@ -10,21 +10,11 @@ from surveys.taxonomy import SurveyStatus
 
 from ..exceptions import AnnotationError, NotAllowed
 from ..models import ClusterAnnotation, Label, Task
-from ..taxonomy import TaggingLevel, TaskStatus, hotkey_problem
+from ..taxonomy import TaggingLevel, TaskStatus
 from .ai_check import do_launch_ai_check
 from .auto_label import do_auto_label, do_match_translations
 from .common import check_may_change, ensure_special_labels
-
-
-def check_new_labels(labels: list[tuple[str, str]]) -> None:
-    """Raise AnnotationError when top-level (name, hotkey) pairs break the hotkey rule."""
-    taken: dict[str, str] = {}
-    for name, hotkey in labels:
-        problem = hotkey_problem(hotkey, top_level=True, taken=taken, name=name)
-        if problem:
-            raise AnnotationError(problem)
-        if hotkey:
-            taken[hotkey.lower()] = name
+from .label_sets import LabelSpec, check_label_specs, labels_of_task
 
 
 def do_save_task(task: Task, *, acting_user) -> Task:
@@ -62,17 +52,20 @@ def do_save_labels_of(task: Task, labels: list[Label], deleted: list[Label], *,
         do_match_translations(task, acting_user=acting_user)
 
 
-def do_create_task(survey: Survey, *, name: str, labels: list[tuple[str, str]],
-                   acting_user) -> Task:
-    """Create a task with ``labels`` as (name, hotkey) pairs; validates every hotkey."""
-    check_new_labels(labels)
+def do_create_task(survey: Survey, *, name: str,
+                   labels: list[tuple[str, str]] | list[LabelSpec], acting_user) -> Task:
+    """Create a task with ``labels``: (name, hotkey) pairs at the top level, or LabelSpecs.
+
+    LabelSpecs (services.label_sets: a region template, a CSV file, another
+    task) may form a hierarchy. Every label is checked first
+    (``check_label_specs``: hotkeys per level, unique names); nothing is
+    written when one is refused. Raises AnnotationError, or NotAllowed.
+    """
+    specs = [spec if isinstance(spec, LabelSpec) else LabelSpec(*spec) for spec in labels]
+    check_label_specs(specs, source=f"The labels of the task “{name}”")
     with transaction.atomic():
         task = do_save_task(Task(survey=survey, name=name), acting_user=acting_user)
-        for label_name, hotkey in labels:
-            label = Label(task=task, name=label_name, hotkey=hotkey)
-            label.full_clean()
-            label.save()
-        do_match_translations(task, acting_user=acting_user)
+        do_add_labels(task, specs, acting_user=acting_user)
     return task
 
 
@@ -101,6 +94,57 @@ def do_reopen_task(task: Task, *, acting_user) -> Task:
             status=TaskStatus.DRAFT):
         task.status = TaskStatus.DRAFT
     return task
+
+
+BATCH_SIZE_RANGE = (1, 10_000)
+
+
+def do_set_launch_options(task: Task, *, acting_user, tagging_level: str | None = None,
+                          batch_size: int | None = None) -> Task:
+    """Set how ``task`` is launched: its tagging level and batch size (None: unchanged).
+
+    Needs the CHANGE capability on the task's survey. Raises AnnotationError
+    for a level that does not exist or a batch size outside 1–10,000.
+    """
+    check_may_change(acting_user, task.survey, "change how tasks are launched")
+    if tagging_level is not None and tagging_level not in TaggingLevel.values:
+        raise AnnotationError(f"There is no tagging level “{tagging_level}”; choose one of "
+                              + ", ".join(TaggingLevel.values) + ".")
+    low, high = BATCH_SIZE_RANGE
+    if batch_size is not None and not low <= batch_size <= high:
+        raise AnnotationError(f"The batch size must be between {low} and {high:,} "
+                              f"(it is {batch_size}).")
+    if tagging_level is not None:
+        task.tagging_level = tagging_level
+    if batch_size is not None:
+        task.batch_size = batch_size
+    Task.objects.filter(pk=task.pk).update(tagging_level=task.tagging_level,
+                                           batch_size=task.batch_size)
+    return task
+
+
+def do_add_labels(task: Task, specs: list[LabelSpec], *, acting_user) -> list[Label]:
+    """Add ``specs`` (services.label_sets) to ``task``'s labels, parents before children.
+
+    A spec's parent may be one of the task's labels already. The labels as
+    they would be together are checked first (``check_label_specs``); nothing
+    is written when one is refused. Needs the CHANGE capability on the survey.
+    """
+    check_may_change(acting_user, task.survey, "change labels")
+    existing = labels_of_task(task)
+    check_label_specs([*existing, *specs], source=f"The labels of the task “{task.name}”")
+    made = {label.name.lower(): label for label in Label.objects.filter(task=task)}
+    new = []
+    with transaction.atomic():
+        for spec in specs:
+            label = Label(task=task, name=spec.name, hotkey=spec.hotkey.lower(),
+                          description=spec.description,
+                          parent=made[spec.parent.lower()] if spec.parent else None)
+            label.save()
+            made[spec.name.lower()] = label
+            new.append(label)
+        do_match_translations(task, acting_user=acting_user)
+    return new
 
 
 def do_launch_task(task: Task, *, acting_user) -> int:
