@@ -56,8 +56,8 @@ def test_hotkeys_are_per_level_and_reserved_keys_only_at_the_top():
 
 
 def test_csv_labels_with_parents_and_errors_naming_file_and_line():
-    data = ("name,hotkey,parent,description\nBird,b,,All birds\nOwl,o,Bird,\n"
-            "Zebra,z,,\n\n").encode()
+    data = (b"name,hotkey,parent,description\nBird,b,,All birds\nOwl,o,Bird,\n"
+            b"Zebra,z,,\n\n")
     assert read_labels_csv("labels.csv", data) == [
         LabelSpec("Bird", "b", None, "All birds"), LabelSpec("Owl", "o", "Bird", ""),
         LabelSpec("Zebra", "z", None, "")]
