@@ -12,7 +12,7 @@ from core.admin_filters import choices_without
 
 from .exceptions import AnnotationError
 from .forms import TaskAdminForm
-from .models import ClusterAnnotation, Label, Task, Translation
+from .models import BulkAction, ClusterAnnotation, Label, Task, Translation
 from .services.auto_label import do_auto_label, do_save_translations
 from .services.task_setup import (
     do_add_labels,
@@ -85,14 +85,14 @@ class TranslationInline(OrgScopedInline):
 @admin.register(Task)
 class TaskAdmin(OrgScopedModelAdmin):
     form = TaskAdminForm
-    list_display = ["name", "survey", "status", "created_at", "tagging_page"]
+    list_display = ["name", "survey", "status", "created_at", "tagging_page", "explore"]
     list_filter = [("status", choices_without(*UNWIRED_TASK_STATUSES))]
     search_fields = ["name", "survey__name"]
     autocomplete_fields = ["survey"]
-    readonly_fields = ["status", "created_at", "tagging_page"]
+    readonly_fields = ["status", "created_at", "tagging_page", "explore"]
     # batch_size stays hidden until work is handed out in batches.
     fieldsets = [
-        (None, {"fields": ["survey", "name", "status", "tagging_page", "created_at",
+        (None, {"fields": ["survey", "name", "status", "tagging_page", "explore", "created_at",
                            "tagging_level", "auto_label", "label_people_vehicles"]}),
         ("Add labels from", {"fields": ["label_template", "labels_csv", "copy_labels_from"],
                              "description": "One source at a time; its labels are added to "
@@ -160,6 +160,13 @@ class TaskAdmin(OrgScopedModelAdmin):
             else:
                 self.message_user(request, f"{task} launched ({added} clusters).", messages.SUCCESS)
 
+    @admin.display(description="Clusters")
+    def explore(self, task):
+        if task.pk is None:
+            return "-"
+        return format_html('<a href="{}">explore</a>', reverse("annotation:explore",
+                                                              args=[task.pk]))
+
     @admin.action(description="Re-open: let a finished task be launched again (labels kept)")
     def reopen(self, request, queryset):
         for task in queryset.select_related("survey", "survey__organisation"):
@@ -223,3 +230,22 @@ class ClusterAnnotationAdmin(OrgScopedModelAdmin):
     def label_names(self, annotation):
         names = sorted(label.name for label in annotation.labels.all())
         return ", ".join(names) if names else "not labelled yet"
+
+
+@admin.register(BulkAction)
+class BulkActionAdmin(OrgScopedModelAdmin):
+    """The history of bulk labelling (explore page): read only."""
+
+    list_display = ["done_at", "task", "kind", "description", "count", "done_by"]
+    list_filter = ["kind"]
+    list_select_related = ["task__survey", "done_by"]
+    readonly_fields = ["task", "kind", "description", "count", "done_by", "done_at"]
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

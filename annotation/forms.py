@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from .exceptions import AnnotationError
+from .explore import STATES, ExploreFilters
 from .models import Task
 from .services.label_sets import (
     CSV_COLUMNS,
@@ -61,3 +62,70 @@ class TaskAdminForm(forms.ModelForm):
         except AnnotationError as exc:
             raise forms.ValidationError(str(exc)) from exc
         return data
+
+
+class ExploreForm(forms.Form):
+    """The explore page's filters (GET), checked into ``explore.ExploreFilters``."""
+
+    site = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    camera = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    since = forms.DateField(required=False, input_formats=["%Y-%m-%d"],
+                            widget=forms.DateInput(attrs={"type": "date"}),
+                            help_text="first day (camera's local time)")
+    until = forms.DateField(required=False, input_formats=["%Y-%m-%d"],
+                            widget=forms.DateInput(attrs={"type": "date"}),
+                            help_text="last day, included")
+    label = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    suggestion = forms.ChoiceField(required=False, label="AI class")
+    min_score = forms.FloatField(required=False, min_value=0, max_value=1,
+                                 label="AI confidence from",
+                                 widget=forms.NumberInput(attrs={"step": "0.01"}))
+    max_score = forms.FloatField(required=False, min_value=0, max_value=1, label="to",
+                                 widget=forms.NumberInput(attrs={"step": "0.01"}))
+    state = forms.ChoiceField(required=False, label="Labelled")
+
+    def __init__(self, data, *, choices: dict):
+        super().__init__(data)
+        self.fields["site"].choices = [("", "all sites"), *choices["sites"]]
+        self.fields["camera"].choices = [("", "all cameras"), *choices["cameras"]]
+        self.fields["label"].choices = [("", "any label"), *choices["labels"]]
+        self.fields["suggestion"].choices = [("", "any AI class"), *choices["suggestions"]]
+        self.fields["state"].choices = list(STATES.items())
+
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            self.add_error("until", f"{until} is before the first day {since}.")
+        return cleaned
+
+    def filters(self):
+        """The checked filters (the whole task while the form has errors)."""
+        if not self.is_valid():
+            return ExploreFilters()
+        d = self.cleaned_data
+        return ExploreFilters(site_id=d["site"], camera_id=d["camera"], since=d["since"],
+                              until=d["until"], label_id=d["label"],
+                              suggestion=d["suggestion"] or "", min_score=d["min_score"],
+                              max_score=d["max_score"], state=d["state"] or "")
+
+
+class AcceptForm(forms.Form):
+    """Accept every AI suggestion of one class above a confidence (bulk action)."""
+
+    suggestion = forms.CharField(max_length=100, label="AI class")
+    min_score = forms.FloatField(min_value=0, max_value=1, label="Confidence at least",
+                                 widget=forms.NumberInput(attrs={"step": "0.01"}))
+
+
+class RelabelForm(forms.Form):
+    """Give the selected clusters these labels (bulk action)."""
+
+    annotations = forms.TypedMultipleChoiceField(coerce=int, choices=(), required=True)
+    labels = forms.TypedMultipleChoiceField(coerce=int, choices=(), required=True)
+
+    def __init__(self, data, *, labels: list[tuple[int, str]]):
+        super().__init__(data)
+        self.fields["labels"].choices = labels
+        # Any id is accepted here; the service refuses ids of another task.
+        self.fields["annotations"].valid_value = lambda value: True

@@ -8,6 +8,7 @@ from .taxonomy import (
     NOTE_MAX_LENGTH,
     AiCheck,
     AutoLabelRule,
+    BulkKind,
     TaggingLevel,
     TaskStatus,
     hotkey_problem,
@@ -141,6 +142,9 @@ class ClusterAnnotation(models.Model):
         related_name="+",
     )
     checked_at = models.DateTimeField(null=True, blank=True)
+    # The bulk action (explore page, admin) that gave the labels, when it was one.
+    bulk_action = models.ForeignKey("BulkAction", on_delete=models.SET_NULL, null=True,
+                                    blank=True, related_name="+")
     # A Camtrap DP import's event-level human observation rows and the label ids they
     # became ({"observations": [...], "labels": [...]}); the export writes the rows again
     # while the labels are unchanged.
@@ -158,6 +162,51 @@ class ClusterAnnotation(models.Model):
 
     def __str__(self):
         return f"{self.task} / cluster {self.cluster_id}"
+
+
+class BulkAction(models.Model):
+    """One action that labelled many clusters of a task at once, as the history keeps it.
+
+    Each cluster it changed has a LabelChange with what it held before.
+    """
+
+    org_path = "task__survey__organisation"
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="bulk_actions")
+    kind = models.CharField(max_length=20, choices=BulkKind.choices)
+    description = models.CharField(max_length=300)
+    done_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                null=True, blank=True, related_name="+")
+    done_at = models.DateTimeField(auto_now_add=True)
+    count = models.PositiveIntegerField(default=0, help_text="Clusters labelled.")
+
+    objects = AccessQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-done_at", "-id"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.description}"
+
+
+class LabelChange(models.Model):
+    """What one cluster held before a bulk action replaced its labels."""
+
+    org_path = "action__task__survey__organisation"
+
+    action = models.ForeignKey(BulkAction, on_delete=models.CASCADE, related_name="changes")
+    annotation = models.ForeignKey(ClusterAnnotation, on_delete=models.CASCADE,
+                                   related_name="label_changes")
+    # {"labels": [names], "annotator": user id or None, "labelled_at": ISO time or None}
+    before = models.JSONField(default=dict)
+
+    objects = AccessQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["action", "annotation"]
+
+    def __str__(self):
+        return f"{self.action} / cluster annotation {self.annotation_id}"
 
 
 class Translation(models.Model):

@@ -41,6 +41,13 @@ class AiCheck(models.TextChoices):
     OTHER = "other", "Other labels given"
 
 
+class BulkKind(models.TextChoices):
+    """Actions that label many clusters at once (annotation.services.bulk)."""
+
+    ACCEPT_AI = "accept_ai", "Accepted AI suggestions"
+    RELABEL = "relabel", "Relabelled clusters"
+
+
 AI_VERDICTS = (AiCheck.ACCEPTED, AiCheck.REJECTED, AiCheck.OTHER)
 
 

@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/", include("traptagger.api")),
     path("admin/", admin.site.urls),
     path("insights/", include("insights.urls")),
+    path("explore/", include("annotation.urls")),
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
 ]
