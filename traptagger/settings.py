@@ -294,6 +294,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
         "control_folder": str(CELERY_BROKER_DIR / "control"),
         "store_processed": False,
+        # How often an idle worker looks for work; also bounds how long a stop waits.
+        "polling_interval": 0.2,
     }
     # The file-system transport has no broadcast: no remote control.
     CELERY_WORKER_ENABLE_REMOTE_CONTROL = False

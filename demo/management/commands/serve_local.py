@@ -6,8 +6,10 @@ three processes under systemd (deploy/).
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -25,6 +27,7 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=2)
 
     def handle(self, *args, host, port, demo, concurrency, **options):
+        check_port_free(host, port)
         python = sys.executable
         logs = settings.VAR_DIR / "logs"
         logs.mkdir(parents=True, exist_ok=True)
@@ -39,16 +42,14 @@ class Command(BaseCommand):
             return proc
 
         def stop(*_):
-            for proc in children:
-                if proc.poll() is None:
-                    proc.terminate()
-            for proc in children:
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop_all(children)
 
-        signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
+        def on_sigterm(*_):
+            # Stop from the main flow (its ``finally``), not in the handler: the handler
+            # may interrupt ``server.wait()``, which holds that process's wait lock.
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, on_sigterm)
         try:
             start("worker", [python, "-m", "celery", "-A", "traptagger", "worker",
                              "-Q", ",".join(QUEUES), "--concurrency", str(concurrency),
@@ -68,6 +69,7 @@ class Command(BaseCommand):
                 self._banner(host, port, result)
             server = start("daphne", [python, "-m", "daphne", "-b", host, "-p", str(port),
                                       "traptagger.asgi:application"])
+            wait_until_serving(server, host, port, logs / "daphne.log")
             self.stdout.write(f"Serving on http://{host}:{port}/ — press Ctrl+C to stop.")
             server.wait()
         except KeyboardInterrupt:
@@ -97,3 +99,69 @@ class Command(BaseCommand):
         lines += [f"  (passwords are kept in {settings.VAR_DIR / 'demo-credentials.json'})",
                   "=" * 72, ""]
         self.stdout.write("\n".join(lines))
+
+
+STARTUP_SECONDS = 120
+STOP_SECONDS = 3
+
+
+def check_port_free(host: str, port: int) -> None:
+    """CommandError naming the port when nothing could serve on it (before anything starts)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        # As the server will: a port left in TIME_WAIT by a stopped server is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise CommandError(
+                f"Cannot serve on {host}:{port}: {exc.strerror or exc}. Another program "
+                f"(perhaps another `make run`) holds it: stop it, or choose another port, "
+                f"e.g. make run PORT={port + 1}.") from None
+
+
+def wait_until_serving(server: subprocess.Popen, host: str, port: int, log,
+                       seconds: float = STARTUP_SECONDS) -> None:
+    """Return once ``host:port`` accepts connections; CommandError with the server's reason
+    (the last line of its log) when it stops first or does not answer in ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise CommandError(f"The web server stopped at start (exit {server.returncode}): "
+                               f"{last_error(log)} (full log: {log})")
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise CommandError(f"The web server did not answer on {host}:{port} within {seconds:.0f} s "
+                       f"(log: {log}).")
+
+
+def last_error(log) -> str:
+    """The line of ``log`` that says why a process stopped (its last error line)."""
+    try:
+        lines = [line.strip() for line in open(log, encoding="utf-8", errors="replace")]
+    except OSError:
+        return "no log"
+    errors = [line for line in lines if "error" in line.lower() or "exception" in line.lower()]
+    return (errors or lines or ["no reason given"])[-1][:300]
+
+
+def stop_all(children: list[subprocess.Popen], seconds: float = STOP_SECONDS) -> None:
+    """Ask every child to stop at once; kill those still running after ``seconds``.
+
+    An idle Celery worker's warm shutdown alone takes about 10 s (its pool's
+    threads poll), and a busy one waits for its task: people stopping ``make run``
+    want it stopped. Work cut off this way is taken up again (tasks are acknowledged
+    late and the pipeline resumes a killed worker's stage).
+    """
+    for proc in children:
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + seconds
+    for proc in children:
+        try:
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=seconds)
