@@ -102,7 +102,7 @@ def test_a_crash_gives_the_clusters_back_at_once(monkeypatch):
         assert (await comm.connect())[0]
         await comm.send_json_to({"type": "cluster.request"})
         offered = await comm.receive_json_from(timeout=5)
-        monkeypatch.setattr(consumers.leases, "extend_lease", broken)
+        monkeypatch.setattr(consumers.leases, "extend_leases", broken)
         await comm.send_json_to({"type": "heartbeat", "annotation_id": offered["annotation_id"],
                                  "lease": offered["lease"]})
         with pytest.raises(RuntimeError, match="database went away"):
