@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 # press at most a few keys a second.
 RATE_PER_SECOND, RATE_BURST, RATE_LIMIT_CLOSE_AFTER = 10, 30, 200
 MAX_LABELS = 50
+MAX_SECONDS = 86_400  # a label's time on the screen, as the page measured it
 # A page holds at most a window (≤ 5) of clusters plus labels not yet acknowledged.
 MAX_KEEP = 20
 
@@ -110,6 +111,10 @@ class TaggingConsumer(AsyncJsonWebsocketConsumer):
             verdict = content.get("verdict")
             if verdict is not None and verdict not in AI_VERDICTS:
                 raise BadMessage("verdict must be accepted, rejected or other")
+            seconds = content.get("seconds")
+            if seconds is not None and (type(seconds) not in (int, float)
+                                        or not 0 <= seconds <= MAX_SECONDS):
+                raise BadMessage(f"seconds must be a number from 0 to {MAX_SECONDS}")
         except BadMessage as exc:
             refused_id = raw_id if type(raw_id) is int and 0 < raw_id <= MAX_ID else None
             await self.send_json(events.label_refused(refused_id, str(exc)))
@@ -118,7 +123,7 @@ class TaggingConsumer(AsyncJsonWebsocketConsumer):
             if verdict is None:
                 await database_sync_to_async(leases.do_save_labels)(
                     self.task, self.user, annotation_id=annotation_id,
-                    token=lease, label_ids=label_ids, note=note,
+                    token=lease, label_ids=label_ids, note=note, seconds=seconds,
                 )
             else:  # the AI-check level
                 await database_sync_to_async(ai_check.do_save_check)(

@@ -11,9 +11,10 @@ Browser → server
                         in ``keep`` still open (the page's shown and queued clusters and
                         those with labels not yet acknowledged), withdraws the others,
                         and fills the window up with ``cluster.offered`` messages
-  ``label.submit``      {annotation_id, lease, labels: [id], note, verdict?}
+  ``label.submit``      {annotation_id, lease, labels: [id], note, verdict?, seconds?}
                         verdict (AI-check level): accepted | rejected | other
-                        (other: ``labels`` are the new labels). Answered with
+                        (other: ``labels`` are the new labels); seconds: how long the
+                        page showed the cluster (queued clusters wait unseen). Answered with
                         ``label.saved`` or ``label.refused``, then the window is topped
                         up: ``cluster.offered``, or ``task.progress`` / ``task.finished``
                         when nothing is left to lease. A refused label's cluster, if its

@@ -203,8 +203,13 @@ def end_lease(annotation: ClusterAnnotation) -> list[str]:
 
 
 def do_save_labels(task: Task, user, *, annotation_id: int, token: str,
-                   label_ids: list[int], note: str = "") -> ClusterAnnotation:
+                   label_ids: list[int], note: str = "",
+                   seconds: float | None = None) -> ClusterAnnotation:
     """Save the labels of the cluster leased to ``user`` and end the lease.
+
+    ``seconds``: how long the page showed the cluster before the key (a page
+    holds clusters queued ahead, so the time since the offer overstates it);
+    never more than the time since the offer.
 
     Raises AnnotationError for bad labels and StaleLease when the lease is no
     longer the user's (it expired and someone else took the cluster). Sending
@@ -233,12 +238,19 @@ def do_save_labels(task: Task, user, *, annotation_id: int, token: str,
         annotation.annotator = user
         annotation.labelled_at = now
         annotation.note = note
-        if annotation.offered_at:
-            annotation.seconds_spent = (now - annotation.offered_at).total_seconds()
+        annotation.seconds_spent = time_spent(annotation, now, seconds)
         annotation.save(update_fields=[
             "annotator", "labelled_at", "note", "seconds_spent", *end_lease(annotation)])
         annotation.labels.set(labels)
     return annotation
+
+
+def time_spent(annotation: ClusterAnnotation, now, shown_seconds: float | None) -> float | None:
+    """Seconds spent on a cluster: as the page measured it, capped by the time since the offer."""
+    since_offer = (now - annotation.offered_at).total_seconds() if annotation.offered_at else None
+    if shown_seconds is None:
+        return since_offer
+    return shown_seconds if since_offer is None else min(shown_seconds, since_offer)
 
 
 def _is_resend(annotation: ClusterAnnotation, user, labels: list[Label]) -> bool:

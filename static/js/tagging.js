@@ -84,6 +84,7 @@
     document.getElementById("suggestion").textContent =
       shown && shown.msg.suggestion ? "AI suggests: " + shown.msg.suggestion : "";
     if (shown) {
+      shown.shownAt = performance.now();
       root.dataset.clusterId = String(shown.msg.cluster_id);
       for (let n = 0; n < shown.msg.images.length; n++) picture(shown, n);
     } else {
@@ -194,6 +195,8 @@
       labels: labelIds, note: "",
     };
     if (verdict) out.verdict = verdict;
+    // Time on the screen, not since the offer: a queued cluster waited unseen.
+    else out.seconds = Math.round(performance.now() - shown.shownAt) / 1000;
     record(key, "sent");
     outbox.push(out);
     showPending();

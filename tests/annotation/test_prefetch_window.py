@@ -254,3 +254,48 @@ def test_a_label_and_its_top_up_take_no_more_queries_than_before(settings):
     finally:
         db.force_debug_cursor = False
     assert counts[0] == counts[1] <= 17, counts
+
+
+def test_time_spent_is_the_time_shown_capped_by_the_time_since_the_offer():
+    """A cluster queued ahead waits unseen: the page's measure counts, never beyond the offer."""
+    from datetime import timedelta
+
+    task = launched_task(3)
+    user = annotator_for(task)
+    zebra = Label.objects.get(task=task, name="Zebra").pk
+    _, window = claim_clusters(task, user, 3)
+    ClusterAnnotation.objects.filter(task=task).update(
+        offered_at=timezone.now() - timedelta(seconds=60))
+    shown, overstated, unmeasured = window
+    for held, seconds in ((shown, 2.5), (overstated, 1000), (unmeasured, None)):
+        do_save_labels(task, user, annotation_id=held.pk, token=held.lease_token,
+                       label_ids=[zebra], seconds=seconds)
+    spent = dict(ClusterAnnotation.objects.values_list("pk", "seconds_spent"))
+    assert spent[shown.pk] == 2.5
+    assert 60 <= spent[overstated.pk] < 100 and 60 <= spent[unmeasured.pk] < 100
+
+
+@pytest.mark.hostile
+def test_a_bad_time_on_screen_is_refused_and_the_lease_kept():
+    task = launched_task(2)
+    user = annotator_for(task)
+    zebra = Label.objects.get(task=task, name="Zebra").pk
+    comm = communicator(task, user)
+
+    async def run():
+        assert (await comm.connect())[0]
+        await comm.send_json_to({"type": "cluster.request"})
+        offer = await comm.receive_json_from(timeout=10)
+        replies = []
+        for bad in (-1, "3", True, 10**9):
+            await comm.send_json_to({**label_msg(offer, zebra), "seconds": bad})
+            replies.append(await comm.receive_json_from(timeout=10))
+        await comm.send_json_to({**label_msg(offer, zebra), "seconds": 1.25})
+        replies.append(await comm.receive_json_from(timeout=10))
+        await comm.disconnect()
+        return offer, replies
+
+    offer, replies = async_to_sync(run)()
+    assert [r["type"] for r in replies] == ["label.refused"] * 4 + ["label.saved"]
+    assert all("seconds must be a number" in r["reason"] for r in replies[:4])
+    assert ClusterAnnotation.objects.get(pk=offer["annotation_id"]).seconds_spent <= 1.25

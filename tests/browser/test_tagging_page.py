@@ -238,6 +238,12 @@ def test_a_burst_of_keys_labels_only_the_clusters_on_the_screen(server, demo_sou
     assert [e["cluster_id"] for e in page_log] == on_screen
     assert all(a.annotator == annotator for a in
                ClusterAnnotation.objects.filter(task=task, labelled_at__isnull=False))
+    # Time per cluster is the time it was on the screen: the burst's later clusters were
+    # shown for milliseconds though they had been offered (queued) seconds before.
+    spent = dict(ClusterAnnotation.objects.filter(task=task, labelled_at__isnull=False)
+                 .values_list("cluster_id", "seconds_spent"))
+    keyed = [cluster for cluster in on_screen if cluster]
+    assert len(keyed) >= 2 and all(spent[c] < 1 for c in keyed[1:]), spent
 
 
 def test_page_reconnects_and_resends_a_label_sent_while_the_server_was_down(
