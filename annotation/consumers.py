@@ -164,8 +164,8 @@ class TaggingConsumer(AsyncJsonWebsocketConsumer):
         self.window = {pk: held[pk] for pk in kept}
         for pk in held.keys() - kept:
             await self.send_json(events.cluster_withdrawn(
-                pk, "This cluster went back to the pool while you were away; it was not "
-                    "labelled by you."))
+                pk, "A cluster you held while the connection was down is no longer yours "
+                    "(someone else took it, or it is done); it was taken off your queue."))
         await self.offer(task, claimed)
 
     async def top_up(self):

@@ -29,6 +29,14 @@ BAD_FRAMES = [
              '"note": {"$ne": 1}}'),
     ("text", '{"type": "label.submit", "annotation_id": 1, "lease": ["x"], "labels": [1]}'),
     ("text", "x" * 100_000),
+    ("text", '{"type": "cluster.request", "prefetch": true, "keep": "all"}'),
+    ("text", '{"type": "cluster.request", "keep": [1, 2]}'),
+    ("text", '{"type": "cluster.request", "keep": [{"annotation_id": "x", "lease": "y"}]}'),
+    ("text", '{"type": "cluster.request", "keep": [{"annotation_id": 1, "lease": 7}]}'),
+    ("text", '{"type": "cluster.request", "keep": ' + str(
+        [{"annotation_id": 1, "lease": "y"}] * 21).replace("'", '"') + "}"),
+    ("text", '{"type": "label.submit", "annotation_id": 1, "lease": "x", "labels": [1], '
+             '"seconds": -5}'),
 ]
 
 
