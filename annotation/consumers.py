@@ -6,6 +6,7 @@ import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from core.consumers import MAX_ID, BadMessage, RateLimit, parse_id, parse_message, refuse
 
@@ -20,15 +21,25 @@ logger = logging.getLogger(__name__)
 # press at most a few keys a second.
 RATE_PER_SECOND, RATE_BURST, RATE_LIMIT_CLOSE_AFTER = 10, 30, 200
 MAX_LABELS = 50
+MAX_SECONDS = 86_400  # a label's time on the screen, as the page measured it
+# A page holds at most a window (≤ 5) of clusters plus labels not yet acknowledged.
+MAX_KEEP = 20
 
 
 class TaggingConsumer(AsyncJsonWebsocketConsumer):
-    """One annotator on one task: offers clusters, takes labels."""
+    """One annotator on one task: keeps a window of clusters leased ahead, takes labels.
+
+    ``window`` holds the clusters this page was offered and has not answered
+    (annotation id → lease token). ``size`` is how many it may hold: 1 (a
+    client labelling one cluster at a time), or ANNOTATION_PREFETCH_WINDOW
+    once the page asked for prefetch in its ``cluster.request``.
+    """
 
     async def connect(self):
         self.user = self.scope.get("user")
         self.task = None
-        self.leases: set[str] = set()  # tokens of the leases this page was given
+        self.window: dict[int, str] = {}
+        self.size = 1
         self.pace = RateLimit(RATE_PER_SECOND, RATE_BURST)
         if self.user is None or not self.user.is_authenticated:
             await refuse(self, 4401)
@@ -43,10 +54,10 @@ class TaggingConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         await self.release()
 
-    async def release(self):
-        if self.task is not None and self.leases:
-            await database_sync_to_async(leases.release_leases)(
-                self.user, self.task.pk, self.leases)
+    async def release(self, tokens=None):
+        tokens = list(self.window.values()) if tokens is None else tokens
+        if self.task is not None and tokens:
+            await database_sync_to_async(leases.release_leases)(self.user, self.task.pk, tokens)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         """Every frame: paced, parsed, dispatched. Bad input gets an ``error``, not a close."""
@@ -72,13 +83,14 @@ class TaggingConsumer(AsyncJsonWebsocketConsumer):
     async def receive_json(self, content, **kwargs):
         kind = content["type"]
         if kind == "cluster.request":
-            await self.offer_next()
+            await self.request(content)
         elif kind == "label.submit":
             await self.submit(content)
         elif kind == "heartbeat":
-            await database_sync_to_async(leases.extend_lease)(
-                self.user, parse_id(content.get("annotation_id")), str(content.get("lease", ""))
-            )
+            parse_id(content.get("annotation_id"))
+            # The whole window: clusters waiting in the page's queue must not expire either.
+            tokens = {*self.window.values(), str(content.get("lease", ""))[:64]}
+            await database_sync_to_async(leases.extend_leases)(self.user, self.task.pk, tokens)
         else:
             await self.send_json(events.error(f"Unknown message type {kind[:40]!r}."))
 
@@ -99,6 +111,10 @@ class TaggingConsumer(AsyncJsonWebsocketConsumer):
             verdict = content.get("verdict")
             if verdict is not None and verdict not in AI_VERDICTS:
                 raise BadMessage("verdict must be accepted, rejected or other")
+            seconds = content.get("seconds")
+            if seconds is not None and (type(seconds) not in (int, float)
+                                        or not 0 <= seconds <= MAX_SECONDS):
+                raise BadMessage(f"seconds must be a number from 0 to {MAX_SECONDS}")
         except BadMessage as exc:
             refused_id = raw_id if type(raw_id) is int and 0 < raw_id <= MAX_ID else None
             await self.send_json(events.label_refused(refused_id, str(exc)))
@@ -107,7 +123,7 @@ class TaggingConsumer(AsyncJsonWebsocketConsumer):
             if verdict is None:
                 await database_sync_to_async(leases.do_save_labels)(
                     self.task, self.user, annotation_id=annotation_id,
-                    token=lease, label_ids=label_ids, note=note,
+                    token=lease, label_ids=label_ids, note=note, seconds=seconds,
                 )
             else:  # the AI-check level
                 await database_sync_to_async(ai_check.do_save_check)(
@@ -116,31 +132,72 @@ class TaggingConsumer(AsyncJsonWebsocketConsumer):
                 )
         except AnnotationError as exc:
             await self.send_json(events.label_refused(annotation_id, str(exc)))
+            # The page moved on from this cluster: if its lease is still ours, it goes
+            # back to the pool now rather than sitting in a window nobody will label.
+            if self.window.get(annotation_id) == lease:
+                await self.release([self.window.pop(annotation_id)])
         else:
+            self.window.pop(annotation_id, None)
             await self.send_json(events.label_saved(annotation_id, label_ids))
-        await self.offer_next()
+        await self.top_up()
 
-    async def offer_next(self):
+    async def request(self, content):
+        """The page (re)joins: keep the clusters it holds, withdraw the lost, fill the window."""
+        keep = content.get("keep", [])
+        if not isinstance(keep, list) or len(keep) > MAX_KEEP:
+            raise BadMessage(f"keep must be a list of at most {MAX_KEEP} clusters")
+        held = {}
+        for item in keep:
+            if not isinstance(item, dict) or not isinstance(item.get("lease"), str):
+                raise BadMessage("keep holds {annotation_id, lease} objects")
+            held[parse_id(item.get("annotation_id"))] = item["lease"][:64]
+        self.size = settings.ANNOTATION_PREFETCH_WINDOW if content.get("prefetch") is True else 1
+        dropped = [t for pk, t in self.window.items() if held.get(pk) != t]
+        if dropped:  # leases this socket gave out that the page says it no longer holds
+            await self.release(dropped)
         try:
-            message = await database_sync_to_async(_next_message)(self.task, self.user)
+            task, kept, claimed = await database_sync_to_async(leases.resume_window)(
+                self.task, self.user, held, self.size)
         except NotAllowed as exc:
-            await self.send_json(events.error(str(exc)))
-            await self.close(code=4403)
+            await self.stop(exc)
             return
-        if message.get("lease"):
-            self.leases.add(message["lease"])
-        await self.send_json(message)
+        self.window = {pk: held[pk] for pk in kept}
+        for pk in held.keys() - kept:
+            await self.send_json(events.cluster_withdrawn(
+                pk, "A cluster you held while the connection was down is no longer yours "
+                    "(someone else took it, or it is done); it was taken off your queue."))
+        await self.offer(task, claimed)
+
+    async def top_up(self):
+        """After a label: lease clusters until the window is full again."""
+        if len(self.window) >= self.size:
+            return
+        try:
+            task, claimed = await database_sync_to_async(leases.claim_clusters)(
+                self.task, self.user, self.size - len(self.window), holding=list(self.window))
+        except NotAllowed as exc:
+            await self.stop(exc)
+            return
+        await self.offer(task, claimed)
+
+    async def offer(self, task, claimed):
+        """Send ``claimed`` (or, with none, the progress or the end) to the page."""
+        messages = await database_sync_to_async(_offers)(task, claimed, bool(self.window))
+        for annotation in claimed:
+            self.window[annotation.pk] = annotation.lease_token
+        for message in messages:
+            await self.send_json(message)
+
+    async def stop(self, exc: NotAllowed):
+        await self.send_json(events.error(str(exc)))
+        await self.close(code=4403)
 
 
-def _next_message(task, user) -> dict:
-    annotation = leases.claim_next_cluster(task, user)
-    # Progress at the task's level as it is now (an admin may have moved it on): the
-    # claimed annotation carries the task as the claim read it.
-    if annotation is not None:
-        task = annotation.task
-    else:
-        task.refresh_from_db(fields=["tagging_level"])
+def _offers(task, claimed, page_has_work: bool) -> list[dict]:
+    """The messages for newly leased clusters, with the task's progress at its level now."""
     progress = task_progress(task)
-    if annotation is None:
-        return events.task_finished(progress)
-    return events.cluster_offered(cluster_payload(annotation), progress)
+    if claimed:
+        return [events.cluster_offered(cluster_payload(a), progress) for a in claimed]
+    if page_has_work:
+        return [events.task_progress(progress)]
+    return [events.task_finished(progress)]

@@ -406,6 +406,13 @@ DETECTION_THRESHOLDS = {
 }
 DETECTION_THRESHOLD_DEFAULT = 0.1  # any other detector
 CLUSTER_LEASE_SECONDS = env.int("CLUSTER_LEASE_SECONDS", default=180)
+# Clusters a tagging page holds ahead of need (each under its own lease, its images
+# preloaded), so that a key press moves to a cluster already on the screen.
+ANNOTATION_PREFETCH_WINDOW = env.int("ANNOTATION_PREFETCH_WINDOW", default=3)
+if not 3 <= ANNOTATION_PREFETCH_WINDOW <= 5:
+    raise ImproperlyConfigured(
+        f"ANNOTATION_PREFETCH_WINDOW is {ANNOTATION_PREFETCH_WINDOW}; set it between 3 and 5 "
+        "(clusters a tagging page holds ahead of need).")
 # Insights: a camera silent for longer than this between two images is taken to have
 # stopped (a flagged gap; its days are no trap-nights).
 INSIGHTS_GAP_DAYS = env.float("INSIGHTS_GAP_DAYS", default=7)

@@ -62,55 +62,112 @@ def claim_next_cluster(task: Task, user) -> ClusterAnnotation | None:
     """Lease the next cluster of ``task`` waiting for a person (``to_do``); None when none is.
 
     A live lease the user already holds is handed over first, under a new
-    token: a reconnected page gets its cluster back, and the page it replaced
+    token: a reloaded page gets its cluster back, and the page it replaced
     can neither save to it nor release it any more. Raises NotAllowed when
     the user may no longer annotate the task.
     """
+    _, claimed = claim_clusters(task, user, 1, hand_back=True)
+    return claimed[0] if claimed else None
+
+
+def claim_clusters(task: Task, user, count: int, *, holding=(), hand_back: bool = False
+                   ) -> tuple[Task, list[ClusterAnnotation]]:
+    """Lease up to ``count`` clusters of ``task`` for one page; returns (task as it is now, them).
+
+    ``holding``: ids of the clusters the page holds already (its prefetch
+    window), never handed to it twice. ``hand_back``: first hand over, under
+    new tokens, live leases the user holds elsewhere (a page opened again
+    after its server went away). Each lease is its own conditional UPDATE, so
+    no cluster is ever leased twice. Raises NotAllowed when the user may no
+    longer annotate the task.
+    """
     task = check_may_annotate(task, user)
+    return task, _claim(task, user, count, holding=holding, hand_back=hand_back)
+
+
+def resume_window(task: Task, user, keep: dict[int, str], count: int
+                  ) -> tuple[Task, set[int], list[ClusterAnnotation]]:
+    """A page (re)joins: keep its leases still open, fill its window up to ``count`` clusters.
+
+    ``keep`` maps the annotation ids the page holds to their lease tokens. A
+    lease is kept while its token is still the page's and its cluster still
+    waits at the task's level, even when it had expired (the page's socket
+    dropped) as long as nobody claimed it since. Returns (task as it is now,
+    ids kept, clusters newly leased). Raises NotAllowed like ``claim_clusters``.
+    """
+    task = check_may_annotate(task, user)
+    kept: set[int] = set()
+    if keep:
+        mine = Q()
+        for annotation_id, token in keep.items():
+            mine |= Q(pk=annotation_id, lease_token=token)
+        held = ClusterAnnotation.objects.filter(
+            mine, to_do(task), task=task, leased_to=user).exclude(lease_token="")
+        # Extending first, then reading back: once extended no one else can take them.
+        held.update(lease_expires_at=timezone.now() + _lease_length())
+        kept = set(held.values_list("pk", flat=True))
+    claimed = _claim(task, user, count - len(kept), holding=kept, hand_back=True)
+    return task, kept, claimed
+
+
+def _claim(task: Task, user, count: int, *, holding, hand_back: bool
+           ) -> list[ClusterAnnotation]:
+    claimed: list[ClusterAnnotation] = []
+    if count <= 0:
+        return claimed
     waiting = to_do(task)
     now = timezone.now()
-    held = (
-        ClusterAnnotation.objects.filter(
-            waiting, task=task, leased_to=user, lease_expires_at__gte=now
-        ).select_related("task", "cluster", "cluster__site", "cluster__survey")
-        .order_by("id").first()
-    )
-    if held is not None:
-        token = uuid.uuid4().hex
-        if ClusterAnnotation.objects.filter(pk=held.pk, lease_token=held.lease_token).update(
-            lease_token=token, lease_expires_at=now + _lease_length()
+    related = ("task", "cluster", "cluster__site", "cluster__survey")
+    if hand_back:
+        for held in (
+            ClusterAnnotation.objects.filter(
+                waiting, task=task, leased_to=user, lease_expires_at__gte=now
+            ).exclude(pk__in=list(holding)).select_related(*related).order_by("id")[:count]
         ):
-            held.lease_token = token
-            return held
+            token = uuid.uuid4().hex
+            if ClusterAnnotation.objects.filter(pk=held.pk, lease_token=held.lease_token).update(
+                lease_token=token, lease_expires_at=now + _lease_length()
+            ):
+                held.lease_token = token
+                claimed.append(held)
     for _ in range(10):
+        if len(claimed) >= count:
+            break
         candidates = list(
             ClusterAnnotation.objects.filter(waiting, task=task)
             .filter(_free(now)).order_by("id").values_list("id", flat=True)[:CANDIDATES]
         )
         if not candidates:
-            return None
+            break
         # Take the earliest first but let concurrent claimers spread out.
         candidates = candidates[:1] + random.sample(candidates[1:], len(candidates) - 1)
+        won = []
         for annotation_id in candidates:
             token = uuid.uuid4().hex
-            won = ClusterAnnotation.objects.filter(waiting, pk=annotation_id).filter(
+            if ClusterAnnotation.objects.filter(waiting, pk=annotation_id).filter(
                 _free(now)).update(
                 leased_to=user, lease_token=token, lease_expires_at=now + _lease_length(),
                 offered_at=now,
-            )
-            if won:
-                return ClusterAnnotation.objects.select_related(
-                    "task", "cluster", "cluster__site", "cluster__survey").get(pk=annotation_id)
+            ):
+                won.append(annotation_id)
+                if len(claimed) + len(won) >= count:
+                    break
+        if won:
+            fetched = ClusterAnnotation.objects.select_related(*related).in_bulk(won)
+            claimed.extend(fetched[pk] for pk in won)
         now = timezone.now()
-    return None
+    return claimed
 
 
-def extend_lease(user, annotation_id: int, token: str) -> bool:
-    """Heartbeat: push the lease's expiry on while the annotator is looking at it."""
+def extend_leases(user, task_id: int, tokens) -> int:
+    """Heartbeat: push the expiry of a page's leases on while the annotator is working."""
+    tokens = [t for t in tokens if t]
+    if not tokens:
+        return 0
     # A saved answer clears the token, so a matching token means the work is still open.
-    return bool(ClusterAnnotation.objects.filter(
-        pk=annotation_id, leased_to=user, lease_token=token
-    ).exclude(lease_token="").update(lease_expires_at=timezone.now() + _lease_length()))
+    return ClusterAnnotation.objects.filter(
+        task_id=task_id, leased_to=user, lease_token__in=tokens
+    ).update(lease_expires_at=timezone.now() + _lease_length())
 
 
 def check_labels(task: Task, label_ids: list[int]) -> list[Label]:
@@ -146,8 +203,13 @@ def end_lease(annotation: ClusterAnnotation) -> list[str]:
 
 
 def do_save_labels(task: Task, user, *, annotation_id: int, token: str,
-                   label_ids: list[int], note: str = "") -> ClusterAnnotation:
+                   label_ids: list[int], note: str = "",
+                   seconds: float | None = None) -> ClusterAnnotation:
     """Save the labels of the cluster leased to ``user`` and end the lease.
+
+    ``seconds``: how long the page showed the cluster before the key (a page
+    holds clusters queued ahead, so the time since the offer overstates it);
+    never more than the time since the offer.
 
     Raises AnnotationError for bad labels and StaleLease when the lease is no
     longer the user's (it expired and someone else took the cluster). Sending
@@ -176,12 +238,19 @@ def do_save_labels(task: Task, user, *, annotation_id: int, token: str,
         annotation.annotator = user
         annotation.labelled_at = now
         annotation.note = note
-        if annotation.offered_at:
-            annotation.seconds_spent = (now - annotation.offered_at).total_seconds()
+        annotation.seconds_spent = time_spent(annotation, now, seconds)
         annotation.save(update_fields=[
             "annotator", "labelled_at", "note", "seconds_spent", *end_lease(annotation)])
         annotation.labels.set(labels)
     return annotation
+
+
+def time_spent(annotation: ClusterAnnotation, now, shown_seconds: float | None) -> float | None:
+    """Seconds spent on a cluster: as the page measured it, capped by the time since the offer."""
+    since_offer = (now - annotation.offered_at).total_seconds() if annotation.offered_at else None
+    if shown_seconds is None:
+        return since_offer
+    return shown_seconds if since_offer is None else min(shown_seconds, since_offer)
 
 
 def _is_resend(annotation: ClusterAnnotation, user, labels: list[Label]) -> bool:

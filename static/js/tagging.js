@@ -1,45 +1,113 @@
-// The tagging page: receives clusters over a websocket and sends labels on hotkeys.
-// Message types are documented in annotation/events.py. Text from the server is
+// The tagging page: holds a queue of clusters offered over a websocket and sends labels on
+// hotkeys. Message types are documented in annotation/events.py. Text from the server is
 // only ever set with textContent (never innerHTML): labels are user input.
+//
+// The key rule: a key applies to the cluster on the screen when it was pressed, and to no
+// other. The server keeps a few clusters leased ahead (the prefetch window); the page
+// preloads their images and shows a cluster only once its first image is decoded. A label
+// key sends the shown cluster's label and, in the same key handler, puts the next decoded
+// cluster on the screen; when none is ready the screen is emptied and keys are refused
+// visibly ("next cluster is loading") until one is.
 (function () {
   "use strict";
   const root = document.getElementById("tagging");
   const taskId = root.dataset.taskId;
   const labels = JSON.parse(document.getElementById("labels-data").textContent);
   const byHotkey = new Map(labels.filter((l) => l.hotkey).map((l) => [l.hotkey.toLowerCase(), l]));
-  const img = document.getElementById("image");
+  const blank = document.getElementById("image"); // shown while no cluster is ready
   const boxes = document.getElementById("boxes");
   const progress = document.getElementById("progress");
   const message = document.getElementById("message");
   const connection = document.getElementById("connection");
+  const check = document.getElementById("check");
+  const PRELOAD_IMAGES = 4; // per queued cluster; the rest load once it is shown
+  const VERDICT_KEYS = ["a", "r", "o"];
   let socket = null;
-  let current = null; // the cluster.offered message being labelled
-  let imageIndex = 0;
-  let picked = new Set();
   let heartbeat = null;
   let retry = 0;
-  // A label sent but not yet acknowledged. If the socket drops it is sent again
-  // on reconnect: the server saves it once (a resend of saved labels is a no-op).
-  let pending = null;
+  let shown = null; // {msg: cluster.offered, pictures: [Image], ready} on the screen
+  let queue = []; // offered clusters not shown yet, in the order offered
+  // Labels sent but not acknowledged, in order. After a reconnect they are sent again
+  // (the server saves each once: a resend of saved labels is a no-op).
+  let outbox = [];
+  let finished = false;
+  let lastLevel = "";
+  let imageIndex = 0;
+  let picked = new Set();
   // AI-check level: a cluster's labels against the AI's suggestion. a accepts the
   // suggestion, r keeps the labels, o opens the label buttons ("other").
-  const check = document.getElementById("check");
   let choosingOther = false;
+  // What each key press did, against which cluster: {key, cluster_id, annotation_id,
+  // outcome: "sent" | "refused"}. The person's keys can be audited (tests read it).
+  const keyLog = [];
+  window.taggingKeys = keyLog;
 
   function say(text, kind) {
     message.textContent = text || "";
     message.className = "message " + (kind || "");
   }
 
+  function picture(entry, i) {
+    if (!entry.pictures[i]) {
+      const el = new Image();
+      el.alt = "camera-trap image";
+      el.src = entry.msg.images[i].url;
+      entry.pictures[i] = el;
+    }
+    return entry.pictures[i];
+  }
+
+  function preload(entry) {
+    const count = entry.msg.images.length;
+    if (!count) { ready(entry); return; }
+    const first = picture(entry, 0);
+    for (let i = 1; i < Math.min(count, PRELOAD_IMAGES); i++) picture(entry, i);
+    // A broken image still counts as ready (its alt text shows): it must not stall the queue.
+    first.decode().catch(() => {}).then(() => ready(entry));
+  }
+
+  function ready(entry) {
+    entry.ready = true;
+    if (!shown && queue.includes(entry)) showNext();
+  }
+
+  // Puts the first ready cluster of the queue on the screen, or empties the screen.
+  function showNext() {
+    const i = queue.findIndex((entry) => entry.ready);
+    shown = i < 0 ? null : queue.splice(i, 1)[0];
+    imageIndex = 0;
+    picked = new Set();
+    choosingOther = false;
+    showImage();
+    showPicked();
+    showCheck();
+    document.getElementById("suggestion").textContent =
+      shown && shown.msg.suggestion ? "AI suggests: " + shown.msg.suggestion : "";
+    if (shown) {
+      shown.shownAt = performance.now();
+      root.dataset.clusterId = String(shown.msg.cluster_id);
+      for (let n = 0; n < shown.msg.images.length; n++) picture(shown, n);
+    } else {
+      delete root.dataset.clusterId;
+      if (finished) sayFinished();
+    }
+  }
+
   function showImage() {
     boxes.replaceChildren();
-    if (!current || !current.images.length) { img.removeAttribute("src"); return; }
-    const image = current.images[imageIndex];
-    img.src = image.url;
+    const image = shown && shown.msg.images.length ? shown.msg.images[imageIndex] : null;
+    const el = image ? picture(shown, imageIndex) : blank;
+    const old = document.getElementById("image");
+    if (el !== old) {
+      old.removeAttribute("id");
+      el.id = "image";
+      old.replaceWith(el); // a decoded picture: on the screen in this same frame
+    }
     document.getElementById("image-index").textContent =
-      (imageIndex + 1) + " / " + current.images.length;
-    document.getElementById("image-meta").textContent =
+      image ? (imageIndex + 1) + " / " + shown.msg.images.length : "";
+    document.getElementById("image-meta").textContent = !image ? "" :
       image.filename + (image.timestamp ? " · " + image.timestamp.replace("T", " ").slice(0, 19) : "");
+    if (!image) return;
     for (const d of image.detections) {
       const box = document.createElement("div");
       box.className = "box";
@@ -52,81 +120,139 @@
     }
   }
 
+  function moveImage(step) {
+    if (!shown || !shown.msg.images.length) return;
+    imageIndex = Math.min(Math.max(imageIndex + step, 0), shown.msg.images.length - 1);
+    showImage();
+  }
+
   function showPicked() {
     for (const button of document.querySelectorAll("button.label")) {
       button.classList.toggle("picked", picked.has(Number(button.dataset.labelId)));
     }
   }
 
-  function checking() { return current && current.level === "ai_check" && current.check; }
+  function checking() { return shown && shown.msg.level === "ai_check" && shown.msg.check; }
 
   function showCheck() {
     const on = Boolean(checking());
     check.hidden = !on;
     root.classList.toggle("checking", on && !choosingOther);
     if (!on) return;
-    const labelled = current.check.labels.map((l) => l.name).join(" + ") || "nothing";
-    const suggested = current.check.suggested ? current.check.suggested.name : "?";
+    const c = shown.msg.check;
+    const labelled = c.labels.map((l) => l.name).join(" + ") || "nothing";
+    const suggested = c.suggested ? c.suggested.name : "?";
     document.getElementById("check-text").textContent = choosingOther
       ? "Pick the right labels (Esc: back to the AI check)."
       : "Labelled " + labelled + "; the AI says " + suggested + ".";
-    document.getElementById("check-accept").disabled = !current.check.suggested;
+    document.getElementById("check-accept").disabled = !c.suggested;
   }
 
-  function onOffered(msg) {
-    current = msg;
-    imageIndex = 0;
-    picked = new Set();
-    choosingOther = false;
-    showPicked();
-    showImage();
-    showCheck();
-    progress.textContent = msg.progress.done + " / " + msg.progress.total +
-      (msg.level === "ai_check" ? " AI suggestions checked" : " clusters labelled");
-    document.getElementById("suggestion").textContent =
-      msg.suggestion ? "AI suggests: " + msg.suggestion : "";
-    root.dataset.clusterId = String(msg.cluster_id);
+  function showProgress(p, level) {
+    progress.textContent = p.done + " / " + p.total +
+      (level === "ai_check" ? " AI suggestions checked" : " clusters labelled");
   }
 
-  function send(message) {
-    if (socket && socket.readyState === WebSocket.OPEN) { socket.send(JSON.stringify(message)); }
+  function sayFinished() {
+    say("Every cluster of this task is done or being worked on. Thank you!", "ok");
+    root.dataset.finished = "1";
   }
 
-  function submit(labelIds, verdict) {
-    if (!current || pending) return;
+  function record(key, outcome) {
+    keyLog.push({
+      key: key, outcome: outcome,
+      cluster_id: shown ? shown.msg.cluster_id : null,
+      annotation_id: shown ? shown.msg.annotation_id : null,
+    });
+    if (keyLog.length > 1000) keyLog.shift();
+  }
+
+  // A key that would label while no cluster is on the screen: not applied, and said so.
+  function refuse(key) {
+    record(key, "refused");
+    root.dataset.refused = String(Number(root.dataset.refused || 0) + 1);
+    say(finished
+      ? "Nothing left to label; “" + key + "” was not applied."
+      : "Next cluster is loading… “" + key + "” was not applied; press it again once the picture shows.",
+    "error");
+  }
+
+  function send(msg) {
+    if (socket && socket.readyState === WebSocket.OPEN) { socket.send(JSON.stringify(msg)); }
+  }
+
+  function showPending() {
+    if (outbox.length) root.dataset.pending = String(outbox.length);
+    else delete root.dataset.pending;
+  }
+
+  // Labels the cluster on the screen and shows the next one, all before this key's handler returns.
+  function submit(labelIds, verdict, key) {
+    if (!shown) { refuse(key); return; }
     if (checking() && !verdict) verdict = "other";
-    pending = {
-      type: "label.submit", annotation_id: current.annotation_id, lease: current.lease,
+    const out = {
+      type: "label.submit", annotation_id: shown.msg.annotation_id, lease: shown.msg.lease,
       labels: labelIds, note: "",
     };
-    if (verdict) pending.verdict = verdict;
-    root.dataset.pending = String(current.annotation_id);
-    current = null;
-    choosingOther = false;
-    showCheck();
-    send(pending); // when the socket is down, it goes out on reconnect
+    if (verdict) out.verdict = verdict;
+    // Time on the screen, not since the offer: a queued cluster waited unseen.
+    else out.seconds = Math.round(performance.now() - shown.shownAt) / 1000;
+    record(key, "sent");
+    outbox.push(out);
+    showPending();
+    if (message.classList.contains("error")) say("");
+    send(out); // when the socket is down, it goes out on reconnect
+    showNext();
   }
 
   // At the AI-check level a, r and o answer; label keys work only after o.
   function checkKey(event) {
-    if (!checking()) return false;
     const key = event.key.toLowerCase();
+    if (!shown && lastLevel === "ai_check" && VERDICT_KEYS.includes(key)) {
+      event.preventDefault();
+      if (!event.repeat) refuse(key);
+      return true;
+    }
+    if (!checking()) return false;
     if (choosingOther) {
       if (event.key === "Escape") { choosingOther = false; showCheck(); return true; }
       return false;
     }
-    if (key === "a" && current.check.suggested) { submit([], "accepted"); }
-    else if (key === "r") { submit([], "rejected"); }
-    else if (key === "o") { choosingOther = true; showCheck(); }
-    else { return !event.key.startsWith("Arrow"); }
-    event.preventDefault();
+    if (VERDICT_KEYS.includes(key)) {
+      event.preventDefault();
+      if (event.repeat) return true;
+      if (key === "a" && shown.msg.check.suggested) { submit([], "accepted", key); }
+      else if (key === "r") { submit([], "rejected", key); }
+      else if (key === "o") { choosingOther = true; showCheck(); }
+      return true;
+    }
+    if (byHotkey.has(key)) say("Answer with a, r or o first (o: other labels).", "error");
     return true;
   }
 
   function acknowledged(annotationId) {
-    if (pending && pending.annotation_id === annotationId) {
-      pending = null;
-      delete root.dataset.pending;
+    outbox = outbox.filter((m) => m.annotation_id !== annotationId);
+    showPending();
+  }
+
+  function onOffered(msg) {
+    lastLevel = msg.level;
+    finished = false;
+    delete root.dataset.finished;
+    showProgress(msg.progress, msg.level);
+    const same = (entry) => entry.msg.annotation_id === msg.annotation_id;
+    const known = (shown && same(shown)) ? shown : queue.find(same);
+    if (known) { known.msg.lease = msg.lease; return; } // the same cluster under a new lease
+    const entry = { msg: msg, pictures: [], ready: false };
+    queue.push(entry);
+    preload(entry);
+  }
+
+  function onWithdrawn(msg) {
+    queue = queue.filter((entry) => entry.msg.annotation_id !== msg.annotation_id);
+    if (shown && shown.msg.annotation_id === msg.annotation_id) {
+      showNext();
+      say(msg.reason, "error");
     }
   }
 
@@ -136,32 +262,34 @@
     socket.onopen = () => {
       retry = 0;
       connection.textContent = "";
-      if (pending) {
-        send(pending); // its answer is followed by the next cluster
-      } else {
-        current = null; // a reconnect hands back the cluster held, under a new lease
-        send({ type: "cluster.request" });
+      // Every lease this page holds, so that a reconnect keeps them: labels not yet
+      // acknowledged first, then the cluster on the screen and the queue.
+      const held = outbox.map((m) => ({ annotation_id: m.annotation_id, lease: m.lease }));
+      for (const entry of (shown ? [shown] : []).concat(queue)) {
+        held.push({ annotation_id: entry.msg.annotation_id, lease: entry.msg.lease });
       }
+      send({ type: "cluster.request", prefetch: true, keep: held.slice(0, 20) });
+      for (const m of outbox) send(m);
       heartbeat = setInterval(() => {
-        if (current) {
-          send({ type: "heartbeat", annotation_id: current.annotation_id, lease: current.lease });
-        }
+        const any = shown || queue[0];
+        if (any) send({ type: "heartbeat", annotation_id: any.msg.annotation_id, lease: any.msg.lease });
       }, 30000);
     };
     socket.onmessage = (event) => {
       const msg = JSON.parse(event.data);
       if (msg.type === "cluster.offered") { onOffered(msg); }
+      else if (msg.type === "cluster.withdrawn") { onWithdrawn(msg); }
       else if (msg.type === "label.saved") {
         acknowledged(msg.annotation_id);
-        say("Saved.", "ok");
+        if (!message.classList.contains("error")) say("Saved.", "ok");
         root.dataset.saved = String(Number(root.dataset.saved || 0) + 1);
       }
       else if (msg.type === "label.refused") { acknowledged(msg.annotation_id); say(msg.reason, "error"); }
+      else if (msg.type === "task.progress") { showProgress(msg.progress, lastLevel); }
       else if (msg.type === "task.finished") {
-        current = null; showImage(); showCheck();
+        finished = true;
         progress.textContent = msg.progress.done + " / " + msg.progress.total + " done";
-        say("Every cluster of this task is done or being worked on. Thank you!", "ok");
-        root.dataset.finished = "1";
+        if (!shown && !queue.length) sayFinished();
       }
       else if (msg.type === "error") { say(msg.message, "error"); }
     };
@@ -180,30 +308,31 @@
 
   document.addEventListener("keydown", (event) => {
     if (event.target.tagName === "INPUT" || event.target.tagName === "TEXTAREA") return;
+    if (event.key === "ArrowRight") { moveImage(1); return; }
+    if (event.key === "ArrowLeft") { moveImage(-1); return; }
     if (checkKey(event)) return;
-    if (event.key === "ArrowRight" && current) {
-      imageIndex = Math.min(imageIndex + 1, current.images.length - 1); showImage(); return;
+    if (event.key === "Enter") {
+      if (picked.size && !event.repeat) submit([...picked], null, "Enter");
+      return;
     }
-    if (event.key === "ArrowLeft" && current) {
-      imageIndex = Math.max(imageIndex - 1, 0); showImage(); return;
-    }
-    if (event.key === "Enter" && picked.size) { submit([...picked]); return; }
     const label = byHotkey.get(event.key.toLowerCase());
-    if (!label || !current) return;
+    if (!label) return;
     event.preventDefault();
+    if (event.repeat) return; // a held key must not label one cluster after another
+    if (!shown) { refuse(event.key.toLowerCase()); return; }
     if (event.ctrlKey && !label.exclusive) {
       picked.has(label.id) ? picked.delete(label.id) : picked.add(label.id);
       showPicked();
       return;
     }
-    submit([label.id]);
+    submit([label.id], null, event.key.toLowerCase());
   });
 
   document.getElementById("check-accept").addEventListener("click", () => {
-    if (checking() && current.check.suggested) submit([], "accepted");
+    if (checking() && shown.msg.check.suggested) submit([], "accepted", "click");
   });
   document.getElementById("check-reject").addEventListener("click", () => {
-    if (checking()) submit([], "rejected");
+    if (checking()) submit([], "rejected", "click");
   });
   document.getElementById("check-other").addEventListener("click", () => {
     if (checking()) { choosingOther = true; showCheck(); }
@@ -212,15 +341,11 @@
     button.addEventListener("click", (event) => {
       if (checking() && !choosingOther) return;
       const id = Number(button.dataset.labelId);
-      if (event.ctrlKey) { picked.has(id) ? picked.delete(id) : picked.add(id); showPicked(); return; }
-      submit([id]);
+      if (event.ctrlKey && shown) { picked.has(id) ? picked.delete(id) : picked.add(id); showPicked(); return; }
+      submit([id], null, "click");
     });
   }
-  document.getElementById("next-image").addEventListener("click", () => {
-    if (current) { imageIndex = Math.min(imageIndex + 1, current.images.length - 1); showImage(); }
-  });
-  document.getElementById("prev-image").addEventListener("click", () => {
-    if (current) { imageIndex = Math.max(imageIndex - 1, 0); showImage(); }
-  });
+  document.getElementById("next-image").addEventListener("click", () => moveImage(1));
+  document.getElementById("prev-image").addEventListener("click", () => moveImage(-1));
   connect();
 })();

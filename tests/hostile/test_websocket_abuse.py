@@ -29,6 +29,14 @@ BAD_FRAMES = [
              '"note": {"$ne": 1}}'),
     ("text", '{"type": "label.submit", "annotation_id": 1, "lease": ["x"], "labels": [1]}'),
     ("text", "x" * 100_000),
+    ("text", '{"type": "cluster.request", "prefetch": true, "keep": "all"}'),
+    ("text", '{"type": "cluster.request", "keep": [1, 2]}'),
+    ("text", '{"type": "cluster.request", "keep": [{"annotation_id": "x", "lease": "y"}]}'),
+    ("text", '{"type": "cluster.request", "keep": [{"annotation_id": 1, "lease": 7}]}'),
+    ("text", '{"type": "cluster.request", "keep": ' + str(
+        [{"annotation_id": 1, "lease": "y"}] * 21).replace("'", '"') + "}"),
+    ("text", '{"type": "label.submit", "annotation_id": 1, "lease": "x", "labels": [1], '
+             '"seconds": -5}'),
 ]
 
 
@@ -102,7 +110,7 @@ def test_a_crash_gives_the_clusters_back_at_once(monkeypatch):
         assert (await comm.connect())[0]
         await comm.send_json_to({"type": "cluster.request"})
         offered = await comm.receive_json_from(timeout=5)
-        monkeypatch.setattr(consumers.leases, "extend_lease", broken)
+        monkeypatch.setattr(consumers.leases, "extend_leases", broken)
         await comm.send_json_to({"type": "heartbeat", "annotation_id": offered["annotation_id"],
                                  "lease": offered["lease"]})
         with pytest.raises(RuntimeError, match="database went away"):
