@@ -5,9 +5,16 @@ from __future__ import annotations
 import logging
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from core.consumers import MAX_ID, BadMessage, RateLimit, parse_id, parse_message, refuse
+from core.consumers import (
+    MAX_ID,
+    BadMessage,
+    MemberConsumer,
+    RateLimit,
+    parse_id,
+    parse_message,
+    refuse,
+)
 
 from . import events
 from .exceptions import AnnotationError, NotAllowed
@@ -22,8 +29,12 @@ RATE_PER_SECOND, RATE_BURST, RATE_LIMIT_CLOSE_AFTER = 10, 30, 200
 MAX_LABELS = 50
 
 
-class TaggingConsumer(AsyncJsonWebsocketConsumer):
-    """One annotator on one task: offers clusters, takes labels."""
+class TaggingConsumer(MemberConsumer):
+    """One annotator on one task: offers clusters, takes labels.
+
+    Stops (4401/4403) when the session logs out or the annotator loses the
+    task (core.consumers.MemberConsumer); its leases go back whenever it ends.
+    """
 
     async def connect(self):
         self.user = self.scope.get("user")
@@ -38,15 +49,17 @@ class TaggingConsumer(AsyncJsonWebsocketConsumer):
         if self.task is None:
             await refuse(self, 4403)
             return
+        self.organisation_id = self.task.survey.organisation_id
+        await self.join_member_groups()
         await self.accept()
 
-    async def disconnect(self, code):
-        await self.release()
+    async def still_allowed(self) -> bool:
+        return await database_sync_to_async(annotatable_task)(self.user, self.task.pk) is not None
 
     async def release(self):
         if self.task is not None and self.leases:
-            await database_sync_to_async(leases.release_leases)(
-                self.user, self.task.pk, self.leases)
+            tokens, self.leases = self.leases, set()
+            await database_sync_to_async(leases.release_leases)(self.user, self.task.pk, tokens)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         """Every frame: paced, parsed, dispatched. Bad input gets an ``error``, not a close."""
@@ -64,9 +77,8 @@ class TaggingConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(events.error(str(exc)))
         except Exception:
             # An unexpected failure closes the socket (1011); the page's
-            # clusters go back at once rather than after their lease runs out.
+            # clusters go back at once (MemberConsumer's wind-up releases them).
             logger.exception("tagging socket of user %s failed", getattr(self.user, "pk", None))
-            await self.release()
             raise
 
     async def receive_json(self, content, **kwargs):
