@@ -132,13 +132,14 @@ class MemberConsumer(AsyncJsonWebsocketConsumer):
         self.ending = True
         await self._release_once()
         groups, self.member_groups = self.member_groups, []
-        for group in groups:
-            try:
-                await asyncio.wait_for(
-                    self.channel_layer.group_discard(group, self.channel_name),
-                    LEAVE_GROUPS_SECONDS)
-            except Exception:  # the layer's group expiry drops it later
-                logger.warning("socket could not leave group %s", group, exc_info=True)
+        if not groups:
+            return
+        try:
+            await asyncio.wait_for(asyncio.gather(*(
+                self.channel_layer.group_discard(group, self.channel_name) for group in groups
+            )), LEAVE_GROUPS_SECONDS)
+        except Exception as exc:  # the layer's group expiry drops them later
+            logger.warning("socket could not leave its groups %s: %r", groups, exc)
 
 
 async def refuse(consumer, code: int) -> None:
