@@ -1,17 +1,61 @@
-"""The one check that text from outside is text: valid UTF-8, no lone surrogates.
+"""Text files people give us: where one stops being UTF-8, said so that they can fix it.
 
-Python strings can hold what no encoder accepts: a JSON escape ``"\\ud800"``,
-or a file name whose bytes were not UTF-8 (``os.fsdecode`` keeps each bad
-byte as a surrogate, U+DC80-U+DCFF). Such a string crashes the database
-driver's encoder at the first write (MySQLdb raises UnicodeEncodeError), far
-from the input that carried it. Every input layer (websocket messages,
-request bodies and query strings, import file names, package and CSV cells)
-checks its strings here once, and refuses with a message naming the field.
+A CSV saved by a spreadsheet in Latin-1 or Windows-1252 fails to decode deep inside
+``csv``; the importers catch ``UnicodeDecodeError`` and raise their own UserError with
+``not_utf8_message``, which names the byte, line and column (found by reading the
+file again line by line: the error's own offset counts from the last buffer, not the
+file, and a UTF-8 character never holds a newline byte, so lines decode on their own).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .exceptions import UserError
+
+
+def _where(raw: bytes, line: int) -> str | None:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"byte 0x{raw[exc.start]:02x} on line {line}, column {exc.start + 1}"
+    return None
+
+
+def utf8_problem(data: bytes) -> str | None:
+    """Where ``data`` stops being UTF-8 ("byte 0xe9 on line 3, column 7"), or None."""
+    for line, raw in enumerate(data.splitlines(keepends=True), start=1):
+        if (problem := _where(raw, line)) is not None:
+            return problem
+    return None
+
+
+def file_utf8_problem(path: Path) -> str | None:
+    """Where the file stops being UTF-8, read line by line; None when it is UTF-8."""
+    with open(path, "rb") as fh:
+        for line, raw in enumerate(fh, start=1):
+            if (problem := _where(raw, line)) is not None:
+                return problem
+    return None
+
+
+def not_utf8_message(name: str, where: str | None) -> str:
+    """The message for a file that is not UTF-8: what is wrong, where, what to do."""
+    return (f"{name} is not UTF-8 text" + (f" ({where})" if where else "")
+            + ". Save it as UTF-8 (in a spreadsheet: “CSV UTF-8”) and try again.")
+
+
+# Strings from outside: valid UTF-8 text, no lone surrogates -------------------------
+#
+# Python strings can hold what no encoder accepts: a JSON escape "\ud800", or a
+# file name or command-line argument whose bytes were not UTF-8 (Python keeps each
+# bad byte as a surrogate, U+DC80-U+DCFF). Such a string crashes the database
+# driver's encoder at the first write (MySQLdb raises UnicodeEncodeError), far from
+# the input that carried it. Every input layer checks its strings here once and
+# refuses with a message naming the field: websocket messages
+# (core.consumers.parse_message), request query strings and bodies
+# (core.middleware.TextInputMiddleware), command-line arguments (manage.py), import
+# folder and file names (surveys.services.importing).
 
 
 class BadText(UserError, ValueError):
@@ -20,7 +64,7 @@ class BadText(UserError, ValueError):
     def __init__(self, field: str, what: str = "text that is not valid UTF-8"):
         self.field = field
         super().__init__(
-            f"{field} holds {what} (a lone surrogate or bytes that are not UTF-8): "
+            f"{field}: {what} (a lone surrogate, or bytes that are not UTF-8); "
             "send it as UTF-8 text.")
 
 
