@@ -11,20 +11,24 @@ from pathlib import Path
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
+from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils import timezone
 
 from accounts.models import Membership
 from annotation.models import ClusterAnnotation, Label
 from annotation.services import leases
+from core.models import Broadcast
 from tests.annotation.helpers import annotator_for, launched_task
-from tests.conftest import subprocess_env
+from tests.conftest import redis_up, subprocess_env
 from tests.factories import MembershipFactory, OrganisationFactory
+from traptagger import redis_config
 from traptagger.asgi import application
 
 pytestmark = [pytest.mark.hostile, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parent.parent.parent
+REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
 @pytest.fixture(autouse=True)
@@ -65,7 +69,22 @@ def assert_given_back(task, offer, someone_else):
     assert taken is not None and taken.pk == offer["annotation_id"]
 
 
-def test_logging_out_closes_the_sessions_sockets_and_gives_the_cluster_back():
+@pytest.fixture(params=["embedded", "redis"])
+def layer(request):
+    """The embedded layer (events through the outbox) and Redis (straight to the layer)."""
+    if request.param == "embedded":
+        yield request.param
+        return
+    if not redis_up():
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    layers = {"default": redis_config.channel_layer(REDIS_URL, prefix="tt-sockets-revoke")}
+    with override_settings(CHANNEL_LAYERS=layers, CHANNEL_LAYER_SHARED=True):
+        channel_layers.backends = {}
+        yield request.param
+    channel_layers.backends = {}
+
+
+def test_logging_out_closes_the_sessions_sockets_and_gives_the_cluster_back(layer):
     task = launched_task(2)
     user = annotator_for(task)
     zebra = Label.objects.get(task=task, name="Zebra")
@@ -97,6 +116,9 @@ def test_logging_out_closes_the_sessions_sockets_and_gives_the_cluster_back():
     assert codes == (4401, 4401)
     assert other_session_open  # only the session that logged out stops
     assert_given_back(task, offer, annotator_for(task))
+    # Only the embedded layer goes through the outbox table.
+    assert Broadcast.objects.filter(group__startswith="session.").exists() is (
+        layer == "embedded")
 
 
 def test_a_deactivated_user_is_stopped_everywhere():
