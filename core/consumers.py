@@ -47,8 +47,8 @@ def session_group(session_key: str) -> str:
 class MemberConsumer(AsyncJsonWebsocketConsumer):
     """A socket of a logged-in member: stops when the session or the right to it ends.
 
-    Subclasses call ``join_member_groups()`` once they have authenticated and
-    accepted the user, set ``organisation_id`` to the organisation whose data
+    Subclasses call ``join_member_groups()`` once the user passed their
+    access check, set ``organisation_id`` to the organisation whose data
     the socket serves, and override ``still_allowed()`` (asked again on
     ``access.changed``) and ``release()`` (what to give back when the socket ends).
     """
