@@ -138,6 +138,24 @@ def test_a_deactivated_user_is_stopped_everywhere():
     assert_given_back(task, offer, annotator_for(task))
 
 
+def test_a_password_reset_stops_the_users_sockets_as_it_ends_their_sessions():
+    from accounts.services.organisations import do_reset_password
+
+    task = launched_task(1)
+    user = annotator_for(task)
+    _, headers = logged_in(user)
+    progress = WebsocketCommunicator(application, f"/ws/surveys/{task.survey_id}/",
+                                     headers=headers)
+
+    async def run():
+        assert (await progress.connect())[0]
+        await progress.receive_json_from(timeout=5)
+        await database_sync_to_async(do_reset_password)(user)
+        return await closing_code(progress)
+
+    assert async_to_sync(run)() == 4401
+
+
 def test_losing_the_right_to_annotate_stops_the_socket_and_other_changes_do_not():
     task = launched_task(2)
     user = annotator_for(task)
