@@ -29,6 +29,12 @@ BAD_FRAMES = [
              '"note": {"$ne": 1}}'),
     ("text", '{"type": "label.submit", "annotation_id": 1, "lease": ["x"], "labels": [1]}'),
     ("text", "x" * 100_000),
+    # Lone surrogates (JSON escapes): MySQLdb's encoder crashed the socket (1011) on them.
+    ("text", '{"type": "label.submit", "annotation_id": 1, "lease": "\\ud800", "labels": [1]}'),
+    ("text", '{"type": "label.submit", "annotation_id": 1, "lease": "x", "labels": [1], '
+             '"note": "a\\udc80b"}'),
+    ("text", '{"type": "heartbeat", "annotation_id": 1, "lease": "\\udbff\\udbff"}'),
+    ("text", '{"type": "\\ud800"}'),
 ]
 
 
