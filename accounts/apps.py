@@ -6,4 +6,5 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import signals  # noqa: F401 - connects the login-throttle receivers
+        # revocation: stops websockets when a session or a right ends.
+        from . import revocation, signals  # noqa: F401 - connect their receivers

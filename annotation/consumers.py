@@ -5,10 +5,17 @@ from __future__ import annotations
 import logging
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from core.consumers import MAX_ID, BadMessage, RateLimit, parse_id, parse_message, refuse
+from core.consumers import (
+    MAX_ID,
+    BadMessage,
+    MemberConsumer,
+    RateLimit,
+    parse_id,
+    parse_message,
+    refuse,
+)
 
 from . import events
 from .exceptions import AnnotationError, NotAllowed
@@ -26,13 +33,16 @@ MAX_SECONDS = 86_400  # a label's time on the screen, as the page measured it
 MAX_KEEP = 20
 
 
-class TaggingConsumer(AsyncJsonWebsocketConsumer):
+class TaggingConsumer(MemberConsumer):
     """One annotator on one task: keeps a window of clusters leased ahead, takes labels.
 
     ``window`` holds the clusters this page was offered and has not answered
     (annotation id → lease token). ``size`` is how many it may hold: 1 (a
     client labelling one cluster at a time), or ANNOTATION_PREFETCH_WINDOW
     once the page asked for prefetch in its ``cluster.request``.
+
+    Stops (4401/4403) when the session logs out or the annotator loses the
+    task (core.consumers.MemberConsumer); its leases go back whenever it ends.
     """
 
     async def connect(self):
@@ -49,10 +59,12 @@ class TaggingConsumer(AsyncJsonWebsocketConsumer):
         if self.task is None:
             await refuse(self, 4403)
             return
+        self.organisation_id = self.task.survey.organisation_id
+        await self.join_member_groups()
         await self.accept()
 
-    async def disconnect(self, code):
-        await self.release()
+    async def still_allowed(self) -> bool:
+        return await database_sync_to_async(annotatable_task)(self.user, self.task.pk) is not None
 
     async def release(self, tokens=None):
         tokens = list(self.window.values()) if tokens is None else tokens
@@ -75,9 +87,8 @@ class TaggingConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(events.error(str(exc)))
         except Exception:
             # An unexpected failure closes the socket (1011); the page's
-            # clusters go back at once rather than after their lease runs out.
+            # clusters go back at once (MemberConsumer's wind-up releases them).
             logger.exception("tagging socket of user %s failed", getattr(self.user, "pk", None))
-            await self.release()
             raise
 
     async def receive_json(self, content, **kwargs):

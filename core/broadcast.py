@@ -50,6 +50,10 @@ class Relay:
             return
         if self.task is not None and not self.task.done():
             return
+        # A relay ends only with its event loop (a server has one for its life;
+        # tests one per run): a new loop's relay starts from the newest row, not
+        # from where a relay of an earlier loop stopped.
+        self.last_id = None
         self.task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from core.broadcast import relay
-from core.consumers import refuse
+from core.consumers import MemberConsumer, refuse
 
 from .events import status_message, survey_group
 from .selectors import survey_for
 
 
-class SurveyProgressConsumer(AsyncJsonWebsocketConsumer):
-    """Import and stage progress of one survey, for its organisation's members."""
+class SurveyProgressConsumer(MemberConsumer):
+    """Import and stage progress of one survey, for its organisation's members.
+
+    Stops (4401/4403) when the session logs out or the member leaves
+    (core.consumers.MemberConsumer).
+    """
 
     async def connect(self):
         user = self.scope.get("user")
@@ -25,15 +27,15 @@ class SurveyProgressConsumer(AsyncJsonWebsocketConsumer):
         if survey is None:
             await refuse(self, 4403)
             return
-        self.group = survey_group(survey.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        relay.ensure_running()
+        self.user, self.survey_id = user, survey.pk
+        self.organisation_id = survey.organisation_id
+        await self.join_member_groups()
+        await self.join_group(survey_group(survey.pk))
         await self.accept()
         await self.send_json(status_message(survey))
 
-    async def disconnect(self, code):
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+    async def still_allowed(self) -> bool:
+        return await database_sync_to_async(survey_for)(self.user, self.survey_id) is not None
 
     # Group messages are relayed to the browser as they are.
     async def import_progress(self, event):

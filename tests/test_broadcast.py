@@ -15,6 +15,7 @@ from core.broadcast import purge_broadcasts
 from core.models import Broadcast
 from tests.conftest import redis_up, subprocess_env, ws_headers
 from tests.factories import SurveyFactory, member
+from traptagger import redis_config
 from traptagger.asgi import application
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,8 +32,9 @@ def layers_for(mode):
         return {"CHANNEL_LAYERS": {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}},
                 "CHANNEL_LAYER_SHARED": False, "BROADCAST_RELAY_INTERVAL": 0.1}
     url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    return {"CHANNEL_LAYERS": {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                                           "CONFIG": {"hosts": [url], "prefix": "tt-test"}}},
+    # The project's own Redis options: with the client's default 5 s read timeout a
+    # socket quiet while the child process starts (slow on a busy machine) was closed.
+    return {"CHANNEL_LAYERS": {"default": redis_config.channel_layer(url, prefix="tt-test")},
             "CHANNEL_LAYER_SHARED": True, "REDIS_URL": url}
 
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.access import check_capability
 from accounts.taxonomy import Capability
+from core.text import is_text
 
 from .. import events
 from ..exceptions import ImportSourceError, SurveyError, UnreadableImage
@@ -43,6 +44,9 @@ def check_source_dir(source: str) -> Path:
         raise ImportSourceError(f"{source} is a file, not a folder. Give the survey's folder.")
     if not os.access(path, os.R_OK | os.X_OK):
         raise ImportSourceError(f"The folder {source} cannot be read (permission denied).")
+    if not is_text(str(path.resolve())):  # its folder becomes a stored path and a site name
+        raise ImportSourceError(f"The folder {printable(source)}: its name is not UTF-8 text; "
+                                "rename the folder and import again.")
     return path.resolve()
 
 

@@ -37,6 +37,12 @@ BAD_FRAMES = [
         [{"annotation_id": 1, "lease": "y"}] * 21).replace("'", '"') + "}"),
     ("text", '{"type": "label.submit", "annotation_id": 1, "lease": "x", "labels": [1], '
              '"seconds": -5}'),
+    # Lone surrogates (JSON escapes): MySQLdb's encoder crashed the socket (1011) on them.
+    ("text", '{"type": "label.submit", "annotation_id": 1, "lease": "\\ud800", "labels": [1]}'),
+    ("text", '{"type": "label.submit", "annotation_id": 1, "lease": "x", "labels": [1], '
+             '"note": "a\\udc80b"}'),
+    ("text", '{"type": "heartbeat", "annotation_id": 1, "lease": "\\udbff\\udbff"}'),
+    ("text", '{"type": "\\ud800"}'),
 ]
 
 
