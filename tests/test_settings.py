@@ -128,13 +128,50 @@ def test_unknown_mode_is_refused(tmp_path):
     assert "TRAPTAGGER_MODE must be" in result.stderr
 
 
-@pytest.mark.parametrize("key", ["changeme", "change-me-to-a-long-random-string-please-now",
-                                 "k" * 60, "django-insecure-" + "ab12cd34ef56" * 4])
+@pytest.mark.parametrize("key", [
+    "changeme", "change-me-to-a-long-random-string-please-now", "k" * 60,
+    "django-insecure-" + "ab12cd34ef56" * 4,
+    "0123456789" * 6,                                       # sequential, repeated
+    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",  # 62 distinct
+    "qwertyuiopasdfghjklzxcvbnmQWERTYUIOPASDFGHJKLZXCVBNM1234567890",  # keyboard rows
+    "zyxwvutsrqponmlkjihgfedcba9876543210ZYXWVUTSRQPONMLKJIH",      # backwards
+    "Tr0ub4dor&3" * 5,                                      # a password, repeated
+])
 def test_production_refuses_a_weak_secret_key(tmp_path, key):
     result = probe(tmp_path, TRAPTAGGER_MODE="production", SECRET_KEY=key,
                    ALLOWED_HOSTS="tt.example.org")
     assert result.returncode != 0
-    assert "SECRET_KEY is too weak" in result.stderr.strip().splitlines()[-1]
+    last = result.stderr.strip().splitlines()[-1]
+    assert "SECRET_KEY is too weak" in last and "SECRET_KEY_MIN_BITS=128" in last
+    assert "secrets.token_urlsafe(50)" in last and key not in last
+
+
+def test_key_strength_estimates():
+    import secrets
+
+    from traptagger.key_strength import estimated_bits
+
+    assert estimated_bits("0123456789" * 5) < 30  # Shannon × length would say 166
+    assert estimated_bits("k" * 60) < 20
+    assert estimated_bits("ab12cd34ef56" * 4) < 100
+    assert min(estimated_bits(secrets.token_urlsafe(50)) for _ in range(200)) > 300
+    assert min(estimated_bits(secrets.token_hex(32)) for _ in range(200)) > 200
+    assert estimated_bits(STRONG_KEY) > 300
+
+
+@pytest.mark.parametrize("debug", ["true", "1", "on"])
+def test_production_refuses_debug(tmp_path, debug):
+    result = probe(tmp_path, TRAPTAGGER_MODE="production", SECRET_KEY=STRONG_KEY,
+                   ALLOWED_HOSTS="tt.example.org", DEBUG=debug)
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert "DEBUG is on in production mode" in last and "DEBUG=false" in last
+
+
+def test_embedded_mode_may_debug(tmp_path):
+    result = probe(tmp_path, DEBUG="true")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1])["debug"] is True
 
 
 @pytest.mark.parametrize("hosts", ["*", "tt.example.org,*", "*.example.org"])

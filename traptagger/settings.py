@@ -21,7 +21,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from . import redis_config
+from . import key_strength, redis_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -49,15 +49,21 @@ def _embedded_secret_key() -> str:
 
 
 _WEAK_KEY_WORDS = ("change", "secret", "insecure", "example", "password", "default")
+# Bits of randomness a production SECRET_KEY must hold, as key_strength estimates them.
+SECRET_KEY_MIN_BITS = env.int("SECRET_KEY_MIN_BITS", default=128)
 
 
 def _check_secret_key(key: str) -> None:
-    """Refuse a production key that is short, repetitive or a placeholder."""
-    if len(key) < 50 or len(set(key)) < 10 or any(w in key.lower() for w in _WEAK_KEY_WORDS):
+    """Refuse a production key that is short, guessable (repeats, sequences) or a placeholder."""
+    bits = key_strength.estimated_bits(key)
+    if len(key) < 50 or bits < SECRET_KEY_MIN_BITS or any(
+            w in key.lower() for w in _WEAK_KEY_WORDS):
         raise ImproperlyConfigured(
-            "SECRET_KEY is too weak for production (short, repetitive or a placeholder). "
-            "Use 50 random characters: python3 -c 'import secrets; "
-            "print(secrets.token_urlsafe(50))'."
+            f"SECRET_KEY is too weak for production: {len(key)} characters worth about "
+            f"{bits:.0f} bits of randomness (at least 50 characters and "
+            f"SECRET_KEY_MIN_BITS={SECRET_KEY_MIN_BITS} bits are needed; repeats, sequences "
+            "and placeholder words count for little). Use 50 random characters: "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(50))'."
         )
 
 
@@ -73,6 +79,12 @@ elif PRODUCTION:
     _check_secret_key(SECRET_KEY)
 
 DEBUG = env.bool("DEBUG", default=False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured(
+        "DEBUG is on in production mode: error pages would show settings, code and data to "
+        "anyone. Remove DEBUG from the environment (or set DEBUG=false); to debug, run the "
+        "embedded mode."
+    )
 
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"]
