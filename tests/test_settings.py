@@ -192,3 +192,43 @@ def test_check_deploy_is_clean_with_the_documented_settings(tmp_path):
                             timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+MAIL_PROBE = (
+    "import json, django; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps({k: getattr(s, k) for k in ('EMAIL_BACKEND', 'EMAIL_HOST', "
+    "'EMAIL_PORT', 'EMAIL_HOST_USER', 'EMAIL_HOST_PASSWORD', 'EMAIL_USE_TLS', "
+    "'EMAIL_USE_SSL', 'EMAIL_URL_PROBLEM', 'ACCOUNT_EMAIL_VERIFICATION')}))"
+)
+
+
+def mail_settings(tmp_path, **env_vars):
+    env = {k: v for k, v in os.environ.items() if k not in (*OVERRIDES, "EMAIL_URL",
+                                                          "EMAIL_BACKEND")}
+    env.update(TRAPTAGGER_VAR_DIR=str(tmp_path / "var"),
+               DJANGO_SETTINGS_MODULE="traptagger.settings", **env_vars)
+    result = subprocess.run([sys.executable, "-c", MAIL_PROBE], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_mail_comes_from_one_email_url(tmp_path):
+    got = mail_settings(tmp_path)
+    assert got["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
+    assert got["EMAIL_URL_PROBLEM"] is None
+    assert got["ACCOUNT_EMAIL_VERIFICATION"] == "mandatory"
+    got = mail_settings(
+        tmp_path, EMAIL_URL="smtp+tls://tt%40example.org:p%40ss@mail.example.org:587")
+    assert got == {"EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                   "EMAIL_HOST": "mail.example.org", "EMAIL_PORT": 587,
+                   "EMAIL_HOST_USER": "tt@example.org", "EMAIL_HOST_PASSWORD": "p@ss",
+                   "EMAIL_USE_TLS": True, "EMAIL_USE_SSL": False, "EMAIL_URL_PROBLEM": None,
+                   "ACCOUNT_EMAIL_VERIFICATION": "mandatory"}
+    got = mail_settings(tmp_path, EMAIL_URL="smtp+ssl://u:pw@mail.example.org:465")
+    assert (got["EMAIL_USE_SSL"], got["EMAIL_USE_TLS"], got["EMAIL_PORT"]) == (True, False, 465)
+
+
+def test_email_url_is_documented_in_env_example():
+    text = (ROOT / "deploy" / "env.example").read_text()
+    assert "EMAIL_URL=smtp+tls://" in text

@@ -21,7 +21,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from . import key_strength, redis_config
+from . import key_strength, mail_config, redis_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -213,9 +213,14 @@ ACCOUNT_UNIQUE_EMAIL = True
 # allauth's own failed-login limit locks an account for anyone after 5 failures,
 # which lets a stranger lock its owner out; the project's throttle replaces it.
 ACCOUNT_RATE_LIMITS = {"login_failed": None}
-# "optional": people can log in at once, and a confirmation email lets them prove an
-# address (invitations by email only reach verified addresses).
-ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="optional")
+# "mandatory": a new account logs in once its address is confirmed. With it (and only
+# with it) allauth answers a sign-up with an address already registered exactly as a new
+# one ("we sent you a confirmation mail") and mails the owner instead, so sign-up does not
+# tell strangers who has an account. Accounts made by operators and staff (enquiries,
+# create_organisation, add_member) have their address verified when made. Needs working
+# mail (EMAIL_URL). "optional" or "none" let sign-up reveal registered addresses.
+ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="mandatory")
+ACCOUNT_PREVENT_ENUMERATION = True
 LOGIN_REDIRECT_URL = "/"
 LOGIN_URL = "/accounts/login/"
 
@@ -341,9 +346,25 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Email --------------------------------------------------------------------
-EMAIL_BACKEND = env.str(
-    "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
-)
+# All outgoing mail from one URL (see traptagger/mail_config.py), e.g.
+# EMAIL_URL=smtp+tls://user:password@mail.example.org:587. The default writes mail to
+# the log (embedded and development use). A malformed URL is reported in one line at
+# start-up (core.startup) and mail goes to the log meanwhile.
+EMAIL_URL = env.str("EMAIL_URL", default="consolemail://")
+_email, EMAIL_URL_PROBLEM = mail_config.email_settings(EMAIL_URL)
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=_email.get("EMAIL_BACKEND") or
+                        mail_config.CONSOLE)
+EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS"))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
+if _email.get("EMAIL_FILE_PATH"):
+    EMAIL_FILE_PATH = _email["EMAIL_FILE_PATH"]
+# Sign-up and password-reset mail leaves inside the request: a mail server that does not
+# answer must not hold it for long.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="traptagger@localhost")
 
 # --- Security -----------------------------------------------------------------

@@ -40,6 +40,19 @@ def _mail_on_commit(*, subject: str, message: str, recipient: str) -> None:
     ))
 
 
+def _verified_address(user: User) -> None:
+    """Record the address of an account made by an operator or staff as verified.
+
+    Sign-up needs a confirmed address before the first log-in (settings:
+    ACCOUNT_EMAIL_VERIFICATION); an address an operator typed, or to which the
+    account's credentials are mailed, needs no confirmation.
+    """
+    from allauth.account.models import EmailAddress
+
+    if user.email:
+        EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+
+
 def check_organisation_name_free(name: str) -> None:
     """Raise DuplicateOrganisation when ``name`` (any case) is taken or already asked for."""
     if Organisation.objects.filter(name__iexact=name.strip()).exists():
@@ -69,6 +82,7 @@ def do_create_organisation(name: str, *, admin_username: str, admin_email: str) 
         user = User.objects.create_user(
             username=admin_username, email=admin_email, password=password, is_staff=True
         )
+        _verified_address(user)
         Membership.objects.create(
             user=user, organisation=organisation, role=Role.ADMIN, can_annotate=True
         )
@@ -251,6 +265,7 @@ def do_add_member(organisation: Organisation, *, username: str, email: str = "",
     with transaction.atomic():
         user = User.objects.create_user(username=username, email=email, password=password,
                                         is_staff=role != Role.ANNOTATOR)
+        _verified_address(user)
         Membership.objects.create(user=user, organisation=organisation, role=role,
                                   can_annotate=can_annotate)
     return NewAccount(organisation=organisation, user=user, password=password)
