@@ -90,7 +90,12 @@ def do_create_organisation(name: str, *, admin_username: str, admin_email: str) 
 
 
 def check_enquiry(organisation_name: str, email: str) -> None:
-    """Validate a public enquiry; raise AccountsError with a message for the form."""
+    """Validate a public enquiry; raise AccountsError with a message for the form.
+
+    Whether ``email`` has an account is not checked here: the public form must not
+    tell strangers which addresses are registered (as sign-up does not). Staff
+    learn it when they approve (do_create_organisation refuses a taken address).
+    """
     check_organisation_name_free(organisation_name)
     if Enquiry.objects.filter(
         organisation_name__iexact=organisation_name.strip(), status=EnquiryStatus.NEW
@@ -98,11 +103,6 @@ def check_enquiry(organisation_name: str, email: str) -> None:
         raise DuplicateOrganisation(
             f"An enquiry for “{organisation_name}” is already waiting for approval. "
             "We will email you once it is decided."
-        )
-    if User.objects.filter(email__iexact=email).exists():
-        raise AccountsError(
-            f"An account with the email {email} already exists. Log in instead, or use "
-            "another address."
         )
 
 

@@ -52,6 +52,21 @@ def test_enquiry_refuses_duplicate_organisation_name(client, existing):
     assert Enquiry.objects.filter(email="second@example.org").count() == 0
 
 
+def test_enquiry_does_not_tell_whether_an_address_has_an_account(client):
+    UserFactory(email="known@example.org")
+    pages = []
+    for name, email in (("First Org", "fresh@example.org"), ("Second Org", "KNOWN@example.org")):
+        response = client.post(reverse("enquiry"), {"organisation_name": name, "email": email})
+        pages.append((response.status_code, response.content.decode()
+                      .replace(name, "NAME").replace(email, "EMAIL")))
+    assert pages[0] == pages[1] and "We received your enquiry" in pages[1][1]
+    # Staff learn it when they approve.
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    with pytest.raises(AccountsError, match="already exists"):
+        do_approve_enquiry(Enquiry.objects.get(organisation_name="Second Org"),
+                           acting_user=staff)
+
+
 def test_enquiry_refuses_bad_email(client):
     response = client.post(reverse("enquiry"), {"organisation_name": "X", "email": "not-an-email"})
     assert "Enter a valid email address" in response.content.decode()
