@@ -2,7 +2,8 @@
 
 A wrong ``DATABASE_URL``, ``REDIS_URL``, broker or S3 setting should stop a web
 node or worker at start with a line naming the setting, not fail with a
-traceback at the first request. Messages never include passwords.
+traceback at the first request; so does a malformed ``EMAIL_URL`` in any mode
+(and ``manage.py`` reports it as a system check). Messages never include passwords.
 """
 
 from __future__ import annotations
@@ -44,16 +45,23 @@ def problems() -> list[str]:
     return found
 
 
-def check_or_exit(process: str) -> None:
-    """In production, stop ``process`` with one line per unreachable service."""
-    if not settings.PRODUCTION:
-        return
-    from django.db import connections
+def setting_problems() -> list[str]:
+    """One line per setting that cannot be used as written (any mode), without secrets."""
+    problem = getattr(settings, "EMAIL_URL_PROBLEM", None)
+    return [problem] if problem else []
 
-    try:
-        lines = problems()
-    finally:
-        connections.close_all()  # a worker forks after this: no shared connections
+
+def check_or_exit(process: str) -> None:
+    """Stop ``process`` with one line per unusable setting and, in production, per
+    unreachable service."""
+    lines = setting_problems()
+    if settings.PRODUCTION:
+        from django.db import connections
+
+        try:
+            lines += problems()
+        finally:
+            connections.close_all()  # a worker forks after this: no shared connections
     if lines:
         for line in lines:
             print(f"TrapTagger {process} cannot start: {line}", file=sys.stderr)

@@ -19,6 +19,11 @@ class UserFactory(factory.django.DjangoModelFactory):
     def _save(obj, create, extracted, **kwargs):
         if create:
             obj.save()
+            if obj.email:  # made by an operator: no confirmation mail needed to log in
+                from allauth.account.models import EmailAddress
+
+                EmailAddress.objects.get_or_create(
+                    user=obj, email=obj.email, defaults={"verified": True, "primary": True})
 
 
 class OrganisationFactory(factory.django.DjangoModelFactory):

@@ -128,13 +128,50 @@ def test_unknown_mode_is_refused(tmp_path):
     assert "TRAPTAGGER_MODE must be" in result.stderr
 
 
-@pytest.mark.parametrize("key", ["changeme", "change-me-to-a-long-random-string-please-now",
-                                 "k" * 60, "django-insecure-" + "ab12cd34ef56" * 4])
+@pytest.mark.parametrize("key", [
+    "changeme", "change-me-to-a-long-random-string-please-now", "k" * 60,
+    "django-insecure-" + "ab12cd34ef56" * 4,
+    "0123456789" * 6,                                       # sequential, repeated
+    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",  # 62 distinct
+    "qwertyuiopasdfghjklzxcvbnmQWERTYUIOPASDFGHJKLZXCVBNM1234567890",  # keyboard rows
+    "zyxwvutsrqponmlkjihgfedcba9876543210ZYXWVUTSRQPONMLKJIH",      # backwards
+    "Tr0ub4dor&3" * 5,                                      # a password, repeated
+])
 def test_production_refuses_a_weak_secret_key(tmp_path, key):
     result = probe(tmp_path, TRAPTAGGER_MODE="production", SECRET_KEY=key,
                    ALLOWED_HOSTS="tt.example.org")
     assert result.returncode != 0
-    assert "SECRET_KEY is too weak" in result.stderr.strip().splitlines()[-1]
+    last = result.stderr.strip().splitlines()[-1]
+    assert "SECRET_KEY is too weak" in last and "SECRET_KEY_MIN_BITS=128" in last
+    assert "secrets.token_urlsafe(50)" in last and key not in last
+
+
+def test_key_strength_estimates():
+    import secrets
+
+    from traptagger.key_strength import estimated_bits
+
+    assert estimated_bits("0123456789" * 5) < 30  # Shannon × length would say 166
+    assert estimated_bits("k" * 60) < 20
+    assert estimated_bits("ab12cd34ef56" * 4) < 100
+    assert min(estimated_bits(secrets.token_urlsafe(50)) for _ in range(200)) > 300
+    assert min(estimated_bits(secrets.token_hex(32)) for _ in range(200)) > 200
+    assert estimated_bits(STRONG_KEY) > 300
+
+
+@pytest.mark.parametrize("debug", ["true", "1", "on"])
+def test_production_refuses_debug(tmp_path, debug):
+    result = probe(tmp_path, TRAPTAGGER_MODE="production", SECRET_KEY=STRONG_KEY,
+                   ALLOWED_HOSTS="tt.example.org", DEBUG=debug)
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert "DEBUG is on in production mode" in last and "DEBUG=false" in last
+
+
+def test_embedded_mode_may_debug(tmp_path):
+    result = probe(tmp_path, DEBUG="true")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1])["debug"] is True
 
 
 @pytest.mark.parametrize("hosts", ["*", "tt.example.org,*", "*.example.org"])
@@ -155,3 +192,43 @@ def test_check_deploy_is_clean_with_the_documented_settings(tmp_path):
                             timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+MAIL_PROBE = (
+    "import json, django; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps({k: getattr(s, k) for k in ('EMAIL_BACKEND', 'EMAIL_HOST', "
+    "'EMAIL_PORT', 'EMAIL_HOST_USER', 'EMAIL_HOST_PASSWORD', 'EMAIL_USE_TLS', "
+    "'EMAIL_USE_SSL', 'EMAIL_URL_PROBLEM', 'ACCOUNT_EMAIL_VERIFICATION')}))"
+)
+
+
+def mail_settings(tmp_path, **env_vars):
+    env = {k: v for k, v in os.environ.items() if k not in (*OVERRIDES, "EMAIL_URL",
+                                                          "EMAIL_BACKEND")}
+    env.update(TRAPTAGGER_VAR_DIR=str(tmp_path / "var"),
+               DJANGO_SETTINGS_MODULE="traptagger.settings", **env_vars)
+    result = subprocess.run([sys.executable, "-c", MAIL_PROBE], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_mail_comes_from_one_email_url(tmp_path):
+    got = mail_settings(tmp_path)
+    assert got["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
+    assert got["EMAIL_URL_PROBLEM"] is None
+    assert got["ACCOUNT_EMAIL_VERIFICATION"] == "mandatory"
+    got = mail_settings(
+        tmp_path, EMAIL_URL="smtp+tls://tt%40example.org:p%40ss@mail.example.org:587")
+    assert got == {"EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                   "EMAIL_HOST": "mail.example.org", "EMAIL_PORT": 587,
+                   "EMAIL_HOST_USER": "tt@example.org", "EMAIL_HOST_PASSWORD": "p@ss",
+                   "EMAIL_USE_TLS": True, "EMAIL_USE_SSL": False, "EMAIL_URL_PROBLEM": None,
+                   "ACCOUNT_EMAIL_VERIFICATION": "mandatory"}
+    got = mail_settings(tmp_path, EMAIL_URL="smtp+ssl://u:pw@mail.example.org:465")
+    assert (got["EMAIL_USE_SSL"], got["EMAIL_USE_TLS"], got["EMAIL_PORT"]) == (True, False, 465)
+
+
+def test_email_url_is_documented_in_env_example():
+    text = (ROOT / "deploy" / "env.example").read_text()
+    assert "EMAIL_URL=smtp+tls://" in text

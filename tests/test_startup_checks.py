@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,3 +61,29 @@ def test_web_node_with_unreachable_s3_stops_with_one_line(tmp_path):
     lines = [line for line in result.stderr.splitlines() if "cannot start" in line]
     assert len(lines) == 1 and "AWS_STORAGE_BUCKET_NAME" in lines[0], result.stderr
     assert "s3-secret-key" not in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("url", [
+    "smtp+tls://mailer:pw-secret@mail.example.org:notaport",
+    "smpt://mailer:pw-secret@mail.example.org:587",
+    "smtp+tls://mailer:pw-secret@:587",
+    "mailer:pw-secret@mail.example.org",
+])
+@pytest.mark.parametrize("mode", ["production", "embedded"])
+def test_a_malformed_email_url_stops_with_one_line_without_the_password(tmp_path, url, mode):
+    env = production_env(tmp_path, EMAIL_URL=url)
+    if mode == "embedded":
+        env = {k: v for k, v in env.items() if k != "TRAPTAGGER_MODE"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import traptagger.asgi"], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if "cannot start" in line]
+    assert len(lines) == 1 and "EMAIL_URL" in lines[0] and "smtp+tls://" in lines[0], \
+        result.stderr
+    assert "pw-secret" not in result.stderr and "Traceback" not in result.stderr
+    # manage.py reports it as a system check, in one line too.
+    check = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert check.returncode != 0 and "core.E001" in check.stderr
+    assert "pw-secret" not in check.stderr + check.stdout

@@ -21,7 +21,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from . import redis_config
+from . import key_strength, mail_config, redis_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -49,15 +49,21 @@ def _embedded_secret_key() -> str:
 
 
 _WEAK_KEY_WORDS = ("change", "secret", "insecure", "example", "password", "default")
+# Bits of randomness a production SECRET_KEY must hold, as key_strength estimates them.
+SECRET_KEY_MIN_BITS = env.int("SECRET_KEY_MIN_BITS", default=128)
 
 
 def _check_secret_key(key: str) -> None:
-    """Refuse a production key that is short, repetitive or a placeholder."""
-    if len(key) < 50 or len(set(key)) < 10 or any(w in key.lower() for w in _WEAK_KEY_WORDS):
+    """Refuse a production key that is short, guessable (repeats, sequences) or a placeholder."""
+    bits = key_strength.estimated_bits(key)
+    if len(key) < 50 or bits < SECRET_KEY_MIN_BITS or any(
+            w in key.lower() for w in _WEAK_KEY_WORDS):
         raise ImproperlyConfigured(
-            "SECRET_KEY is too weak for production (short, repetitive or a placeholder). "
-            "Use 50 random characters: python3 -c 'import secrets; "
-            "print(secrets.token_urlsafe(50))'."
+            f"SECRET_KEY is too weak for production: {len(key)} characters worth about "
+            f"{bits:.0f} bits of randomness (at least 50 characters and "
+            f"SECRET_KEY_MIN_BITS={SECRET_KEY_MIN_BITS} bits are needed; repeats, sequences "
+            "and placeholder words count for little). Use 50 random characters: "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(50))'."
         )
 
 
@@ -73,6 +79,12 @@ elif PRODUCTION:
     _check_secret_key(SECRET_KEY)
 
 DEBUG = env.bool("DEBUG", default=False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured(
+        "DEBUG is on in production mode: error pages would show settings, code and data to "
+        "anyone. Remove DEBUG from the environment (or set DEBUG=false); to debug, run the "
+        "embedded mode."
+    )
 
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"]
@@ -202,9 +214,14 @@ ACCOUNT_UNIQUE_EMAIL = True
 # allauth's own failed-login limit locks an account for anyone after 5 failures,
 # which lets a stranger lock its owner out; the project's throttle replaces it.
 ACCOUNT_RATE_LIMITS = {"login_failed": None}
-# "optional": people can log in at once, and a confirmation email lets them prove an
-# address (invitations by email only reach verified addresses).
-ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="optional")
+# "mandatory": a new account logs in once its address is confirmed. With it (and only
+# with it) allauth answers a sign-up with an address already registered exactly as a new
+# one ("we sent you a confirmation mail") and mails the owner instead, so sign-up does not
+# tell strangers who has an account. Accounts made by operators and staff (enquiries,
+# create_organisation, add_member) have their address verified when made. Needs working
+# mail (EMAIL_URL). "optional" or "none" let sign-up reveal registered addresses.
+ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="mandatory")
+ACCOUNT_PREVENT_ENUMERATION = True
 LOGIN_REDIRECT_URL = "/"
 LOGIN_URL = "/accounts/login/"
 
@@ -332,9 +349,25 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Email --------------------------------------------------------------------
-EMAIL_BACKEND = env.str(
-    "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
-)
+# All outgoing mail from one URL (see traptagger/mail_config.py), e.g.
+# EMAIL_URL=smtp+tls://user:password@mail.example.org:587. The default writes mail to
+# the log (embedded and development use). A malformed URL is reported in one line at
+# start-up (core.startup) and mail goes to the log meanwhile.
+EMAIL_URL = env.str("EMAIL_URL", default="consolemail://")
+_email, EMAIL_URL_PROBLEM = mail_config.email_settings(EMAIL_URL)
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=_email.get("EMAIL_BACKEND") or
+                        mail_config.CONSOLE)
+EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS"))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
+if _email.get("EMAIL_FILE_PATH"):
+    EMAIL_FILE_PATH = _email["EMAIL_FILE_PATH"]
+# Sign-up and password-reset mail leaves inside the request: a mail server that does not
+# answer must not hold it for long.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="traptagger@localhost")
 
 # --- Security -----------------------------------------------------------------

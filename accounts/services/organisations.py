@@ -40,6 +40,19 @@ def _mail_on_commit(*, subject: str, message: str, recipient: str) -> None:
     ))
 
 
+def _verified_address(user: User) -> None:
+    """Record the address of an account made by an operator or staff as verified.
+
+    Sign-up needs a confirmed address before the first log-in (settings:
+    ACCOUNT_EMAIL_VERIFICATION); an address an operator typed, or to which the
+    account's credentials are mailed, needs no confirmation.
+    """
+    from allauth.account.models import EmailAddress
+
+    if user.email:
+        EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+
+
 def check_organisation_name_free(name: str) -> None:
     """Raise DuplicateOrganisation when ``name`` (any case) is taken or already asked for."""
     if Organisation.objects.filter(name__iexact=name.strip()).exists():
@@ -69,6 +82,7 @@ def do_create_organisation(name: str, *, admin_username: str, admin_email: str) 
         user = User.objects.create_user(
             username=admin_username, email=admin_email, password=password, is_staff=True
         )
+        _verified_address(user)
         Membership.objects.create(
             user=user, organisation=organisation, role=Role.ADMIN, can_annotate=True
         )
@@ -76,7 +90,12 @@ def do_create_organisation(name: str, *, admin_username: str, admin_email: str) 
 
 
 def check_enquiry(organisation_name: str, email: str) -> None:
-    """Validate a public enquiry; raise AccountsError with a message for the form."""
+    """Validate a public enquiry; raise AccountsError with a message for the form.
+
+    Whether ``email`` has an account is not checked here: the public form must not
+    tell strangers which addresses are registered (as sign-up does not). Staff
+    learn it when they approve (do_create_organisation refuses a taken address).
+    """
     check_organisation_name_free(organisation_name)
     if Enquiry.objects.filter(
         organisation_name__iexact=organisation_name.strip(), status=EnquiryStatus.NEW
@@ -84,11 +103,6 @@ def check_enquiry(organisation_name: str, email: str) -> None:
         raise DuplicateOrganisation(
             f"An enquiry for “{organisation_name}” is already waiting for approval. "
             "We will email you once it is decided."
-        )
-    if User.objects.filter(email__iexact=email).exists():
-        raise AccountsError(
-            f"An account with the email {email} already exists. Log in instead, or use "
-            "another address."
         )
 
 
@@ -251,6 +265,7 @@ def do_add_member(organisation: Organisation, *, username: str, email: str = "",
     with transaction.atomic():
         user = User.objects.create_user(username=username, email=email, password=password,
                                         is_staff=role != Role.ANNOTATOR)
+        _verified_address(user)
         Membership.objects.create(user=user, organisation=organisation, role=role,
                                   can_annotate=can_annotate)
     return NewAccount(organisation=organisation, user=user, password=password)

@@ -19,6 +19,7 @@ import io
 import re
 
 from core.countries import COUNTRIES
+from core.text import not_utf8_message, utf8_problem
 
 from ..exceptions import ClassifierError
 from ..models import Classifier
@@ -63,7 +64,7 @@ def read_range_table(name: str, data: bytes, classes: list[str]) -> dict:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ClassifierError(f"{name}: not UTF-8 text.") from exc
+        raise ClassifierError(not_utf8_message(name, utf8_problem(data))) from exc
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip().lower() for h in reader.fieldnames or []]
     missing = [column for column in ("class", "countries") if column not in header]

@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from accounts.access import check_capability, check_site_staff
 from accounts.models import Organisation
 from accounts.taxonomy import Capability
+from core.text import not_utf8_message, utf8_problem
 
 from ..exceptions import ClassifierError
 from ..models import Classifier, Detector
@@ -49,8 +50,7 @@ def _text(name: str, data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ClassifierError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start}).") \
-            from exc
+        raise ClassifierError(not_utf8_message(name, utf8_problem(data))) from exc
 
 
 def read_label_index(name: str, data: bytes) -> list[str]:

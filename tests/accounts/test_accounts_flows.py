@@ -15,7 +15,11 @@ from django.urls import reverse
 from accounts.admin import EnquiryAdmin
 from accounts.exceptions import AccountsError
 from accounts.models import Enquiry, Invitation, Membership, Organisation, User
-from accounts.services.organisations import do_approve_enquiry, do_invite
+from accounts.services.organisations import (
+    do_approve_enquiry,
+    do_create_organisation,
+    do_invite,
+)
 from accounts.taxonomy import EnquiryStatus, InvitationStatus, Role
 from tests.factories import OrganisationFactory, UserFactory, member
 
@@ -46,6 +50,21 @@ def test_enquiry_refuses_duplicate_organisation_name(client, existing):
     assert response.status_code == 200
     assert "already" in body and "okavango cats" in body.lower()
     assert Enquiry.objects.filter(email="second@example.org").count() == 0
+
+
+def test_enquiry_does_not_tell_whether_an_address_has_an_account(client):
+    UserFactory(email="known@example.org")
+    pages = []
+    for name, email in (("First Org", "fresh@example.org"), ("Second Org", "KNOWN@example.org")):
+        response = client.post(reverse("enquiry"), {"organisation_name": name, "email": email})
+        pages.append((response.status_code, response.content.decode()
+                      .replace(name, "NAME").replace(email, "EMAIL")))
+    assert pages[0] == pages[1] and "We received your enquiry" in pages[1][1]
+    # Staff learn it when they approve.
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    with pytest.raises(AccountsError, match="already exists"):
+        do_approve_enquiry(Enquiry.objects.get(organisation_name="Second Org"),
+                           acting_user=staff)
 
 
 def test_enquiry_refuses_bad_email(client):
@@ -92,29 +111,38 @@ def test_only_superusers_approve():
     assert not EnquiryAdmin(Enquiry, admin.site).has_module_permission(request)
 
 
-def test_annotator_signs_up(client):
+def test_annotator_signs_up_confirms_the_address_then_logs_in(client):
     response = client.post("/accounts/signup/", {
         "username": "tagger1", "email": "tagger1@example.org",
         "password1": "a-long-pass-phrase", "password2": "a-long-pass-phrase",
     })
-    assert response.status_code == 302
+    assert response.status_code == 302 and response["Location"] == "/accounts/confirm-email/"
     user = User.objects.get(username="tagger1")
     assert not user.is_staff and not user.memberships.exists()
+    assert "_auth_user_id" not in client.session  # not before the address is confirmed
+    link = re.search(r"http://\S+/accounts/confirm-email/\S+", mail.outbox[-1].body).group(0)
+    client.post(link)
+    assert EmailAddress.objects.get(user=user).verified
+    client.post("/accounts/login/", {"login": "tagger1", "password": "a-long-pass-phrase"})
+    assert client.session["_auth_user_id"] == str(user.pk)
 
 
-def test_sign_up_refuses_duplicates(client):
+def test_sign_up_refuses_a_taken_username(client):
     UserFactory(username="taken", email="taken@example.org")
     response = client.post("/accounts/signup/", {
         "username": "taken", "email": "other@example.org",
         "password1": "a-long-pass-phrase", "password2": "a-long-pass-phrase",
     })
     assert "already" in response.content.decode().lower()
-    response = client.post("/accounts/signup/", {
-        "username": "fresh", "email": "TAKEN@example.org",
-        "password1": "a-long-pass-phrase", "password2": "a-long-pass-phrase",
-    })
-    assert "already" in response.content.decode().lower()
-    assert not User.objects.filter(username="fresh").exists()
+    assert not User.objects.filter(email="other@example.org").exists()
+
+
+def test_accounts_made_by_operators_log_in_without_a_confirmation(client):
+    new = do_create_organisation("Ops Org", admin_username="opsadmin",
+                                 admin_email="ops@example.org")
+    client.post("/accounts/login/", {"login": "opsadmin", "password": new.password})
+    assert client.session["_auth_user_id"] == str(new.user.pk)
+    assert mail.outbox == []
 
 
 @pytest.mark.parametrize("by", ["username", "email"])
@@ -122,8 +150,7 @@ def test_invitation_accepted_makes_membership(client, by, django_capture_on_comm
     org = OrganisationFactory(name="Mara Watch")
     org_admin = member(org, Role.ADMIN)
     invitee = UserFactory(username="spotter", email="spotter@example.org")
-    EmailAddress.objects.create(user=invitee, email="spotter@example.org", verified=True,
-                                primary=True)
+    assert EmailAddress.objects.get(user=invitee, email="spotter@example.org").verified
     with django_capture_on_commit_callbacks(execute=True):
         invitation = do_invite(org, acting_user=org_admin,
                                **({"username": "Spotter"} if by == "username"
@@ -151,6 +178,7 @@ def test_email_invitation_cannot_be_taken_with_an_unverified_address(client):
     })
     squatter = User.objects.get(username="squatter")
     assert not EmailAddress.objects.get(user=squatter).verified
+    client.force_login(squatter)  # (the site's log-in waits for the confirmation)
     assert "Private Org invites you" not in client.get("/").content.decode()
     response = client.post(reverse("answer_invitation", args=[invitation.pk]),
                            {"answer": "accept"})

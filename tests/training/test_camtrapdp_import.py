@@ -404,3 +404,36 @@ def test_a_media_level_observation_without_its_media_is_refused(tmp_path, media_
     refused(tiny_package(tmp_path / "p", observations=observations),
             r"observations.csv row 3, field mediaID: a media-level observation needs",
             media_storage)
+
+
+@pytest.mark.parametrize("name", TABLES)
+def test_a_latin1_table_is_named_with_its_line_and_what_to_do(tmp_path, media_storage, name):
+    package = tiny_package(tmp_path / "p")
+    text = (package / f"{name}.csv").read_text(encoding="utf-8").replace(
+        "dep1", "dép1", 2)
+    (package / f"{name}.csv").write_bytes(text.encode("latin-1"))
+    refused(package, rf"{name}.csv is not UTF-8 text \(byte 0xe9 on line 2, column \d+\)\. "
+            "Save it as UTF-8", media_storage)
+
+
+def test_a_latin1_descriptor_is_named(tmp_path, media_storage):
+    package = tiny_package(tmp_path / "p")
+    descriptor = json.loads((package / "datapackage.json").read_text())
+    descriptor["title"] = "Café"
+    (package / "datapackage.json").write_bytes(
+        json.dumps(descriptor, ensure_ascii=False).encode("latin-1"))
+    refused(package, r"datapackage.json is not UTF-8 text \(byte 0xe9 on line 1", media_storage)
+
+
+def test_a_table_path_listing_absolute_files_is_a_clear_error(tmp_path, media_storage):
+    package = tiny_package(tmp_path / "p")
+    descriptor = json.loads((package / "datapackage.json").read_text())
+    descriptor["resources"][0]["path"] = ["/etc/hosts", str(package / "deployments.csv")]
+    (package / "datapackage.json").write_text(json.dumps(descriptor))
+    refused(package, r"(?s)resources/0 \(deployments\)/path: the deployments table must be "
+            r"one CSV file.*resources/0 \(deployments\)/path/0: '/etc/hosts' points outside",
+            media_storage)
+    # The command says it in one line per problem, without a traceback.
+    with pytest.raises(CommandError, match="must be one CSV file"):
+        call_command("import_camtrapdp", "--org", OrganisationFactory().name, "--survey", "T",
+                     "--package", str(package))

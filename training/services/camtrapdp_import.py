@@ -48,6 +48,7 @@ from annotation.services.common import ensure_special_labels
 from annotation.services.task_setup import do_create_task, do_finish_task
 from classifiers.models import Detection
 from classifiers.taxonomy import Category, DetectionStatus
+from core.text import file_utf8_problem, not_utf8_message
 from surveys.exceptions import UnreadableImage
 from surveys.models import Camera, Cluster, Image, ImportRun, Site, Survey
 from surveys.services.images import read_image
@@ -58,7 +59,7 @@ from surveys.taxonomy import SurveyStatus
 
 from ..exceptions import PackageError
 from .camtrapdp import TABLES, table_schema
-from .camtrapdp_check import check_camtrapdp
+from .camtrapdp_check import check_camtrapdp, read_descriptor
 from .results import safe_cell
 
 TASK_NAME = "Camtrap DP import"
@@ -172,9 +173,17 @@ def _table_paths(folder: Path) -> dict[str, Path]:
     return paths
 
 
+def _not_utf8(path: Path) -> PackageError:
+    return PackageError(not_utf8_message(path.name, file_utf8_problem(path))
+                        + " Nothing was imported.")
+
+
 def _check_header(name: str, path: Path) -> None:
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        header = next(csv.reader(fh), [])
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            header = next(csv.reader(fh), [])
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path) from exc
     expected = [f["name"] for f in table_schema(name)["fields"]]
     missing = [c for c in expected if c not in header]
     unknown = [c for c in header if c not in expected]
@@ -189,10 +198,13 @@ def _check_header(name: str, path: Path) -> None:
 
 
 def _read(name: str, path: Path) -> list[Row]:
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        return [Row(name, number, {k: "" if v is None or v in _MISSING else v
-                                   for k, v in cells.items() if k is not None})
-                for number, cells in enumerate(csv.DictReader(fh), start=2)]
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            return [Row(name, number, {k: "" if v is None or v in _MISSING else v
+                                       for k, v in cells.items() if k is not None})
+                    for number, cells in enumerate(csv.DictReader(fh), start=2)]
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path) from exc
 
 
 def read_package(folder: Path) -> tuple[list[Row], list[Row], list[Row]]:
@@ -209,6 +221,10 @@ def read_package(folder: Path) -> tuple[list[Row], list[Row], list[Row]]:
         raise PackageError(f"{folder}: no datapackage.json; give the folder that holds the "
                            "package (datapackage.json beside deployments.csv, media.csv and "
                            "observations.csv).")
+    _descriptor, problems = read_descriptor(folder)
+    if problems:
+        raise PackageError("The package cannot be read as it is, so nothing was imported:\n"
+                           + "\n".join(problems))
     paths = _table_paths(folder)
     for name, path in paths.items():
         _check_header(name, path)

@@ -47,6 +47,7 @@ from annotation.services.task_setup import (
 )
 from core.fetch import Fetcher, FetchRefused
 from core.progress import Progress, ignore_progress
+from core.text import file_utf8_problem, not_utf8_message
 from surveys.exceptions import ImportSourceError, UnreadableImage
 from surveys.models import Camera, Cluster, Image, Site, Survey
 from surveys.services.images import read_image
@@ -131,8 +132,8 @@ def read_rows(csv_path: Path, excludes=()) -> Outcome:
     except OSError as exc:
         raise PipelineError(f"{csv_path} cannot be read ({exc.strerror or exc}).") from exc
     except UnicodeDecodeError as exc:
-        raise PipelineError(f"{csv_path} is not UTF-8 text ({exc.reason} at byte "
-                            f"{exc.start}); save it as UTF-8 CSV.") from exc
+        raise PipelineError(not_utf8_message(str(csv_path), file_utf8_problem(Path(csv_path)))
+                            + " Nothing was imported.") from exc
     return _plan_rows(raw, [word.casefold() for word in excludes])
 
 

@@ -44,6 +44,7 @@ from classifiers.services.registration import (
 )
 from classifiers.taxonomy import Preprocessing
 from core.progress import Progress, ignore_progress
+from core.text import file_utf8_problem, not_utf8_message
 
 from ..exceptions import TrainingError
 from ..selectors import classifier_to_fine_tune, next_classifier_version
@@ -178,6 +179,13 @@ def _rows(folder: Path, classes: list[str]) -> list[Crop]:
         raise TrainingError(f"{folder} has no classification_ds/classification_ds.csv: give "
                             "a folder written by export_training_data.")
     index = {name: i for i, name in enumerate(classes)}
+    try:
+        return _read_rows(path, folder, index)
+    except UnicodeDecodeError as exc:
+        raise TrainingError(not_utf8_message(str(path), file_utf8_problem(path))) from exc
+
+
+def _read_rows(path: Path, folder: Path, index: dict[str, int]) -> list[Crop]:
     crops = []
     with path.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.DictReader(fh)
