@@ -12,12 +12,15 @@ from __future__ import annotations
 import os
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable
 from typing import TypeVar
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 
 from ..exceptions import ClassifierError
+from .graphcheck import check_saved_model_ops
 
 MODEL_SUFFIXES = (".keras", ".h5", ".zip")
 MAX_MODEL_BYTES = 2 * 1024**3
@@ -43,22 +46,92 @@ def open_keras(path: str):
     """The Keras model in the file at ``path`` (not compiled); ClassifierError if it is none."""
     import keras
 
+    if zipfile.is_zipfile(path):  # a .keras file is a zip: held to the same limits
+        check_zip(path)
     try:
-        return keras.models.load_model(path, compile=False)
+        # safe_mode: no Python lambdas deserialised from the file's config.
+        return keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many kinds for a file that is not a model
         raise ClassifierError(f"The file is not a Keras model this version can read: {exc}") \
             from exc
 
 
-def _extract(path: str, folder: str) -> None:
+# Members smaller than this are not held to MODEL_ZIP_MAX_RATIO: a small file of zeros
+# compresses far but cannot fill a disk.
+RATIO_FLOOR = 1024**2
+CHUNK = 1024**2
+
+
+def check_zip(path: str) -> list[zipfile.ZipInfo]:
+    """The members of the zip at ``path``, checked from its central directory before extraction.
+
+    Refuses (ClassifierError naming the setting) a zip of more than
+    MODEL_ZIP_MAX_FILES members or MODEL_ZIP_MAX_BYTES uncompressed, a member
+    compressed more than MODEL_ZIP_MAX_RATIO times (a zip bomb), and a member
+    whose name would land outside the folder it is extracted into.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ClassifierError(f"The zip cannot be read ({exc}); zip the SavedModel folder "
+                              "again.") from exc
+    if len(members) > settings.MODEL_ZIP_MAX_FILES:
+        raise ClassifierError(f"The zip holds {len(members)} files, more than "
+                              f"MODEL_ZIP_MAX_FILES ({settings.MODEL_ZIP_MAX_FILES}) allows.")
+    total = sum(info.file_size for info in members)
+    if total > settings.MODEL_ZIP_MAX_BYTES:
+        raise ClassifierError(f"The zip expands to {total // 1024**2} MB, more than "
+                              f"MODEL_ZIP_MAX_BYTES ({settings.MODEL_ZIP_MAX_BYTES // 1024**2} "
+                              "MB) allows.")
+    for info in members:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > RATIO_FLOOR and ratio > settings.MODEL_ZIP_MAX_RATIO:
+            raise ClassifierError(f"The zip's {info.filename!r} is compressed {ratio:.0f} times, "
+                                  f"more than MODEL_ZIP_MAX_RATIO ({settings.MODEL_ZIP_MAX_RATIO})"
+                                  " allows for a model file (a zip bomb?).")
+        parts = info.filename.replace("\\", "/").split("/")
+        if info.filename.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
+            raise ClassifierError(f"The zipped SavedModel names a path outside itself: "
+                                  f"{info.filename!r}.")
+    return members
+
+
+def extract_zip(path: str, folder: str) -> None:
+    """Extract the checked zip into ``folder``, writing at most MODEL_ZIP_MAX_BYTES.
+
+    The sizes the central directory declares are checked first (``check_zip``);
+    the bytes are then counted as they are written, so a member that expands
+    beyond what it declared stops the extraction too. Raises ClassifierError.
+    """
+    members = check_zip(path)
+    root = os.path.realpath(folder)
+    written, cap = 0, settings.MODEL_ZIP_MAX_BYTES
     with zipfile.ZipFile(path) as archive:
-        root = os.path.realpath(folder)
-        for name in archive.namelist():
-            target = os.path.realpath(os.path.join(root, name))
-            if not target.startswith(root + os.sep) and target != root:
-                raise ClassifierError(f"The zipped SavedModel names a path outside "
-                                      f"itself: {name!r}.")
-        archive.extractall(root)
+        for info in members:
+            target = os.path.realpath(os.path.join(root, info.filename))
+            if not target.startswith(root + os.sep):
+                raise ClassifierError(f"The zipped SavedModel names a path outside itself: "
+                                      f"{info.filename!r}.")
+            if info.is_dir():
+                os.makedirs(target, exist_ok=True)
+                continue
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            member_written = 0
+            try:
+                with archive.open(info) as src, open(target, "wb") as dst:
+                    while chunk := src.read(CHUNK):
+                        written += len(chunk)
+                        member_written += len(chunk)
+                        if written > cap or member_written > info.file_size:
+                            raise ClassifierError(
+                                f"The zip's {info.filename!r} expands beyond what it declares "
+                                f"or beyond MODEL_ZIP_MAX_BYTES ({cap // 1024**2} MB); "
+                                "extraction stopped.")
+                        dst.write(chunk)
+            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+                raise ClassifierError(f"The zip's {info.filename!r} cannot be extracted "
+                                      f"({exc}); zip the SavedModel folder again.") from exc
 
 
 def open_saved_model(path: str):
@@ -71,10 +144,12 @@ def open_saved_model(path: str):
 
     folder = tempfile.TemporaryDirectory()
     try:
-        _extract(path, folder.name)
+        extract_zip(path, folder.name)
         found = [d for d, _, files in os.walk(folder.name) if "saved_model.pb" in files]
         if not found:
             raise ClassifierError("The zip holds no saved_model.pb; zip the SavedModel folder.")
+        # Read the graph before TensorFlow loads (and so runs) any of it.
+        check_saved_model_ops(os.path.join(found[0], "saved_model.pb"))
         try:
             loaded = tf.saved_model.load(found[0])
             signature = loaded.signatures["serving_default"]
