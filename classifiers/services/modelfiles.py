@@ -1,10 +1,14 @@
 """Model files users upload (Keras files, zipped SavedModels): opened safely, from disk or storage.
 
 Shared by classifiers (services.inference) and detectors (services.detector_inference):
-both accept the same kinds of file and refuse them in the same words. A zipped
-SavedModel is extracted into a temporary folder that must live as long as the
-model (returned in ``keep``); a zip naming a path outside that folder is refused
-before anything is written.
+both accept the same kinds of file and refuse them in the same words. Used by the
+registration check's child process (services.sandbox) and by workers loading a
+stored model, so both get the same guards: a zip is held to the MODEL_ZIP_* limits
+from its central directory before extraction and while it is written (a zip naming
+a path outside its folder is refused before anything is written); a SavedModel's
+graph is read and checked op by op (services.graphcheck) before TensorFlow loads
+it; a Keras file loads in Keras's safe mode. The extracted folder must live as long
+as the model (returned in ``keep``).
 """
 
 from __future__ import annotations
@@ -170,22 +174,6 @@ def open_saved_model(path: str):
 def spec_shape(spec) -> list | None:
     """A TensorSpec's shape as a list (None when even its rank is unknown)."""
     return spec.shape.as_list() if spec.shape.rank is not None else None
-
-
-def load_upload(filename: str, data: bytes, load: Callable[[str], T]) -> T:
-    """``load(path)`` on the uploaded bytes, written to a temporary file of the same suffix.
-
-    Errors name the file: ``"net.keras: The file is not a Keras model …"``.
-    """
-    if len(data) > MAX_MODEL_BYTES:
-        raise ClassifierError(f"{filename}: larger than {MAX_MODEL_BYTES // 1024**2} MB.")
-    with tempfile.NamedTemporaryFile(suffix=model_suffix(filename)) as tmp:
-        tmp.write(data)
-        tmp.flush()
-        try:
-            return load(tmp.name)
-        except ClassifierError as exc:
-            raise ClassifierError(f"{filename}: {exc}") from exc
 
 
 def load_stored(model_key: str, load: Callable[[str], T], *, what: str = "model",

@@ -2,7 +2,8 @@
 
 Each is built here (nothing is downloaded) and zipped as a user would upload
 it. The hostile ones reach a file, Python or the saver from their serving
-function, from a function it calls, from another signature or from an init op.
+function, from a function it calls, from another signature or from an init op;
+``spin`` and ``hog`` only compute, but forever or with 2 GB per image.
 ``SIDE``-pixel RGB in, four class scores out, so that a classifier would accept
 each of them were it not for what it does besides.
 """
@@ -50,6 +51,20 @@ def _module(variant: str, target: str):
                         prefix=target, tensor_names=["x"], shape_and_slices=[""],
                         tensors=[out])]):
                     out = tf.identity(out)
+            elif variant == "control_flow":  # pure: a while loop over a TensorArray, a cond
+                n = tf.shape(images)[0]
+                _, sums = tf.while_loop(
+                    lambda i, ta: i < n, lambda i, ta: (i + 1, ta.write(
+                        i, tf.reduce_sum(images[i]))), [0, tf.TensorArray(tf.float32, size=n)])
+                total = tf.cond(n > 1, lambda: sums.stack(), lambda: sums.stack() * 2)
+                out += 0 * total[:, None]
+            elif variant == "spin":  # pure, and never ends
+                (i,) = tf.while_loop(lambda i: i >= 0, lambda i: (i + 1,),
+                                     [tf.constant(0, tf.int64)])
+                out += tf.cast(i, tf.float32) * 0
+            elif variant == "hog":  # pure, and wants 2 GB per image
+                zeros = tf.zeros([tf.shape(images)[0] * 512 * 1024**2])
+                out += tf.reduce_sum(zeros) * 0
             elif variant == "nested_write":  # two calls deep: in a cond inside a while loop
                 def body(i):
                     tf.cond(i > 100, lambda: tf.io.write_file(target, "deep"), lambda: tf.no_op())
