@@ -64,6 +64,9 @@ def open_keras(path: str):
 # compresses far but cannot fill a disk.
 RATIO_FLOOR = 1024**2
 CHUNK = 1024**2
+# Graph files TensorFlow can load instead of saved_model.pb (text, chunked): refused, since
+# only saved_model.pb is read by the graph check.
+OTHER_GRAPH_FILES = ("saved_model.pbtxt", "saved_model.cpb")
 
 
 def check_zip(path: str) -> list[zipfile.ZipInfo]:
@@ -152,6 +155,13 @@ def open_saved_model(path: str):
         found = [d for d, _, files in os.walk(folder.name) if "saved_model.pb" in files]
         if not found:
             raise ClassifierError("The zip holds no saved_model.pb; zip the SavedModel folder.")
+        others = [name for _, _, files in os.walk(folder.name) for name in files
+                  if name in OTHER_GRAPH_FILES]
+        if len(found) > 1 or others:
+            # TensorFlow might load a graph other than the one checked.
+            raise ClassifierError(f"The zip holds {len(found)} saved_model.pb and "
+                                  f"{', '.join(others) or 'no other graph file'}; it must hold "
+                                  "exactly one SavedModel folder with one saved_model.pb.")
         # Read the graph before TensorFlow loads (and so runs) any of it.
         check_saved_model_ops(os.path.join(found[0], "saved_model.pb"))
         try:

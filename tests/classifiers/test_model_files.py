@@ -245,6 +245,23 @@ def test_member_names_outside_the_folder_are_refused_before_writing(tmp_path, na
 
 
 @pytest.mark.hostile
+@pytest.mark.parametrize("extra", ["saved/saved_model.pbtxt", "saved/saved_model.cpb",
+                                   "second/saved_model.pb"])
+def test_a_zip_with_a_second_graph_file_beside_the_checked_one_is_refused(
+        built, tmp_path, extra):
+    """TensorFlow could load a hostile .pbtxt/.cpb or another folder instead of what was read."""
+    from classifiers.services.modelfiles import open_saved_model
+
+    archive = tmp_path / "two.zip"
+    with zipfile.ZipFile(built("pure")) as src, zipfile.ZipFile(archive, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info, src.read(info))
+        dst.writestr(extra, b"")
+    with pytest.raises(ClassifierError, match="exactly one SavedModel folder"):
+        open_saved_model(str(archive))
+
+
+@pytest.mark.hostile
 def test_a_keras_file_with_a_python_lambda_is_refused(tmp_path):
     import keras
 
