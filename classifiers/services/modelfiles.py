@@ -117,15 +117,15 @@ def extract_zip(path: str, folder: str) -> None:
     with zipfile.ZipFile(path) as archive:
         for info in members:
             target = os.path.realpath(os.path.join(root, info.filename))
-            if not target.startswith(root + os.sep):
+            if target != root and not target.startswith(root + os.sep):
                 raise ClassifierError(f"The zipped SavedModel names a path outside itself: "
                                       f"{info.filename!r}.")
-            if info.is_dir():
-                os.makedirs(target, exist_ok=True)
-                continue
-            os.makedirs(os.path.dirname(target), exist_ok=True)
             member_written = 0
             try:
+                if info.is_dir():
+                    os.makedirs(target, exist_ok=True)
+                    continue
+                os.makedirs(os.path.dirname(target), exist_ok=True)
                 with archive.open(info) as src, open(target, "wb") as dst:
                     while chunk := src.read(CHUNK):
                         written += len(chunk)
@@ -136,7 +136,7 @@ def extract_zip(path: str, folder: str) -> None:
                                 f"or beyond MODEL_ZIP_MAX_BYTES ({cap // 1024**2} MB); "
                                 "extraction stopped.")
                         dst.write(chunk)
-            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
                 raise ClassifierError(f"The zip's {info.filename!r} cannot be extracted "
                                       f"({exc}); zip the SavedModel folder again.") from exc
 
