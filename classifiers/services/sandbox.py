@@ -71,17 +71,18 @@ def run_model_check(kind: str, filename: str, data: bytes, options: dict) -> dic
 
 
 def _child_env(scratch: str, base_dir: str) -> dict:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
-           "HOME": scratch, "TMPDIR": scratch, "PYTHONPATH": base_dir,
-           "CUDA_VISIBLE_DEVICES": "-1", "TF_CPP_MIN_LOG_LEVEL": "2",
-           "PYTHONDONTWRITEBYTECODE": "1"}
-    return env
+    """A fresh environment: none of the server's secrets, no GPU, the scratch as HOME/TMPDIR."""
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
+            "HOME": scratch, "TMPDIR": scratch, "PYTHONPATH": base_dir,
+            "CUDA_VISIBLE_DEVICES": "-1", "TF_CPP_MIN_LOG_LEVEL": "2",
+            "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 def _run_child(request: dict, scratch: str, settings) -> dict:
     seconds = settings.MODEL_CHECK_SECONDS
     child = subprocess.Popen(
-        [sys.executable, "-m", "classifiers.services.sandbox"], stdin=subprocess.PIPE,
+        # -P: the scratch folder (its working folder) is not put on the import path.
+        [sys.executable, "-P", "-m", "classifiers.services.sandbox"], stdin=subprocess.PIPE,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=scratch,
         env=_child_env(scratch, str(settings.BASE_DIR)), start_new_session=True)
     try:
