@@ -428,6 +428,21 @@ IMPORT_FILE_READ_SECONDS = env.float("IMPORT_FILE_READ_SECONDS", default=120)
 # A MegaDetector batch output file is read whole; larger files are refused
 # (split them with MegaDetector's subset_json_detector_output).
 MAX_DETECTIONS_JSON_BYTES = env.int("MAX_DETECTIONS_JSON_BYTES", default=500_000_000)
+# Uploaded model files (classifiers, detectors). A zipped SavedModel is refused before
+# extraction when its central directory declares more than MODEL_ZIP_MAX_BYTES in all, more
+# than MODEL_ZIP_MAX_FILES members, or a member (over 1 MB) compressed more than
+# MODEL_ZIP_MAX_RATIO times; extraction stops at MODEL_ZIP_MAX_BYTES written whatever the
+# zip declares.
+MODEL_ZIP_MAX_BYTES = env.int("MODEL_ZIP_MAX_BYTES", default=4 * 1024**3)
+MODEL_ZIP_MAX_FILES = env.int("MODEL_ZIP_MAX_FILES", default=10_000)
+MODEL_ZIP_MAX_RATIO = env.int("MODEL_ZIP_MAX_RATIO", default=100)
+# An upload's load-and-run checks run in a child process, never in the web process: at most
+# this many seconds and this much address space (TensorFlow alone reserves about 2 GB), with
+# a scratch folder (under MODEL_CHECK_SCRATCH_DIR, the system's temporary folder when empty)
+# as its working and temporary folder, removed afterwards.
+MODEL_CHECK_SECONDS = env.int("MODEL_CHECK_SECONDS", default=300)
+MODEL_CHECK_MEMORY_MB = env.int("MODEL_CHECK_MEMORY_MB", default=8192)
+MODEL_CHECK_SCRATCH_DIR = env.str("MODEL_CHECK_SCRATCH_DIR", default="")
 # Relevance threshold of each detector's boxes (a survey's detection_threshold overrides).
 # Keys match the start of a box's source, compared in lower case without punctuation, so
 # "mdv5a" covers "md_v5a.0.0.pt" and "MDv5a"; the longest matching key wins. Upstream's

@@ -1,10 +1,14 @@
 """Model files users upload (Keras files, zipped SavedModels): opened safely, from disk or storage.
 
 Shared by classifiers (services.inference) and detectors (services.detector_inference):
-both accept the same kinds of file and refuse them in the same words. A zipped
-SavedModel is extracted into a temporary folder that must live as long as the
-model (returned in ``keep``); a zip naming a path outside that folder is refused
-before anything is written.
+both accept the same kinds of file and refuse them in the same words. Used by the
+registration check's child process (services.sandbox) and by workers loading a
+stored model, so both get the same guards: a zip is held to the MODEL_ZIP_* limits
+from its central directory before extraction and while it is written (a zip naming
+a path outside its folder is refused before anything is written); a SavedModel's
+graph is read and checked op by op (services.graphcheck) before TensorFlow loads
+it; a Keras file loads in Keras's safe mode. The extracted folder must live as long
+as the model (returned in ``keep``).
 """
 
 from __future__ import annotations
@@ -12,12 +16,15 @@ from __future__ import annotations
 import os
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable
 from typing import TypeVar
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 
 from ..exceptions import ClassifierError
+from .graphcheck import check_saved_model_ops
 
 MODEL_SUFFIXES = (".keras", ".h5", ".zip")
 MAX_MODEL_BYTES = 2 * 1024**3
@@ -43,22 +50,95 @@ def open_keras(path: str):
     """The Keras model in the file at ``path`` (not compiled); ClassifierError if it is none."""
     import keras
 
+    if zipfile.is_zipfile(path):  # a .keras file is a zip: held to the same limits
+        check_zip(path)
     try:
-        return keras.models.load_model(path, compile=False)
+        # safe_mode: no Python lambdas deserialised from the file's config.
+        return keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many kinds for a file that is not a model
         raise ClassifierError(f"The file is not a Keras model this version can read: {exc}") \
             from exc
 
 
-def _extract(path: str, folder: str) -> None:
+# Members smaller than this are not held to MODEL_ZIP_MAX_RATIO: a small file of zeros
+# compresses far but cannot fill a disk.
+RATIO_FLOOR = 1024**2
+CHUNK = 1024**2
+# Graph files TensorFlow can load instead of saved_model.pb (text, chunked): refused, since
+# only saved_model.pb is read by the graph check.
+OTHER_GRAPH_FILES = ("saved_model.pbtxt", "saved_model.cpb")
+
+
+def check_zip(path: str) -> list[zipfile.ZipInfo]:
+    """The members of the zip at ``path``, checked from its central directory before extraction.
+
+    Refuses (ClassifierError naming the setting) a zip of more than
+    MODEL_ZIP_MAX_FILES members or MODEL_ZIP_MAX_BYTES uncompressed, a member
+    compressed more than MODEL_ZIP_MAX_RATIO times (a zip bomb), and a member
+    whose name would land outside the folder it is extracted into.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ClassifierError(f"The zip cannot be read ({exc}); zip the SavedModel folder "
+                              "again.") from exc
+    if len(members) > settings.MODEL_ZIP_MAX_FILES:
+        raise ClassifierError(f"The zip holds {len(members)} files, more than "
+                              f"MODEL_ZIP_MAX_FILES ({settings.MODEL_ZIP_MAX_FILES}) allows.")
+    total = sum(info.file_size for info in members)
+    if total > settings.MODEL_ZIP_MAX_BYTES:
+        raise ClassifierError(f"The zip expands to {total // 1024**2} MB, more than "
+                              f"MODEL_ZIP_MAX_BYTES ({settings.MODEL_ZIP_MAX_BYTES // 1024**2} "
+                              "MB) allows.")
+    for info in members:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > RATIO_FLOOR and ratio > settings.MODEL_ZIP_MAX_RATIO:
+            raise ClassifierError(f"The zip's {info.filename!r} is compressed {ratio:.0f} times, "
+                                  f"more than MODEL_ZIP_MAX_RATIO ({settings.MODEL_ZIP_MAX_RATIO})"
+                                  " allows for a model file (a zip bomb?).")
+        parts = info.filename.replace("\\", "/").split("/")
+        if info.filename.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
+            raise ClassifierError(f"The zipped SavedModel names a path outside itself: "
+                                  f"{info.filename!r}.")
+    return members
+
+
+def extract_zip(path: str, folder: str) -> None:
+    """Extract the checked zip into ``folder``, writing at most MODEL_ZIP_MAX_BYTES.
+
+    The sizes the central directory declares are checked first (``check_zip``);
+    the bytes are then counted as they are written, so a member that expands
+    beyond what it declared stops the extraction too. Raises ClassifierError.
+    """
+    members = check_zip(path)
+    root = os.path.realpath(folder)
+    written, cap = 0, settings.MODEL_ZIP_MAX_BYTES
     with zipfile.ZipFile(path) as archive:
-        root = os.path.realpath(folder)
-        for name in archive.namelist():
-            target = os.path.realpath(os.path.join(root, name))
-            if not target.startswith(root + os.sep) and target != root:
-                raise ClassifierError(f"The zipped SavedModel names a path outside "
-                                      f"itself: {name!r}.")
-        archive.extractall(root)
+        for info in members:
+            target = os.path.realpath(os.path.join(root, info.filename))
+            if target != root and not target.startswith(root + os.sep):
+                raise ClassifierError(f"The zipped SavedModel names a path outside itself: "
+                                      f"{info.filename!r}.")
+            member_written = 0
+            try:
+                if info.is_dir():
+                    os.makedirs(target, exist_ok=True)
+                    continue
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with archive.open(info) as src, open(target, "wb") as dst:
+                    while chunk := src.read(CHUNK):
+                        written += len(chunk)
+                        member_written += len(chunk)
+                        if written > cap or member_written > info.file_size:
+                            raise ClassifierError(
+                                f"The zip's {info.filename!r} expands beyond what it declares "
+                                f"or beyond MODEL_ZIP_MAX_BYTES ({cap // 1024**2} MB); "
+                                "extraction stopped.")
+                        dst.write(chunk)
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+                raise ClassifierError(f"The zip's {info.filename!r} cannot be extracted "
+                                      f"({exc}); zip the SavedModel folder again.") from exc
 
 
 def open_saved_model(path: str):
@@ -71,10 +151,19 @@ def open_saved_model(path: str):
 
     folder = tempfile.TemporaryDirectory()
     try:
-        _extract(path, folder.name)
+        extract_zip(path, folder.name)
         found = [d for d, _, files in os.walk(folder.name) if "saved_model.pb" in files]
         if not found:
             raise ClassifierError("The zip holds no saved_model.pb; zip the SavedModel folder.")
+        others = [name for _, _, files in os.walk(folder.name) for name in files
+                  if name in OTHER_GRAPH_FILES]
+        if len(found) > 1 or others:
+            # TensorFlow might load a graph other than the one checked.
+            raise ClassifierError(f"The zip holds {len(found)} saved_model.pb and "
+                                  f"{', '.join(others) or 'no other graph file'}; it must hold "
+                                  "exactly one SavedModel folder with one saved_model.pb.")
+        # Read the graph before TensorFlow loads (and so runs) any of it.
+        check_saved_model_ops(os.path.join(found[0], "saved_model.pb"))
         try:
             loaded = tf.saved_model.load(found[0])
             signature = loaded.signatures["serving_default"]
@@ -95,22 +184,6 @@ def open_saved_model(path: str):
 def spec_shape(spec) -> list | None:
     """A TensorSpec's shape as a list (None when even its rank is unknown)."""
     return spec.shape.as_list() if spec.shape.rank is not None else None
-
-
-def load_upload(filename: str, data: bytes, load: Callable[[str], T]) -> T:
-    """``load(path)`` on the uploaded bytes, written to a temporary file of the same suffix.
-
-    Errors name the file: ``"net.keras: The file is not a Keras model …"``.
-    """
-    if len(data) > MAX_MODEL_BYTES:
-        raise ClassifierError(f"{filename}: larger than {MAX_MODEL_BYTES // 1024**2} MB.")
-    with tempfile.NamedTemporaryFile(suffix=model_suffix(filename)) as tmp:
-        tmp.write(data)
-        tmp.flush()
-        try:
-            return load(tmp.name)
-        except ClassifierError as exc:
-            raise ClassifierError(f"{filename}: {exc}") from exc
 
 
 def load_stored(model_key: str, load: Callable[[str], T], *, what: str = "model",

@@ -7,7 +7,9 @@ per model output, and thresholds may only name classes of the index. A
 detector's model must load, take square RGB images and give boxes, scores and
 classes or raw YOLO rows (services.detector_inference), and its category map
 must map the model's class numbers to animal, person or vehicle. A refused
-upload leaves storage and the database as they were.
+upload leaves storage and the database as they were. The model is loaded and
+run only in a short-lived child process with a deadline, a memory cap and a
+scratch folder (services.sandbox), never in the process that received it.
 """
 
 from __future__ import annotations
@@ -30,11 +32,10 @@ from core.text import not_utf8_message, utf8_problem
 from ..exceptions import ClassifierError
 from ..models import Classifier, Detector
 from ..taxonomy import BoxOrder, Category, Preprocessing
-from .detector_inference import compile_detector, load_detector_file
 from .detectors import DETECTORS
 from .geofence import check_ranges
-from .inference import load_model_file
-from .modelfiles import load_upload, model_suffix
+from .modelfiles import model_suffix
+from .sandbox import run_model_check
 
 
 @dataclass
@@ -115,14 +116,17 @@ def read_thresholds(name: str, data: bytes, classes: list[str]) -> dict[str, flo
 
 
 def _checked_model(files: ClassifierFiles, classes: list[str], input_size: int | None) -> int:
-    """Load the model once; return its input size. Refuses a label index of the wrong size."""
+    """Load the model once (in a child process); return its input size.
+
+    Refuses a label index of the wrong size.
+    """
     filename = files.model[0]
-    model = load_upload(*files.model, lambda path: load_model_file(path, input_size))
-    if model.outputs != len(classes):
+    model = run_model_check("classifier", *files.model, {"input_size": input_size})
+    if model["outputs"] != len(classes):
         raise ClassifierError(
             f"The label index {files.label_index[0]} names {len(classes)} classes but the model "
-            f"{filename} has {model.outputs} outputs; they must match, one name per output.")
-    return model.size
+            f"{filename} has {model['outputs']} outputs; they must match, one name per output.")
+    return model["size"]
 
 
 def _slug(text: str) -> str:
@@ -212,7 +216,7 @@ def check_classifier(files: ClassifierFiles, *, name: str, version: str = "1",
                      input_size: int | None = None, region: str = "",
                      preprocessing: str = Preprocessing.RAW, threshold: float = 0.5,
                      description: str = "") -> CheckedClassifier:
-    """Check an upload without storing anything (loads the model once).
+    """Check an upload without storing anything (loads the model once, in a child process).
 
     ``organisation`` None publishes it to every organisation (site staff
     only). Raises ClassifierError naming the file and problem, AccessDenied
@@ -333,26 +337,21 @@ def _check_detector_name(name: str, version: str) -> None:
 
 
 def _checked_detector_model(files: DetectorFiles, category_map: dict[str, int],
-                            input_size: int | None, box_order: str, nms_iou: float):
-    """Load, probe and compile the model once; refuse a map naming classes it lacks."""
-    import tensorflow as tf
-
-    probed = load_upload(*files.model, lambda path: load_detector_file(path, input_size))
+                            input_size: int | None, box_order: str, nms_iou: float) -> dict:
+    """Load, probe and run the model once (in a child process); refuse a map naming classes
+    it lacks. Returns the child's findings (size, output_format, classes)."""
+    probed = run_model_check("detector", *files.model, {
+        "input_size": input_size, "box_order": box_order, "category_map": category_map,
+        "nms_iou": nms_iou})
     numbers = sorted(int(k) for k in category_map)
-    if probed.classes is not None and numbers[-1] >= probed.classes:
+    if probed["classes"] is not None and numbers[-1] >= probed["classes"]:
         raise ClassifierError(
             f"The category map {files.category_map[0]} names class {numbers[-1]} but the model "
-            f"{files.model[0]} gives scores for {probed.classes} classes (0 to "
-            f"{probed.classes - 1}).")
-    run = compile_detector(probed, box_order=box_order, category_map=category_map,
-                           nms_iou=nms_iou)
-    batch = 1 if probed.batch_one else 2
-    try:  # the whole compiled pass, once, so that a model that cannot run is refused now
-        run(tf.zeros([batch, probed.size, probed.size, 3]), tf.constant(
-            [[0.0, 0.0, probed.size, probed.size]] * batch))
-    except Exception as exc:  # TensorFlow's own error names what failed
+            f"{files.model[0]} gives scores for {probed['classes']} classes (0 to "
+            f"{probed['classes'] - 1}).")
+    if probed["run_error"]:  # the whole compiled pass failed: TensorFlow's error says why
         raise ClassifierError(f"{files.model[0]}: the model's outputs cannot be read as "
-                              f"detections: {exc}") from exc
+                              f"detections: {probed['run_error']}")
     return probed
 
 
@@ -361,7 +360,8 @@ def check_detector(files: DetectorFiles, *, name: str, version: str = "1",
                    input_size: int | None = None, box_order: str = BoxOrder.YXYX,
                    preprocessing: str = Preprocessing.RAW, threshold: float = 0.2,
                    nms_iou: float = 0.5, description: str = "") -> CheckedDetector:
-    """Check a detector upload without storing anything (loads and runs the model once).
+    """Check a detector upload without storing anything (loads and runs the model once, in a
+    child process: services.sandbox).
 
     ``organisation`` None publishes it to every organisation (site staff
     only). Raises ClassifierError naming the file and problem (a file that is
@@ -379,8 +379,8 @@ def check_detector(files: DetectorFiles, *, name: str, version: str = "1",
     _check_nms_iou(nms_iou)
     category_map = read_category_map(*files.category_map)
     probed = _checked_detector_model(files, category_map, input_size, box_order, nms_iou)
-    return CheckedDetector(files, name, version, organisation, category_map, probed.size,
-                           probed.output_format, box_order, preprocessing, threshold, nms_iou,
+    return CheckedDetector(files, name, version, organisation, category_map, probed["size"],
+                           probed["output_format"], box_order, preprocessing, threshold, nms_iou,
                            description)
 
 
