@@ -389,6 +389,10 @@ PIPELINE_STALE_SECONDS = env.int("PIPELINE_STALE_SECONDS", default=15 * 60)
 # One file of an import: larger files, or files slower to read, are skipped with an issue.
 MAX_IMPORT_FILE_BYTES = env.int("MAX_IMPORT_FILE_BYTES", default=200_000_000)
 IMPORT_FILE_READ_SECONDS = env.float("IMPORT_FILE_READ_SECONDS", default=120)
+# Regexes users give (a survey's site and camera regex; core.user_regex): longer
+# ones are refused when set, and one match may take at most this long at run time.
+USER_REGEX_MAX_LENGTH = env.int("USER_REGEX_MAX_LENGTH", default=200)
+USER_REGEX_TIMEOUT_SECONDS = env.float("USER_REGEX_TIMEOUT_SECONDS", default=0.2)
 # A MegaDetector batch output file is read whole; larger files are refused
 # (split them with MegaDetector's subset_json_detector_output).
 MAX_DETECTIONS_JSON_BYTES = env.int("MAX_DETECTIONS_JSON_BYTES", default=500_000_000)

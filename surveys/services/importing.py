@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import stat
 import time
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import regex
 from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.access import check_capability
 from accounts.taxonomy import Capability
+from core import user_regex
 
 from .. import events
 from ..exceptions import ImportSourceError, SurveyError, UnreadableImage
@@ -46,13 +47,13 @@ def check_source_dir(source: str) -> Path:
     return path.resolve()
 
 
-def check_site_regex(pattern: str) -> re.Pattern:
+def check_site_regex(pattern: str) -> regex.Pattern:
+    """``pattern`` compiled for user_regex.search; SurveyError when core.user_regex refuses it
+    (invalid, too long, or able to backtrack catastrophically)."""
     try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise SurveyError(
-            f"The site regex {pattern!r} is not a valid regular expression: {exc}"
-        ) from exc
+        return user_regex.check_user_regex(pattern, field="site regex")
+    except user_regex.UserRegexError as exc:
+        raise SurveyError(f"{exc} Change the survey's site regex.") from exc
 
 
 def organisation_import_root(survey: Survey) -> Path | None:
@@ -227,7 +228,14 @@ class _Importer:
         self.run = run
         self.survey = run.survey
         self.root = Path(run.source)
-        self.site_re = check_site_regex(self.survey.site_regex)
+        # Compiled without the shape check: a regex stored before the check existed
+        # still imports, each match bounded by user_regex.search's timeout.
+        try:
+            self.site_re = regex.compile(self.survey.site_regex)
+        except regex.error as exc:
+            raise SurveyError(f"The site regex {self.survey.site_regex!r} is not a valid "
+                              f"regular expression ({exc}); change it and import again.") from exc
+        self.site_of_folder: dict[str, tuple[str, str]] = {}  # folder: (site, problem)
         self.tz = ZoneInfo(self.survey.timezone)
         self.sites = {s.name: s for s in Site.objects.filter(survey=self.survey)}
         self.cameras = {
@@ -243,16 +251,30 @@ class _Importer:
             survey=self.survey).exclude(pk=run.pk).exclude(status=ImportStatus.DONE).exists()
 
     def site_name(self, rel: str) -> str:
+        """The site a file belongs to; UnreadableImage when its folder names none.
+
+        The regex runs once per folder (the answer is kept), each time bounded by
+        USER_REGEX_TIMEOUT_SECONDS.
+        """
         folder = os.path.dirname(rel)
         if not folder:  # a flat folder of images: one site named after the folder
             return self.root.name
-        match = self.site_re.search(folder)
+        if folder not in self.site_of_folder:
+            self.site_of_folder[folder] = self._site_of(folder)
+        site, problem = self.site_of_folder[folder]
+        if problem:
+            raise UnreadableImage(problem)
+        return site
+
+    def _site_of(self, folder: str) -> tuple[str, str]:
+        try:
+            match = user_regex.search(self.site_re, folder)
+        except user_regex.RegexTimeout as exc:
+            return "", f"its folder {folder!r}: {exc}; no site"
         if not match or not match.group(0):
-            raise UnreadableImage(
-                f"its folder {folder or '(survey root)'!r} does not match the site regex "
-                f"{self.survey.site_regex!r}; no site"
-            )
-        return match.group(0)
+            return "", (f"its folder {folder!r} does not match the site regex "
+                        f"{self.survey.site_regex!r}; no site")
+        return match.group(0), ""
 
     def camera_for(self, site_name: str, folder: str) -> Camera:
         site = self.sites.get(site_name)

@@ -45,6 +45,7 @@ from annotation.services.task_setup import (
     do_save_labels_of,
     ensure_special_labels,
 )
+from core import user_regex
 from core.fetch import Fetcher, FetchRefused
 from core.progress import Progress, ignore_progress
 from surveys.exceptions import ImportSourceError, UnreadableImage
@@ -253,7 +254,10 @@ class _Loader:
         if self.site_re is None:
             return DEFAULT_SITE
         folder = os.path.dirname(path)
-        match = self.site_re.search(folder)
+        try:
+            match = user_regex.search(self.site_re, folder)
+        except user_regex.RegexTimeout as exc:
+            raise UnreadableImage(f"its folder {folder!r}: {exc}") from None
         if not match or not match.group(0):
             raise UnreadableImage(f"its folder {folder or '(none)'!r} does not match the site "
                                   f"regex {self.site_re.pattern!r}")
