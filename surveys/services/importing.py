@@ -31,8 +31,16 @@ from . import pipeline
 from .images import read_image
 
 logger = logging.getLogger(__name__)
-# Leaves room under Image.key (700) for the "surveys/<id>/originals/" prefix.
-MAX_PATH_CHARS = 600
+# The importer's name limits are its columns' (one constant per column, read from
+# the model): a name longer than its column is an ImportIssue for that file, found
+# before anything is stored, never a DataError that stops the whole import.
+SITE_NAME_CHARS = Site._meta.get_field("name").max_length
+CAMERA_PATH_CHARS = Camera._meta.get_field("path").max_length
+IMAGE_FILENAME_CHARS = Image._meta.get_field("filename").max_length
+IMAGE_KEY_CHARS = Image._meta.get_field("key").max_length
+IMAGE_WEB_KEY_CHARS = Image._meta.get_field("web_key").max_length
+ISSUE_PATH_CHARS = ImportIssue._meta.get_field("path").max_length
+ISSUE_REASON_CHARS = ImportIssue._meta.get_field("reason").max_length
 
 
 def check_source_dir(source: str) -> Path:
@@ -108,8 +116,26 @@ def printable(rel: str) -> str:
     return rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def name_problem(rel: str) -> str | None:
-    """Why a file's relative path cannot name a stored object, or None."""
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, its middle replaced by … when cut."""
+    if len(text) <= limit:
+        return text
+    half = (limit - 1) // 2
+    return text[:half] + "…" + text[len(text) - (limit - 1 - half):]
+
+
+def issue(run: ImportRun, rel: str, reason: str, *, skipped: bool = True) -> ImportIssue:
+    """An (unsaved) ImportIssue for the file ``rel``, clipped to the issue's columns."""
+    return ImportIssue(import_run=run, path=clip(rel, ISSUE_PATH_CHARS),
+                       reason=clip(reason, ISSUE_REASON_CHARS), skipped=skipped)
+
+
+def name_problem(rel: str, *, survey_id: int | None = None) -> str | None:
+    """Why a file's relative path cannot name a stored object and its rows, or None.
+
+    Its folder must fit Camera.path, its name Image.filename, and its storage
+    keys Image.key/web_key (for ``survey_id``; without one, for any survey).
+    """
     try:
         rel.encode("utf-8")
     except UnicodeEncodeError:
@@ -118,12 +144,28 @@ def name_problem(rel: str) -> str | None:
         return "its name holds a backslash (\\); rename the file and import again"
     if any(ord(c) < 32 or ord(c) == 127 for c in rel):
         return "its name holds control characters; rename the file and import again"
-    if len(rel) > MAX_PATH_CHARS:
-        return f"its path is longer than {MAX_PATH_CHARS} characters; shorten it"
+    return length_problem(rel, survey_id=survey_id)
+
+
+def length_problem(rel: str, *, survey_id: int | None = None) -> str | None:
+    folder, name = os.path.split(rel)
+    if len(folder) > CAMERA_PATH_CHARS:
+        return (f"its folder path is {len(folder)} characters long, over the "
+                f"{CAMERA_PATH_CHARS} a camera's folder may have (Camera.path); shorten "
+                "the folder names")
+    if len(name) > IMAGE_FILENAME_CHARS:
+        return (f"its name is {len(name)} characters long, over the {IMAGE_FILENAME_CHARS} "
+                "an image's file name may have (Image.filename); rename the file")
+    key, web_key = image_keys(10**12 if survey_id is None else survey_id, rel)
+    if len(key) > IMAGE_KEY_CHARS or len(web_key) > IMAGE_WEB_KEY_CHARS:
+        room = IMAGE_KEY_CHARS - (len(key) - len(rel))
+        return (f"its path is {len(rel)} characters long, over the {room} its storage key "
+                f"leaves room for (Image.key holds {IMAGE_KEY_CHARS}); shorten the path")
     return None
 
 
-def list_source_files(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
+def list_source_files(root: Path, *, survey_id: int | None = None,
+                      ) -> tuple[list[str], list[tuple[str, str]]]:
     """JPEGs under ``root`` as sorted relative paths, and files refused with reasons.
 
     Only regular files are taken (a pipe named ``x.jpg`` would block a read
@@ -151,7 +193,7 @@ def list_source_files(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
             rel = full.relative_to(root).as_posix()
             if not name.lower().endswith(JPEG_SUFFIXES):
                 continue
-            problem = name_problem(rel)
+            problem = name_problem(rel, survey_id=survey_id)
             if problem is None and full.is_symlink() and not full.resolve().is_relative_to(root):
                 problem = "is a link to a file outside the survey folder; skipped"
             if problem is None:
@@ -218,7 +260,7 @@ def _save_exactly(key: str, data: bytes, *, may_exist: bool) -> str:
     """
     if may_exist and default_storage.exists(key):
         default_storage.delete(key)
-    return default_storage.save(key, ContentFile(data))
+    return default_storage.save(key, ContentFile(data), max_length=IMAGE_KEY_CHARS)
 
 
 class _Importer:
@@ -257,8 +299,6 @@ class _Importer:
         USER_REGEX_TIMEOUT_SECONDS.
         """
         folder = os.path.dirname(rel)
-        if not folder:  # a flat folder of images: one site named after the folder
-            return self.root.name
         if folder not in self.site_of_folder:
             self.site_of_folder[folder] = self._site_of(folder)
         site, problem = self.site_of_folder[folder]
@@ -267,6 +307,8 @@ class _Importer:
         return site
 
     def _site_of(self, folder: str) -> tuple[str, str]:
+        if not folder:  # a flat folder of images: one site named after the folder
+            return self._fits(self.root.name, f"the survey folder {self.root.name!r}")
         try:
             match = user_regex.search(self.site_re, folder)
         except user_regex.RegexTimeout as exc:
@@ -274,7 +316,15 @@ class _Importer:
         if not match or not match.group(0):
             return "", (f"its folder {folder!r} does not match the site regex "
                         f"{self.survey.site_regex!r}; no site")
-        return match.group(0), ""
+        return self._fits(match.group(0), f"its folder {folder!r}")
+
+    @staticmethod
+    def _fits(site: str, source: str) -> tuple[str, str]:
+        if len(site) > SITE_NAME_CHARS:
+            return "", (f"the site name taken from {source} is {len(site)} characters long, "
+                        f"over the {SITE_NAME_CHARS} a site's name may have (Site.name); "
+                        "shorten the folder name or change the site regex")
+        return site, ""
 
     def camera_for(self, site_name: str, folder: str) -> Camera:
         site = self.sites.get(site_name)
@@ -314,30 +364,24 @@ class _Importer:
                                         seconds=settings.IMPORT_FILE_READ_SECONDS)
                 info = read_image(data, self.tz)
             except OSError as exc:
-                issues.append(ImportIssue(import_run=self.run, path=rel,
-                                          reason=f"cannot be read ({exc.strerror or exc})"))
+                issues.append(issue(self.run, rel, f"cannot be read ({exc.strerror or exc})"))
                 continue
             except UnreadableImage as exc:
-                issues.append(ImportIssue(import_run=self.run, path=rel, reason=str(exc)))
+                issues.append(issue(self.run, rel, str(exc)))
                 continue
             if info.content_hash in self.hashes:
-                issues.append(ImportIssue(
-                    import_run=self.run, path=rel,
-                    reason=f"same image data as {self.hashes[info.content_hash]}; "
-                    "duplicate skipped",
-                ))
+                issues.append(issue(self.run, rel, f"same image data as "
+                                    f"{self.hashes[info.content_hash]}; duplicate skipped"))
                 continue
             for warning in info.warnings:
-                issues.append(ImportIssue(import_run=self.run, path=rel, reason=warning,
-                                          skipped=False))
+                issues.append(issue(self.run, rel, warning, skipped=False))
             folder = os.path.dirname(rel)
             camera = self.camera_for(site_name, folder)
             try:
                 stored_key, web_key = self.store(rel, key, data, info.web_jpeg)
             except (SuspiciousFileOperation, ValueError) as exc:
-                issues.append(ImportIssue(
-                    import_run=self.run, path=rel,
-                    reason=f"cannot be stored under its name ({exc}); rename the file"))
+                issues.append(issue(self.run, rel,
+                                    f"cannot be stored under its name ({exc}); rename the file"))
                 continue
             self.hashes[info.content_hash] = stored_key
             self.done_keys.add(key)
@@ -375,10 +419,8 @@ def do_run_import(run: ImportRun, *, inline: bool = False) -> bool:
         pipeline.do_transition(survey, pipeline.ANY, SurveyStatus.IMPORTING)
     try:
         importer = _Importer(run, taken_over=taken_over)
-        files, refused = list_source_files(importer.root)
-        ImportIssue.objects.bulk_create(
-            ImportIssue(import_run=run, path=rel, reason=reason) for rel, reason in refused
-        )
+        files, refused = list_source_files(importer.root, survey_id=survey.pk)
+        ImportIssue.objects.bulk_create(issue(run, rel, reason) for rel, reason in refused)
         importer.issue_count += len(refused)
         run.total = len(files)
         run.save(update_fields=["total"])
@@ -386,21 +428,34 @@ def do_run_import(run: ImportRun, *, inline: bool = False) -> bool:
         for start in range(0, len(files), batch_size):
             batch = files[start:start + batch_size]
             images, issues = importer.import_batch(batch)
-            with transaction.atomic():
-                Image.objects.bulk_create(images, batch_size=500)
-                ImportIssue.objects.bulk_create(issues, batch_size=500)
-                importer.issue_count += len(issues)
-                run.processed = start + len(batch)
-                run.imported += len(images)
-                run.heartbeat_at = timezone.now()
-                run.save(update_fields=["processed", "imported", "heartbeat_at"])
-                events.import_progress(run, issues=importer.issue_count)
+            try:
+                with transaction.atomic():
+                    Image.objects.bulk_create(images, batch_size=500)
+                    ImportIssue.objects.bulk_create(issues, batch_size=500)
+                    run.processed = start + len(batch)
+                    run.imported += len(images)
+                    run.heartbeat_at = timezone.now()
+                    run.save(update_fields=["processed", "imported", "heartbeat_at"])
+                    importer.issue_count += len(issues)
+                    events.import_progress(run, issues=importer.issue_count)
+            except Exception:
+                _delete_objects(images)  # no row will point to them
+                raise
         _finish(run, survey, importer.issue_count, inline=inline)
     except Exception as exc:
         logger.exception("import %s failed", run.pk)
         _fail(run, f"The import stopped: {exc}")
         raise
     return True
+
+
+def _delete_objects(images: list[Image]) -> None:
+    for image in images:
+        for key in (image.key, image.web_key):
+            try:
+                default_storage.delete(key)
+            except Exception:  # the batch's own error is the one to report
+                logger.exception("could not delete %s", key)
 
 
 def _finish(run: ImportRun, survey: Survey, issue_count: int, *, inline: bool) -> None:

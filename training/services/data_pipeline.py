@@ -52,6 +52,7 @@ from surveys.exceptions import ImportSourceError, UnreadableImage
 from surveys.models import Camera, Cluster, Image, Site, Survey
 from surveys.services.images import read_image
 from surveys.services.importing import (
+    SITE_NAME_CHARS,
     check_remote_source,
     check_site_regex,
     image_keys,
@@ -261,7 +262,12 @@ class _Loader:
         if not match or not match.group(0):
             raise UnreadableImage(f"its folder {folder or '(none)'!r} does not match the site "
                                   f"regex {self.site_re.pattern!r}")
-        return match.group(0)[:200]
+        site = match.group(0)
+        if len(site) > SITE_NAME_CHARS:
+            raise UnreadableImage(f"its site name from the folder {folder!r} is {len(site)} "
+                                  f"characters long, over the {SITE_NAME_CHARS} a site's name "
+                                  "may have (Site.name); change the site regex")
+        return site
 
     def camera(self, site_name: str, folder: str) -> Camera:
         site = self.sites.get(site_name)
