@@ -307,6 +307,10 @@ class ImportRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     # Touched after every batch; a run silent for long was cut off (see importing).
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The last file done (in sorted order): the next slice starts after it.
+    cursor = models.TextField(blank=True, editable=False)
+    # Moved on whenever the run is sent again; an older message is void (import_queue).
+    ticket = models.PositiveIntegerField(default=0, editable=False)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     objects = AccessQuerySet.as_manager()

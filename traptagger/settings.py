@@ -373,6 +373,13 @@ CONTENT_SECURITY_POLICY = "; ".join([
 # Pillow refuses images above this many pixels (decompression bombs).
 MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=120_000_000)
 IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=200)
+# Sharing the import workers (surveys.services.import_queue): an import task works
+# this long, then goes to the back of the queue; at most this many runs of one
+# organisation hold a worker at once, and a run that finds them all taken is
+# sent again after IMPORT_DEFER_SECONDS.
+IMPORT_SLICE_SECONDS = env.float("IMPORT_SLICE_SECONDS", default=120)
+IMPORT_SLOTS_PER_ORGANISATION = env.int("IMPORT_SLOTS_PER_ORGANISATION", default=2)
+IMPORT_DEFER_SECONDS = env.float("IMPORT_DEFER_SECONDS", default=15)
 # Crops per classifier forward pass; results are saved after each one. Larger batches use
 # a GPU better; a worker cut off loses at most one batch's work.
 CLASSIFY_BATCH = env.int("CLASSIFY_BATCH", default=64)

@@ -6,7 +6,6 @@ import logging
 import os
 import stat
 import time
-from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,7 +15,6 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts.access import check_capability
@@ -27,7 +25,7 @@ from .. import events
 from ..exceptions import ImportSourceError, SurveyError, UnreadableImage
 from ..models import Camera, Image, ImportIssue, ImportRun, Site, Survey
 from ..taxonomy import JPEG_SUFFIXES, ImportStatus, SurveyStatus
-from . import pipeline
+from . import import_queue, pipeline
 from .images import read_image
 
 logger = logging.getLogger(__name__)
@@ -107,7 +105,7 @@ def do_start_import(survey: Survey, source: str, *, acting_user=None,
     check_site_regex(survey.site_regex)
     run = ImportRun.objects.create(survey=survey, source=str(root), created_by=acting_user)
     pipeline.do_transition(survey, pipeline.ANY, SurveyStatus.IMPORTING)
-    pipeline.enqueue(pipeline.IMPORT_TASK, "import", run.pk, inline=inline)
+    import_queue.send(run.pk, run.ticket, inline=inline)
     return run
 
 
@@ -394,58 +392,81 @@ class _Importer:
         return images, issues
 
 
-def do_run_import(run: ImportRun, *, inline: bool = False) -> bool:
-    """Import every JPEG under the run's source folder into its survey.
+def do_run_import(run: ImportRun, *, ticket: int | None = None, inline: bool = False) -> bool:
+    """Import the JPEGs under the run's source folder into its survey, one slice at a time.
 
-    Claims the run (PENDING → RUNNING, or a RUNNING run whose worker has been
-    silent for settings.PIPELINE_STALE_SECONDS and so was cut off) and returns False when
-    another worker has it or it is finished. Unreadable files become ImportIssues and
-    the import goes on. Files already imported are skipped, so a re-run after
-    a crash only adds what is missing. The last run of the survey to finish
-    moves its pipeline on (``inline``: in this process, see pipeline.enqueue).
+    Claims the run through import_queue.claim (PENDING → RUNNING, or a RUNNING
+    run whose worker has been silent for settings.PIPELINE_STALE_SECONDS; not
+    when ``ticket`` is an old one or the organisation's import slots are full)
+    and returns False when it is not ours to run now. Then imports the files
+    after the run's cursor, in sorted order, for up to IMPORT_SLICE_SECONDS,
+    and either finishes the run or sends it to the back of the queue
+    (import_queue.end_slice). Unreadable files become ImportIssues and the
+    import goes on. Files already imported are skipped, so a re-run after a
+    crash only adds what is missing. The last run of the survey to finish
+    moves its pipeline on (``inline``: in this process and in one slice, see
+    pipeline.enqueue).
     """
-    now = timezone.now()
-    taken_over = ImportRun.objects.filter(pk=run.pk, status=ImportStatus.RUNNING).exists()
-    stale = now - timedelta(seconds=settings.PIPELINE_STALE_SECONDS)
-    claimed = ImportRun.objects.filter(
-        Q(status=ImportStatus.PENDING)
-        | Q(status=ImportStatus.RUNNING, heartbeat_at__lt=stale)
-    ).filter(pk=run.pk).update(status=ImportStatus.RUNNING, started_at=now, heartbeat_at=now)
-    if not claimed:
+    claimed = import_queue.claim(run.pk, ticket, inline=inline)
+    if claimed in (import_queue.Claim.NOT_OURS, import_queue.Claim.DEFERRED):
         return False
     run.refresh_from_db()
     survey = run.survey
     if survey.status != SurveyStatus.IMPORTING:  # a failed run resumed
         pipeline.do_transition(survey, pipeline.ANY, SurveyStatus.IMPORTING)
     try:
-        importer = _Importer(run, taken_over=taken_over)
-        files, refused = list_source_files(importer.root, survey_id=survey.pk)
-        ImportIssue.objects.bulk_create(issue(run, rel, reason) for rel, reason in refused)
-        importer.issue_count += len(refused)
-        run.total = len(files)
-        run.save(update_fields=["total"])
-        batch_size = settings.IMPORT_BATCH_SIZE
-        for start in range(0, len(files), batch_size):
-            batch = files[start:start + batch_size]
-            images, issues = importer.import_batch(batch)
-            try:
-                with transaction.atomic():
-                    Image.objects.bulk_create(images, batch_size=500)
-                    ImportIssue.objects.bulk_create(issues, batch_size=500)
-                    run.processed = start + len(batch)
-                    run.imported += len(images)
-                    run.heartbeat_at = timezone.now()
-                    run.save(update_fields=["processed", "imported", "heartbeat_at"])
-                    importer.issue_count += len(issues)
-                    events.import_progress(run, issues=importer.issue_count)
-            except Exception:
-                _delete_objects(images)  # no row will point to them
-                raise
-        _finish(run, survey, importer.issue_count, inline=inline)
+        importer = _Importer(run, taken_over=claimed is import_queue.Claim.TAKEN_OVER)
+        remaining = _files_to_do(run, importer)
+        if _import_slice(run, importer, remaining, inline=inline):
+            _finish(run, survey, importer.issue_count, inline=inline)
+        else:
+            import_queue.end_slice(run)
     except Exception as exc:
         logger.exception("import %s failed", run.pk)
         _fail(run, f"The import stopped: {exc}")
         raise
+    return True
+
+
+def _files_to_do(run: ImportRun, importer: _Importer) -> list[str]:
+    """The files after the run's cursor; files refused by name or kind are recorded
+    as issues by the run's first slice."""
+    files, refused = list_source_files(importer.root, survey_id=run.survey_id)
+    if not run.cursor and not importer.issue_count:
+        ImportIssue.objects.bulk_create(issue(run, rel, reason) for rel, reason in refused)
+        importer.issue_count += len(refused)
+    remaining = [rel for rel in files if rel > run.cursor] if run.cursor else files
+    run.total, run.processed = len(files), len(files) - len(remaining)
+    run.save(update_fields=["total", "processed"])
+    return remaining
+
+
+def _import_slice(run: ImportRun, importer: _Importer, files: list[str], *,
+                  inline: bool) -> bool:
+    """Import ``files`` a batch at a time until done (True) or until the slice's
+    IMPORT_SLICE_SECONDS are up (False; at least one batch is done). Inline
+    imports are one slice: nothing else shares their process."""
+    ends = None if inline else time.monotonic() + settings.IMPORT_SLICE_SECONDS
+    batch_size = settings.IMPORT_BATCH_SIZE
+    for start in range(0, len(files), batch_size):
+        if start and ends is not None and time.monotonic() >= ends:
+            return False
+        batch = files[start:start + batch_size]
+        images, issues = importer.import_batch(batch)
+        try:
+            with transaction.atomic():
+                Image.objects.bulk_create(images, batch_size=500)
+                ImportIssue.objects.bulk_create(issues, batch_size=500)
+                run.processed += len(batch)
+                run.imported += len(images)
+                run.cursor = batch[-1]
+                run.heartbeat_at = timezone.now()
+                run.save(update_fields=["processed", "imported", "cursor", "heartbeat_at"])
+                importer.issue_count += len(issues)
+                events.import_progress(run, issues=importer.issue_count)
+        except Exception:
+            _delete_objects(images)  # no row will point to them
+            raise
     return True
 
 
@@ -484,14 +505,9 @@ def _fail(run: ImportRun, message: str) -> None:
 
 
 def resume_stale_imports() -> list[int]:
-    """Re-send every running import whose worker went silent; return their ids.
+    """Re-send every import whose worker went silent or whose message was lost; their ids.
 
     Some brokers drop the message of a killed worker; the re-sent task takes
     the stale run over (see do_run_import) and imports only what is missing.
     """
-    stale = timezone.now() - timedelta(seconds=settings.PIPELINE_STALE_SECONDS)
-    ids = list(ImportRun.objects.filter(
-        status=ImportStatus.RUNNING, heartbeat_at__lt=stale).values_list("pk", flat=True))
-    for run_id in ids:
-        pipeline.enqueue(pipeline.IMPORT_TASK, "import", run_id)
-    return ids
+    return import_queue.resend_stale()
