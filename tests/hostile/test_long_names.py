@@ -98,3 +98,25 @@ def test_a_failed_batch_write_leaves_no_object_behind(tmp_path, media_storage, m
     with pytest.raises(RuntimeError):
         do_run_import(run)
     assert not [key for key in stored_objects(media_storage) if default_storage.exists(key)]
+
+
+def test_data_pipeline_refuses_an_over_long_site_name_and_a_hostile_regex(tmp_path, settings):
+    from surveys.exceptions import SurveyError
+    from tests.factories import OrganisationFactory
+    from training.services.data_pipeline import do_run_data_pipeline
+
+    org = OrganisationFactory()
+    settings.IMPORT_ROOT = str(tmp_path / "imports")
+    folder = tmp_path / "imports" / str(org.pk) / "area"
+    for rel, n in ((f"{'T' * 230}/cam/0.jpg", 0), ("Site1/cam/1.jpg", 1)):
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(photo(n))
+    csv = tmp_path / "labels.csv"
+    csv.write_text(f"filepath,species\n{'T' * 230}/cam/0.jpg,Zebra\nSite1/cam/1.jpg,Lion\n")
+    with pytest.raises(SurveyError, match="exponential time"):
+        do_run_data_pipeline(org, "Outside", csv, source="area", site_regex=r"^(\w+/?)+$")
+    outcome = do_run_data_pipeline(org, "Outside", csv, source="area", site_regex=r"^[^/]+")
+    assert outcome.imported == 1
+    assert len(outcome.problems) == 1 and "(Site.name)" in outcome.problems[0][1]
+    assert list(Site.objects.filter(survey__organisation=org).values_list(
+        "name", flat=True)) == ["Site1"]
