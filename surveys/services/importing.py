@@ -39,6 +39,7 @@ IMAGE_KEY_CHARS = Image._meta.get_field("key").max_length
 IMAGE_WEB_KEY_CHARS = Image._meta.get_field("web_key").max_length
 ISSUE_PATH_CHARS = ImportIssue._meta.get_field("path").max_length
 ISSUE_REASON_CHARS = ImportIssue._meta.get_field("reason").max_length
+SOURCE_CHARS = ImportRun._meta.get_field("source").max_length
 
 
 def check_source_dir(source: str) -> Path:
@@ -50,7 +51,12 @@ def check_source_dir(source: str) -> Path:
         raise ImportSourceError(f"{source} is a file, not a folder. Give the survey's folder.")
     if not os.access(path, os.R_OK | os.X_OK):
         raise ImportSourceError(f"The folder {source} cannot be read (permission denied).")
-    return path.resolve()
+    resolved = path.resolve()
+    if len(str(resolved)) > SOURCE_CHARS:
+        raise ImportSourceError(f"The folder's full path is {len(str(resolved))} characters "
+                                f"long, over the {SOURCE_CHARS} an import's source may have "
+                                "(ImportRun.source); import from a shorter path.")
+    return resolved
 
 
 def check_site_regex(pattern: str) -> regex.Pattern:

@@ -120,3 +120,16 @@ def test_data_pipeline_refuses_an_over_long_site_name_and_a_hostile_regex(tmp_pa
     assert len(outcome.problems) == 1 and "(Site.name)" in outcome.problems[0][1]
     assert list(Site.objects.filter(survey__organisation=org).values_list(
         "name", flat=True)) == ["Site1"]
+
+
+def test_a_source_folder_over_its_column_is_refused_before_anything_starts(tmp_path):
+    from surveys.exceptions import ImportSourceError
+
+    deep = tmp_path
+    while len(str(deep)) <= importing.SOURCE_CHARS:
+        deep = deep / ("s" * 200)
+    deep.mkdir(parents=True)
+    survey = SurveyFactory()
+    with pytest.raises(ImportSourceError, match=r"over the 1000 .*\(ImportRun.source\)"):
+        do_start_import(survey, str(deep))
+    assert not survey.imports.exists()
