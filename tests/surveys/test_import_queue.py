@@ -10,6 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from surveys.models import Image, ImportRun
+from surveys.selectors import import_run_state
 from surveys.services import import_queue
 from surveys.services.importing import do_run_import, resume_stale_imports
 from surveys.taxonomy import ImportStatus
@@ -62,6 +63,8 @@ def test_a_long_import_goes_to_the_back_of_the_queue_after_each_slice(
         # Back to pending, at the back of the queue, under a new ticket.
         assert run.status == ImportStatus.PENDING and run.ticket == ticket + 1
         assert sent[-1] == ("surveys.run_import", (run.pk, run.ticket), {})
+        assert import_run_state(run) == (
+            f"Queued for its next turn ({run.processed} of 6 files done)")
         # The old message (a re-delivery) finds nothing to do.
         assert do_run_import(run, ticket=ticket) is False
         ticket = run.ticket
