@@ -409,6 +409,13 @@ CONTENT_SECURITY_POLICY = "; ".join([
 # Pillow refuses images above this many pixels (decompression bombs).
 MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=120_000_000)
 IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=200)
+# Sharing the import workers (surveys.services.import_queue): an import task works
+# this long, then goes to the back of the queue; at most this many runs of one
+# organisation hold a worker at once, and a run that finds them all taken is
+# sent again after IMPORT_DEFER_SECONDS.
+IMPORT_SLICE_SECONDS = env.float("IMPORT_SLICE_SECONDS", default=120)
+IMPORT_SLOTS_PER_ORGANISATION = env.int("IMPORT_SLOTS_PER_ORGANISATION", default=2)
+IMPORT_DEFER_SECONDS = env.float("IMPORT_DEFER_SECONDS", default=15)
 # Crops per classifier forward pass; results are saved after each one. Larger batches use
 # a GPU better; a worker cut off loses at most one batch's work.
 CLASSIFY_BATCH = env.int("CLASSIFY_BATCH", default=64)
@@ -425,6 +432,10 @@ PIPELINE_STALE_SECONDS = env.int("PIPELINE_STALE_SECONDS", default=15 * 60)
 # One file of an import: larger files, or files slower to read, are skipped with an issue.
 MAX_IMPORT_FILE_BYTES = env.int("MAX_IMPORT_FILE_BYTES", default=200_000_000)
 IMPORT_FILE_READ_SECONDS = env.float("IMPORT_FILE_READ_SECONDS", default=120)
+# Regexes users give (a survey's site and camera regex; core.user_regex): longer
+# ones are refused when set, and one match may take at most this long at run time.
+USER_REGEX_MAX_LENGTH = env.int("USER_REGEX_MAX_LENGTH", default=200)
+USER_REGEX_TIMEOUT_SECONDS = env.float("USER_REGEX_TIMEOUT_SECONDS", default=0.2)
 # A MegaDetector batch output file is read whole; larger files are refused
 # (split them with MegaDetector's subset_json_detector_output).
 MAX_DETECTIONS_JSON_BYTES = env.int("MAX_DETECTIONS_JSON_BYTES", default=500_000_000)
