@@ -409,7 +409,8 @@ CLUSTER_LEASE_SECONDS = env.int("CLUSTER_LEASE_SECONDS", default=180)
 INSIGHTS_GAP_DAYS = env.float("INSIGHTS_GAP_DAYS", default=7)
 
 REST_FRAMEWORK = {
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Reads and writes per the capability matrix (accounts.taxonomy), for every view.
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.api.permissions.HoldsCapability"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.api.auth.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
