@@ -20,8 +20,8 @@ from surveys.models import Survey
 from surveys.taxonomy import SurveyStatus
 from tests.accounts.test_admin_scoping import make_world
 from tests.factories import OrganisationFactory, UserFactory, member
-from traptagger.api import router
 from training.models import Export
+from traptagger.api import router
 
 pytestmark = [pytest.mark.django_db, pytest.mark.hostile]
 
