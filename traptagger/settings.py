@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "allauth",
     "allauth.account",
+    "axes",
     "core",
     "accounts.apps.AccountsConfig",
     "surveys",
@@ -126,6 +127,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Last: turns a log-in refused by django-axes into the lockout page (accounts.lockout).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "traptagger.urls"
@@ -188,8 +191,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 AUTHENTICATION_BACKENDS = [
-    # First: slows password guessing on every login form (accounts.services.login_throttle).
-    "accounts.backends.LoginThrottleBackend",
+    # First: refuses log-ins of a locked-out address before any password is checked, on
+    # every login form (django-axes; accounts.lockout).
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
@@ -199,8 +203,26 @@ ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*", "password2*"]
 ACCOUNT_UNIQUE_EMAIL = True
 # allauth's own failed-login limit locks an account for anyone after 5 failures,
-# which lets a stranger lock its owner out; the project's throttle replaces it.
+# which lets a stranger lock its owner out; django-axes (below) replaces it.
 ACCOUNT_RATE_LIMITS = {"login_failed": None}
+
+# --- Failed log-ins (django-axes; accounts.lockout) ---------------------------
+# An address may fail LOGIN_FAILURE_LIMIT times in LOGIN_COOLOFF_MINUTES; further
+# attempts from it are refused (429) before any password is checked.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+LOGIN_COOLOFF_MINUTES = env.float("LOGIN_COOLOFF_MINUTES", default=10)
+AXES_HANDLER = "accounts.lockout.AtomicAttemptHandler"
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = "accounts.lockout.cool_off"
+# Per address (any accounts) and per account from that address; never per account
+# alone, which would let a stranger anywhere lock its owner out.
+AXES_LOCKOUT_PARAMETERS = ["ip_address", ["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "accounts.lockout.login_name"  # admin: username; allauth: login
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# The backend flags a refused attempt itself; the handler counted it already.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_SENSITIVE_PARAMETERS = ["username", "login", "ip_address"]
+# Addresses: REMOTE_ADDR, which daphne sets from X-Forwarded-For behind the proxy.
 # "optional": people can log in at once, and a confirmation email lets them prove an
 # address (invitations by email only reach verified addresses).
 ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="optional")
