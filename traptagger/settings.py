@@ -125,6 +125,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "core.middleware.ServiceUnavailableMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     # Last: turns a log-in refused by django-axes into the lockout page (accounts.lockout).
@@ -290,11 +291,13 @@ else:
 # is False, events raised outside the web server go through the database
 # outbox (core.broadcast) and the server relays them.
 CHANNEL_LAYER_SHARED = bool(REDIS_URL)
-# The cache holds the login throttle's counts: shared through Redis when there
-# is one (several web nodes), else in the one web process.
+# The cache holds plots and rate-limit counts: shared through Redis when there is one
+# (several web nodes), else in the one web process. Redis down: it runs without it
+# (core.cache), trying again after CACHE_RETRY_SECONDS.
+CACHE_RETRY_SECONDS = env.float("CACHE_RETRY_SECONDS", default=10)
 if REDIS_URL:
     CACHES = {"default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "core.cache.ResilientRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env.str("CHANNELS_PREFIX", default="traptagger") + "-cache",
         "OPTIONS": {"socket_timeout": 5, "socket_connect_timeout": 5},
