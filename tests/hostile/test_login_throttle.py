@@ -184,3 +184,41 @@ def test_thirty_wrong_passwords_in_parallel_are_counted_exactly(tmp_path):
         assert post_login(server.url, "boss", RIGHT) == 429
     finally:
         server.stop()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_attempts_are_checked_and_counted_in_one_step(monkeypatch):
+    """30 threads call authenticate() at once (password hashing lets them overlap): at most
+    the limit get their password checked, as if they had come one after the other."""
+    import threading
+
+    from django.contrib.auth import authenticate
+    from django.db import connection
+    from django.test import RequestFactory
+
+    from accounts.models import User
+
+    member(OrganisationFactory(), "admin", username="boss")
+    checked, lock = set(), threading.Lock()
+    real_check = User.check_password
+
+    def noting_check(user, raw_password):
+        with lock:
+            checked.add(raw_password)
+        return real_check(user, raw_password)
+
+    monkeypatch.setattr(User, "check_password", noting_check)
+    factory = RequestFactory()
+
+    def guess(n):
+        try:
+            request = factory.post("/admin/login/", REMOTE_ADDR="203.0.113.9")
+            return authenticate(request, username="boss", password=f"guess-{n}")
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(30) as pool:
+        assert not any(pool.map(guess, range(30)))
+    counted = AccessAttempt.objects.aggregate(n=Sum("failures_since_start"))["n"]
+    assert counted == 30
+    assert 0 < len(checked) <= settings.LOGIN_FAILURE_LIMIT, len(checked)
