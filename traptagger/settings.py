@@ -207,23 +207,6 @@ ACCOUNT_UNIQUE_EMAIL = True
 # which lets a stranger lock its owner out; django-axes (below) replaces it.
 ACCOUNT_RATE_LIMITS = {"login_failed": None}
 
-# --- Failed log-ins (django-axes; accounts.lockout) ---------------------------
-# An address may fail LOGIN_FAILURE_LIMIT times in LOGIN_COOLOFF_MINUTES; further
-# attempts from it are refused (429) before any password is checked.
-LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
-LOGIN_COOLOFF_MINUTES = env.float("LOGIN_COOLOFF_MINUTES", default=10)
-AXES_HANDLER = "accounts.lockout.AtomicAttemptHandler"
-AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
-AXES_COOLOFF_TIME = "accounts.lockout.cool_off"
-# Per address (any accounts) and per account from that address; never per account
-# alone, which would let a stranger anywhere lock its owner out.
-AXES_LOCKOUT_PARAMETERS = ["ip_address", ["username", "ip_address"]]
-AXES_USERNAME_CALLABLE = "accounts.lockout.login_name"  # admin: username; allauth: login
-AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
-# The backend flags a refused attempt itself; the handler counted it already.
-AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
-AXES_SENSITIVE_PARAMETERS = ["username", "login", "ip_address"]
-# Addresses: REMOTE_ADDR, which daphne sets from X-Forwarded-For behind the proxy.
 # "optional": people can log in at once, and a confirmation email lets them prove an
 # address (invitations by email only reach verified addresses).
 ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="optional")
@@ -375,6 +358,24 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
     # Preloading is a separate commitment to browser vendors; an operator opts in.
     SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# --- Failed log-ins (django-axes; accounts.lockout) ---------------------------
+# An address may fail LOGIN_FAILURE_LIMIT times in LOGIN_COOLOFF_MINUTES; further
+# attempts from it are refused (429) before any password is checked.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+LOGIN_COOLOFF_MINUTES = env.float("LOGIN_COOLOFF_MINUTES", default=10)
+AXES_HANDLER = "accounts.lockout.AtomicAttemptHandler"
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = "accounts.lockout.cool_off"
+# Per address (any accounts) and per account from that address; never per account
+# alone, which would let a stranger anywhere lock its owner out.
+AXES_LOCKOUT_PARAMETERS = ["ip_address", ["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "accounts.lockout.login_name"  # admin: username; allauth: login
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# The backend flags a refused attempt itself; the handler counted it already.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_SENSITIVE_PARAMETERS = ["username", "login", "ip_address"]
+# Addresses: REMOTE_ADDR, which daphne sets from X-Forwarded-For behind the proxy.
 
 # Scripts only from this site; images also from the media store (S3) when remote.
 CSP_IMG_SOURCES = env.list("CSP_IMG_SOURCES", default=[])
