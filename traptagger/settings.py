@@ -410,6 +410,7 @@ AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 # The backend flags a refused attempt itself; the handler counted it already.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_SENSITIVE_PARAMETERS = ["username", "login", "ip_address"]
+AXES_VERBOSE = False  # no start-up banner on every command
 # Addresses: REMOTE_ADDR, which daphne sets from X-Forwarded-For behind the proxy.
 
 # Scripts only from this site; images also from the media store (S3) when remote.
