@@ -67,9 +67,13 @@ class TaggingConsumer(MemberConsumer):
         return await database_sync_to_async(annotatable_task)(self.user, self.task.pk) is not None
 
     async def release(self, tokens=None):
+        """Give back ``tokens`` (default: the whole window, after a grace if the socket
+        dropped: the page reconnects and resends its labels within it)."""
+        grace = settings.LEASE_RELEASE_GRACE_SECONDS if tokens is None and self.dropped else 0
         tokens = list(self.window.values()) if tokens is None else tokens
         if self.task is not None and tokens:
-            await database_sync_to_async(leases.release_leases)(self.user, self.task.pk, tokens)
+            await database_sync_to_async(leases.release_leases)(
+                self.user, self.task.pk, tokens, grace_seconds=grace)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         """Every frame: paced, parsed, dispatched. Bad input gets an ``error``, not a close."""

@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 # How long a socket that is ending waits for the channel layer to let it
 # leave its groups; a layer that is down must not hold up the rest.
 LEAVE_GROUPS_SECONDS = 2
+# Close codes of a page that closed its socket on purpose (closed or left the page).
+NORMAL_CLOSES = (1000, 1001)
 
 
 def user_group(user_id: int) -> str:
@@ -59,6 +61,10 @@ class MemberConsumer(AsyncJsonWebsocketConsumer):
         self.member_groups: list[str] = []
         self.ending = False
         self._released = False
+        # Whether the socket dropped (a network fault, the server or channel layer
+        # failing) rather than being closed by the page or stopped by a revocation:
+        # the page will reconnect, so what it held is given back after a grace.
+        self.dropped = True
         try:
             await super().__call__(scope, receive, send)
         finally:
@@ -88,11 +94,13 @@ class MemberConsumer(AsyncJsonWebsocketConsumer):
         return False
 
     async def release(self) -> None:
-        """Give back what this socket holds; called once when it ends, by whatever path."""
+        """Give back what this socket holds; called once when it ends, by whatever path
+        (``dropped`` says whether the page is likely to come back)."""
 
     async def end(self, code: int) -> None:
         """Stop taking messages, give back what is held, and close with ``code``."""
         self.ending = True
+        self.dropped = False
         await self._release_once()
         await self.close(code=code)
 
@@ -113,6 +121,7 @@ class MemberConsumer(AsyncJsonWebsocketConsumer):
     async def websocket_disconnect(self, message):
         # Channels' own version leaves static groups first and never reaches
         # disconnect() when that raises (the channel layer is down).
+        self.dropped = message.get("code") not in NORMAL_CLOSES
         await self._wind_up()
         await self.disconnect(message["code"])
         await aclose_old_connections()

@@ -492,6 +492,10 @@ DETECTION_THRESHOLDS = {
 }
 DETECTION_THRESHOLD_DEFAULT = 0.1  # any other detector
 CLUSTER_LEASE_SECONDS = env.int("CLUSTER_LEASE_SECONDS", default=180)
+# A tagging socket that dropped (network, server or Redis fault) gives its clusters back
+# after this long, so that its page can reconnect and resend its labels first; a page
+# closed on purpose, or a log-out, gives them back at once.
+LEASE_RELEASE_GRACE_SECONDS = env.float("LEASE_RELEASE_GRACE_SECONDS", default=15)
 # Clusters a tagging page holds ahead of need (each under its own lease, its images
 # preloaded), so that a key press moves to a cluster already on the screen.
 ANNOTATION_PREFETCH_WINDOW = env.int("ANNOTATION_PREFETCH_WINDOW", default=3)

@@ -15,7 +15,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from ..exceptions import AnnotationError, NotAllowed, StaleLease
@@ -260,21 +261,25 @@ def _is_resend(annotation: ClusterAnnotation, user, labels: list[Label]) -> bool
     )
 
 
-def release_leases(user, task_id: int, tokens) -> int:
+def release_leases(user, task_id: int, tokens, *, grace_seconds: float = 0) -> int:
     """Give back the clusters leased to ``user`` under ``tokens`` (one page was closed).
 
     Only the closed page's leases go: the same person's other tab, or the
     page that reconnected and took the cluster back, keeps its own. A lease
-    given back expires at once rather than being wiped: anyone may claim the
-    cluster now, but until someone does, the page that held it can still save
-    a label it sent just before its socket dropped.
+    given back expires (after ``grace_seconds``) rather than being wiped: anyone
+    may claim the cluster then, but until someone does, the page that held it
+    can still save a label it sent just before its socket dropped. The grace
+    is for a socket that dropped (the page reconnects and resends within it);
+    a page that closed, or a person who logged out, gives back at once. A
+    lease is never lengthened here.
     """
     tokens = [t for t in tokens if t]
     if not tokens:
         return 0
+    until = timezone.now() + timedelta(seconds=grace_seconds)
     return ClusterAnnotation.objects.filter(
         task_id=task_id, leased_to=user, lease_token__in=tokens
-    ).update(lease_expires_at=timezone.now())
+    ).update(lease_expires_at=Least(Coalesce("lease_expires_at", Value(until)), Value(until)))
 
 
 def release_expired_leases() -> int:

@@ -69,11 +69,26 @@ def assert_given_back(task, offer, someone_else):
     assert taken is not None and taken.pk == offer["annotation_id"]
 
 
+EMBEDDED_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
+@pytest.fixture
+def embedded():
+    """The embedded mode's in-memory layer, whatever REDIS_URL says (CI sets it)."""
+    with override_settings(CHANNEL_LAYERS=EMBEDDED_LAYERS, CHANNEL_LAYER_SHARED=False):
+        channel_layers.backends = {}
+        yield
+    channel_layers.backends = {}
+
+
 @pytest.fixture(params=["embedded", "redis"])
 def layer(request):
     """The embedded layer (events through the outbox) and Redis (straight to the layer)."""
     if request.param == "embedded":
-        yield request.param
+        with override_settings(CHANNEL_LAYERS=EMBEDDED_LAYERS, CHANNEL_LAYER_SHARED=False):
+            channel_layers.backends = {}
+            yield request.param
+        channel_layers.backends = {}
         return
     if not redis_up():
         pytest.skip("no Redis on 127.0.0.1:6379")
@@ -188,7 +203,7 @@ REMOVE = (
 )
 
 
-def test_a_member_removed_in_another_process_is_stopped():
+def test_a_member_removed_in_another_process_is_stopped(embedded):
     """A command or the admin of another web node removes the member: the outbox carries it."""
     import asyncio
 
