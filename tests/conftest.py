@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+# ../shared beside the repository; TRAPTAGGER_SHARED points elsewhere (a worktree's checkout).
+SHARED = Path(os.environ.get("TRAPTAGGER_SHARED")
+              or Path(__file__).resolve().parent.parent.parent / "shared")
 CAMERA_TRAPS = SHARED / "data" / "camera-traps"
 
 
