@@ -13,8 +13,8 @@ from surveys.models import Cluster, Image, Survey
 
 from ..exceptions import ClassifierError
 from ..models import Detection, Detector
-from ..taxonomy import DetectionStatus
-from .detector_inference import DetectImage, detections, stored_detector
+from ..taxonomy import DetectionStatus, DetectorInput, Fill, Placement
+from .detector_inference import PAD_VALUE, DetectImage, detections, stored_detector
 from .detectors import DETECTORS, Box
 
 PROGRESS_EVERY = 50
@@ -75,16 +75,27 @@ def _save_boxes(image_ids: list[int], boxes: list[list[Box]], source: str) -> in
     return len(rows)
 
 
+def detect_items(detector: Detector, rows) -> list[DetectImage]:
+    """What the detector reads of each (id, key, web_key, width, height) row: the web copy,
+    or the original (with its longest side, so it decodes at reduced scale) when the
+    detector's ``input_source`` says so or the image has no web copy."""
+    original = detector.input_source == DetectorInput.ORIGINAL
+    return [DetectImage(pk, key, max(width, height) if width and height else None)
+            if original or not web_key else DetectImage(pk, web_key)
+            for pk, key, web_key, width, height in rows]
+
+
 def _detect_with_model(survey: Survey, detector: Detector, progress: Progress) -> int:
     """Run a registered detector over the survey's clustered images not yet detected."""
     loaded = stored_detector(detector)
     pending = Image.objects.filter(cluster__survey=survey, detected=False)
     rows = list(pending.order_by("id").values_list("id", "key", "web_key", "width", "height"))
-    items = [DetectImage(pk, web_key or key,
-                         None if web_key or not width or not height else max(width, height))
-             for pk, key, web_key, width, height in rows]
+    items = detect_items(detector, rows)
     made = done = 0
-    for image_ids, boxes in detections(loaded, items, detector.preprocessing):
+    top_left = detector.placement == Placement.TOP_LEFT
+    fill = 0.0 if detector.fill == Fill.BLACK else PAD_VALUE
+    for image_ids, boxes in detections(loaded, items, detector.preprocessing, top_left=top_left,
+                                       fill=fill):
         made += _save_boxes(image_ids, boxes, detector.source)
         done += len(image_ids)
         progress(done, len(items))

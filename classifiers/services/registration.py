@@ -31,7 +31,7 @@ from core.text import not_utf8_message, utf8_problem
 
 from ..exceptions import ClassifierError
 from ..models import Classifier, Detector
-from ..taxonomy import BoxOrder, Category, Preprocessing
+from ..taxonomy import BoxOrder, Category, DetectorInput, Fill, Placement, Preprocessing
 from .detectors import DETECTORS
 from .geofence import check_ranges
 from .modelfiles import model_suffix
@@ -315,6 +315,9 @@ class CheckedDetector:
     threshold: float = 0.2
     nms_iou: float = 0.5
     description: str = ""
+    input_source: str = DetectorInput.WEB
+    placement: str = Placement.CENTRED
+    fill: str = Fill.GREY
 
 
 def _check_nms_iou(nms_iou: float) -> None:
@@ -391,7 +394,8 @@ def do_register_detector(checked: CheckedDetector) -> Detector:
         description=checked.description, model_key=key, input_size=checked.input_size,
         output_format=checked.output_format, box_order=checked.box_order,
         preprocessing=checked.preprocessing, category_map=checked.category_map,
-        threshold=checked.threshold, nms_iou=checked.nms_iou))
+        threshold=checked.threshold, nms_iou=checked.nms_iou,
+        input_source=checked.input_source, placement=checked.placement, fill=checked.fill))
 
 
 def do_update_detector(detector: Detector, *, acting_user=None, **fields) -> Detector:
