@@ -49,6 +49,13 @@ def _own_cache(settings, request):
 
 
 @pytest.fixture(autouse=True)
+def _motion_detector(settings):
+    """New surveys use the weight-free motion detector, chosen explicitly: the tests' generated
+    scenes hold painted animals. Tests of the default detector set SURVEY_DETECTOR back."""
+    settings.SURVEY_DETECTOR = "motion"
+
+
+@pytest.fixture(autouse=True)
 def _quiet_mail(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 

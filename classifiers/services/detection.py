@@ -10,10 +10,12 @@ from PIL import Image as PILImage
 
 from core.progress import Progress, ignore_progress
 from surveys.models import Cluster, Image, Survey
+from surveys.taxonomy import DEFAULT_DETECTOR
 
 from ..exceptions import ClassifierError
 from ..models import Detection, Detector
 from ..taxonomy import DetectionStatus, DetectorInput, Fill, Placement
+from .default_detector import default_detector
 from .detector_inference import PAD_VALUE, DetectImage, detections, stored_detector
 from .detectors import DETECTORS, Box
 
@@ -30,14 +32,21 @@ def load_web_image(image: Image) -> PILImage.Image:
 def do_detect_survey(survey: Survey, *, progress: Progress = ignore_progress) -> int:
     """Detect boxes on every image of ``survey`` not yet detected; return boxes made.
 
-    With a registered detector (``survey.registered_detector``) its model runs
-    on batches of images (services.detector_inference); otherwise the survey's
+    The ``default`` detector is registered at first use (services.default_detector)
+    and becomes the survey's registered detector (ClassifierError when its
+    weights are not installed). With a registered detector
+    (``survey.registered_detector``) its model runs on batches of images
+    (services.detector_inference); otherwise the survey's
     weight-free detector works a cluster at a time (the motion detector
     compares a cluster's images). Boxes are marked with
     ``survey.detector_source``. Safe to re-run: detected images are skipped,
     and images are marked detected with their boxes, batch by batch.
     ``progress(done, total)`` counts clusters (weight-free) or images.
     """
+    if survey.registered_detector_id is None and survey.detector == DEFAULT_DETECTOR:
+        # From now on the survey's boxes are the registered default's ("name version").
+        survey.registered_detector = default_detector()
+        Survey.objects.filter(pk=survey.pk).update(registered_detector=survey.registered_detector)
     if survey.registered_detector_id is not None:
         return _detect_with_model(survey, survey.registered_detector, progress)
     detector = DETECTORS.get(survey.detector)

@@ -1,4 +1,4 @@
-"""The default detector's input options: which copy is read, where it sits, what fills the rest."""
+"""The default detector: registered at first use, its input options, its boxes on real photos."""
 
 import io
 
@@ -22,8 +22,10 @@ from classifiers.services.detection import detect_items, do_detect_survey
 from classifiers.services.detector_inference import PAD_VALUE, DetectImage, letterbox
 from classifiers.taxonomy import Category, DetectorInput, DetectorOutput, Fill, Placement
 from surveys.models import Image
+from surveys.taxonomy import DEFAULT_DETECTOR
 from tests.conftest import CAMERA_TRAPS
-from tests.factories import CameraFactory, ClusterFactory, SurveyFactory
+from tests.factories import CameraFactory, ClusterFactory, ImageFactory, SurveyFactory
+from traptagger import settings as base_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -104,17 +106,29 @@ def test_the_default_detector_is_registered_once_at_first_use(media_storage):
     assert Detector.objects.count() == 1
 
 
-def test_without_the_weights_there_is_no_default_detector(monkeypatch):
+def test_without_the_weights_there_is_no_default_detector(monkeypatch, settings):
     monkeypatch.setattr(yolox, "asset_path", lambda name=yolox.WEIGHTS: None)
     with pytest.raises(ClassifierError, match="requirements/detector.txt.*motion detector"):
         default_detector()
+    settings.SURVEY_DETECTOR = DEFAULT_DETECTOR
+    survey = SurveyFactory()
+    ImageFactory(camera__site__survey=survey, cluster=ClusterFactory(site__survey=survey))
+    with pytest.raises(ClassifierError, match="not installed"):
+        do_detect_survey(survey)
     assert not Detector.objects.exists()
+
+
+def test_the_default_detector_is_what_a_new_install_chooses():
+    assert base_settings.SURVEY_DETECTOR == DEFAULT_DETECTOR
 
 
 @needs_asset
 @pytest.mark.skipif(not PERU.exists(), reason="../shared Peru photos absent")
-def test_the_detect_stage_finds_the_deer_and_keeps_the_animals_beside_a_flare():
-    survey = SurveyFactory(registered_detector=default_detector())
+def test_the_detect_stage_finds_the_deer_and_keeps_the_animals_beside_a_flare(settings):
+    """A new survey's detector is the default one, registered when the stage first runs."""
+    settings.SURVEY_DETECTOR = base_settings.SURVEY_DETECTOR
+    survey = SurveyFactory()
+    assert survey.detector == DEFAULT_DETECTOR and survey.registered_detector is None
     camera = CameraFactory(site__survey=survey)
     cluster = ClusterFactory(site=camera.site, image_count=2)
     images = {}
@@ -129,6 +143,9 @@ def test_the_detect_stage_finds_the_deer_and_keeps_the_animals_beside_a_flare():
 
     do_detect_survey(survey)
 
+    survey.refresh_from_db()
+    assert survey.registered_detector == registered_default()
+    assert survey.detector_source == f"{NAME} {VERSION}"
     def boxes(name):
         made = Detection.objects.filter(image=images[name], source=survey.detector_source)
         return [([d.left, d.top, d.right, d.bottom], d.score) for d in made]
