@@ -131,6 +131,7 @@ def subprocess_env(extra: dict | None = None) -> dict:
             f"/{db['NAME']}"
         )
     env["MEDIA_ROOT"] = str(settings.MEDIA_ROOT)
+    env["SURVEY_DETECTOR"] = settings.SURVEY_DETECTOR
     env.update(extra or {})
     return env
 
