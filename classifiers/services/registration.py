@@ -326,6 +326,14 @@ def _check_nms_iou(nms_iou: float) -> None:
                               f"not {nms_iou}.")
 
 
+def _check_input_options(input_source: str, placement: str, fill: str) -> None:
+    for what, value, choices in (("input", input_source, DetectorInput),
+                                 ("placement", placement, Placement), ("fill", fill, Fill)):
+        if value not in choices.values:
+            raise ClassifierError(f"Unknown detector {what} {value!r}; choose one of "
+                                  f"{', '.join(choices.values)}.")
+
+
 def _check_detector_name(name: str, version: str) -> None:
     if name in DETECTORS:
         raise ClassifierError(f"{name!r} is the name of a weight-free detector; choose another.")
@@ -362,7 +370,9 @@ def check_detector(files: DetectorFiles, *, name: str, version: str = "1",
                    organisation: Organisation | None = None, acting_user=None,
                    input_size: int | None = None, box_order: str = BoxOrder.YXYX,
                    preprocessing: str = Preprocessing.RAW, threshold: float = 0.2,
-                   nms_iou: float = 0.5, description: str = "") -> CheckedDetector:
+                   nms_iou: float = 0.5, description: str = "",
+                   input_source: str = DetectorInput.WEB, placement: str = Placement.CENTRED,
+                   fill: str = Fill.GREY) -> CheckedDetector:
     """Check a detector upload without storing anything (loads and runs the model once, in a
     child process: services.sandbox).
 
@@ -380,11 +390,12 @@ def check_detector(files: DetectorFiles, *, name: str, version: str = "1",
         raise ClassifierError(f"Unknown box order {box_order!r}; choose one of "
                               f"{', '.join(BoxOrder.values)}.")
     _check_nms_iou(nms_iou)
+    _check_input_options(input_source, placement, fill)
     category_map = read_category_map(*files.category_map)
     probed = _checked_detector_model(files, category_map, input_size, box_order, nms_iou)
     return CheckedDetector(files, name, version, organisation, category_map, probed["size"],
                            probed["output_format"], box_order, preprocessing, threshold, nms_iou,
-                           description)
+                           description, input_source, placement, fill)
 
 
 def do_register_detector(checked: CheckedDetector) -> Detector:

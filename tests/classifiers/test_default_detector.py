@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.core.management import call_command
 from PIL import Image as PILImage
 
 from classifiers.exceptions import ClassifierError
@@ -20,6 +21,7 @@ from classifiers.services.default_detector import (
 )
 from classifiers.services.detection import detect_items, do_detect_survey
 from classifiers.services.detector_inference import PAD_VALUE, DetectImage, letterbox
+from classifiers.services.registration import DetectorFiles, check_detector
 from classifiers.taxonomy import Category, DetectorInput, DetectorOutput, Fill, Placement
 from surveys.models import Image
 from surveys.taxonomy import DEFAULT_DETECTOR
@@ -160,3 +162,21 @@ def test_the_detect_stage_finds_the_deer_and_keeps_the_animals_beside_a_flare(se
     assert any(_iou(box, FLARE[1]) >= 0.85 and score >= THRESHOLD for box, score in found)
     print({name: [(round(s, 3), [round(v, 3) for v in b]) for b, s in boxes(name)]
            for name in images})
+
+
+def test_a_registered_detector_says_what_it_reads_and_how_it_is_placed(tmp_path):
+    from tests.classifiers.models import yolo_keras_detector
+
+    model = yolo_keras_detector(tmp_path / "squares.keras")
+    categories = tmp_path / "categories.json"
+    categories.write_text('{"0": "animal"}')
+    call_command("register_detector", "--name", "Tl", "--model", str(model), "--category-map",
+                 str(categories), "--input", "original", "--placement", "top_left", "--fill",
+                 "black", stdout=io.StringIO())
+    detector = Detector.objects.get(name="Tl")
+    assert (detector.input_source, detector.placement, detector.fill) == (
+        DetectorInput.ORIGINAL, Placement.TOP_LEFT, Fill.BLACK)
+    files = DetectorFiles(("m.keras", model.read_bytes()), ("c.json", b'{"0": "animal"}'))
+    with pytest.raises(ClassifierError, match="Unknown detector placement 'bottom'; choose one "
+                                              "of centred, top_left"):
+        check_detector(files, name="Other", placement="bottom")
