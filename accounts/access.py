@@ -86,12 +86,31 @@ def has_capability(user, obj, capability: str, *, include_shared: bool | None = 
     return rows.accessible_to(user, capability, include_shared=include_shared).exists()
 
 
+def roles_holding(capability: str) -> str:
+    """The roles that grant ``capability``, for refusal messages: "admin or write"."""
+    names = sorted(str(role.label).lower() for role in CAPABILITY_ROLES[capability])
+    return " or ".join(names)
+
+
 def check_capability(user, obj, capability: str) -> None:
     """Raise AccessDenied unless ``user`` holds ``capability`` on ``obj``."""
     if not has_capability(user, obj, capability):
         raise AccessDenied(
             f"You may not {Capability(capability).label} for “{obj}”: it belongs to an "
-            "organisation where your role does not allow it."
+            f"organisation where your role does not allow it (it needs the "
+            f"{roles_holding(capability)} role)."
+        )
+
+
+def check_capability_anywhere(user, capability: str) -> None:
+    """Raise AccessDenied unless ``user`` holds ``capability`` in some organisation.
+
+    The cheap first gate of a write whose target is not known yet (a create).
+    """
+    if organisation_ids_for(user, capability) == set():
+        raise AccessDenied(
+            f"You may not {Capability(capability).label}: that needs the "
+            f"{roles_holding(capability)} role in an organisation, and you hold it in none."
         )
 
 

@@ -168,7 +168,11 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         token, key = do_create_api_token(request.user, obj.name, acting_user=request.user)
-        obj.pk = token.pk
+        # The admin goes on with the form's instance (its history line, the redirect):
+        # make it the saved token, user included, or naming it fails and the 500 rolls
+        # the new key back after its message was queued.
+        obj.pk, obj.user, obj.name = token.pk, token.user, token.name
+        obj.key_hash, obj.created_at = token.key_hash, token.created_at
         messages.warning(request, f"Your new API key is {key} — copy it now: it is not "
                                   "shown again. Send it as 'Authorization: Token <key>'.")
 

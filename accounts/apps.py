@@ -7,4 +7,4 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         # revocation: stops websockets when a session or a right ends.
-        from . import revocation, signals  # noqa: F401 - connect their receivers
+        from . import revocation  # noqa: F401 - connects its receivers

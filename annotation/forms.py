@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
+from core.forms import DateRangeForm
+
 from .exceptions import AnnotationError
 from .explore import STATES, ExploreFilters
 from .models import Task
@@ -64,17 +66,14 @@ class TaskAdminForm(forms.ModelForm):
         return data
 
 
-class ExploreForm(forms.Form):
+class ExploreForm(DateRangeForm):
     """The explore page's filters (GET), checked into ``explore.ExploreFilters``."""
+
+    field_order = ["site", "camera", "since", "until", "label", "suggestion", "min_score",
+                   "max_score", "state"]
 
     site = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
     camera = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
-    since = forms.DateField(required=False, input_formats=["%Y-%m-%d"],
-                            widget=forms.DateInput(attrs={"type": "date"}),
-                            help_text="first day (camera's local time)")
-    until = forms.DateField(required=False, input_formats=["%Y-%m-%d"],
-                            widget=forms.DateInput(attrs={"type": "date"}),
-                            help_text="last day, included")
     label = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
     suggestion = forms.ChoiceField(required=False, label="AI class")
     min_score = forms.FloatField(required=False, min_value=0, max_value=1,
@@ -91,13 +90,6 @@ class ExploreForm(forms.Form):
         self.fields["label"].choices = [("", "any label"), *choices["labels"]]
         self.fields["suggestion"].choices = [("", "any AI class"), *choices["suggestions"]]
         self.fields["state"].choices = list(STATES.items())
-
-    def clean(self):
-        cleaned = super().clean()
-        since, until = cleaned.get("since"), cleaned.get("until")
-        if since and until and since > until:
-            self.add_error("until", f"{until} is before the first day {since}.")
-        return cleaned
 
     def filters(self):
         """The checked filters (the whole task while the form has errors)."""

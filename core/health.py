@@ -22,6 +22,8 @@ def _database() -> None:
 
 
 def _cache() -> None:
+    if hasattr(cache, "ping"):  # core.cache answers "nothing cached" rather than failing
+        cache.ping()
     key = f"healthz:{uuid.uuid4().hex}"
     cache.set(key, "1", 10)
     if cache.get(key) != "1":

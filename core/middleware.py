@@ -1,13 +1,21 @@
-"""What every request and response passes: text checks on input, security headers."""
+"""What every request and response passes: text checks on input, security headers,
+and the page a missing service gets."""
 
 import json
+import logging
 from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponseBadRequest, JsonResponse
+from django.template.response import TemplateResponse
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .text import BadText, check_strings, decode_text
+
+log = logging.getLogger(__name__)
 
 
 class ContentSecurityPolicyMiddleware:
@@ -85,3 +93,25 @@ def _check_json(body: bytes) -> None:
     except (ValueError, RecursionError):
         return  # not JSON: the parser that reads it says so
     check_strings(content, "the request body")
+
+
+class ServiceUnavailableMiddleware:
+    """Redis or the broker not answering is a 503 page that says so, not a 500.
+
+    The cache runs without Redis (core.cache); other uses cannot, and their request
+    is refused with a page that tells people to try again shortly.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, (RedisConnectionError, RedisTimeoutError, BrokerError)):
+            return None
+        log.error("service unavailable on %s: %s", request.path, type(exception).__name__)
+        response = TemplateResponse(request, "503.html", status=503)
+        response["Retry-After"] = "30"
+        return response.render()

@@ -1,3 +1,4 @@
+from django.contrib import admin
 from django.http import HttpResponseRedirect, JsonResponse
 from django.templatetags.static import static
 from django.views.decorators.cache import cache_control, never_cache
@@ -19,3 +20,9 @@ def healthz(request):
 def favicon(request):
     """Browsers ask for /favicon.ico on every site: send them the static icon."""
     return HttpResponseRedirect(static("img/favicon.svg"))
+
+
+def admin_page(view):
+    """``view`` for staff only, as an admin page: anonymous people go to the admin log-in,
+    and the answer is never cached (pages outside the admin built on its frame)."""
+    return admin.site.admin_view(view)

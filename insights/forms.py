@@ -2,19 +2,16 @@
 
 from django import forms
 
+from core.forms import DateRangeForm
+
 from .exceptions import InsightsInputError
 from .services.aggregates import Filters
 
 
-class InsightsFilterForm(forms.Form):
+class InsightsFilterForm(DateRangeForm):
+    field_order = ["species", "site", "since", "until", "interval", "ai", "task"]
     species = forms.ChoiceField(required=False)
     site = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
-    since = forms.DateField(required=False, input_formats=["%Y-%m-%d"],
-                            widget=forms.DateInput(attrs={"type": "date"}),
-                            help_text="first day (survey time zone)")
-    until = forms.DateField(required=False, input_formats=["%Y-%m-%d"],
-                            widget=forms.DateInput(attrs={"type": "date"}),
-                            help_text="last day, included")
     interval = forms.FloatField(required=False, min_value=0, max_value=7 * 24 * 60,
                                 initial=30, label="Independence (min)")
     ai = forms.BooleanField(required=False, label="Count AI-only detections")
@@ -26,13 +23,6 @@ class InsightsFilterForm(forms.Form):
         self.fields["species"].choices = [("", "all species"), *((s, s) for s in species)]
         self.fields["site"].choices = [("", "all sites"), *sites]
         self.fields["task"].choices = [("", "latest task"), *tasks]
-
-    def clean(self):
-        cleaned = super().clean()
-        since, until = cleaned.get("since"), cleaned.get("until")
-        if since and until and since > until:
-            self.add_error("until", f"{until} is before the first day {since}.")
-        return cleaned
 
     def filters(self) -> Filters:
         """The checked filters; raises InsightsInputError naming the first bad field."""

@@ -8,6 +8,7 @@ from django.db import models
 
 from accounts.access import AccessQuerySet
 from core.countries import COUNTRIES
+from core.user_regex import UserRegexValidator
 
 from .taxonomy import (
     DETECTOR_CHOICES,
@@ -22,10 +23,8 @@ from .taxonomy import (
 
 
 def validate_regex(value: str) -> None:
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValidationError(f"Not a valid regular expression: {exc}.") from exc
+    """Kept for migration 0001; fields use core.user_regex.UserRegexValidator."""
+    UserRegexValidator("regex")(value)
 
 
 TIMEZONE_NAME = re.compile(r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*$")
@@ -60,12 +59,13 @@ class Survey(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     site_regex = models.CharField(
-        max_length=300, default=r"^[^/]+", validators=[validate_regex],
+        max_length=300, default=r"^[^/]+", validators=[UserRegexValidator("site regex")],
         help_text="Applied to each folder path relative to the survey root; the first "
         "match names the site. The default takes the top folder. Images directly in "
         "the survey root belong to one site named after the root folder.",
     )
-    camera_regex = models.CharField(max_length=300, blank=True)
+    camera_regex = models.CharField(max_length=300, blank=True,
+                                    validators=[UserRegexValidator("camera regex")])
     trigger_source = models.CharField(
         max_length=20, choices=TriggerSource.choices, default=TriggerSource.MOTION
     )
@@ -312,6 +312,10 @@ class ImportRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     # Touched after every batch; a run silent for long was cut off (see importing).
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The last file done (in sorted order): the next slice starts after it.
+    cursor = models.TextField(blank=True, editable=False)
+    # Moved on whenever the run is sent again; an older message is void (import_queue).
+    ticket = models.PositiveIntegerField(default=0, editable=False)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     objects = AccessQuerySet.as_manager()

@@ -108,6 +108,9 @@ def import_run_state(run: ImportRun) -> str:
         if silent is not None:
             return (f"Stalled: no progress for {silent.total_seconds() // 60:.0f} min (its "
                     "worker stopped); it is resumed within 5 minutes")
+    if run.status == ImportStatus.PENDING and run.started_at is not None:
+        # Between slices (services.import_queue): others' work runs meanwhile.
+        return f"Queued for its next turn ({run.processed} of {run.total} files done)"
     return run.get_status_display()
 
 

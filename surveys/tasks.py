@@ -11,14 +11,17 @@ from .services import clustering, importing, pipeline
 from .taxonomy import SurveyStatus
 
 
-@shared_task(name=pipeline.IMPORT_TASK, queue="import", soft_time_limit=12 * 3600,
-             time_limit=12 * 3600 + 600)
-def run_import_task(import_id: int, inline: bool = False) -> bool:
-    """Run one ImportRun; a re-run skips what was imported (see services.importing)."""
+# A slice ends after IMPORT_SLICE_SECONDS (between batches), so an hour is far more
+# than a healthy slice needs; the limit stops one that hangs from holding a worker.
+@shared_task(name=pipeline.IMPORT_TASK, queue="import", soft_time_limit=3600,
+             time_limit=3600 + 300)
+def run_import_task(import_id: int, ticket: int | None = None, inline: bool = False) -> bool:
+    """Run one slice of an ImportRun (see services.import_queue); a re-run skips what was
+    imported, and a message whose ``ticket`` is old does nothing."""
     run = ImportRun.objects.select_related("survey").filter(pk=import_id).first()
     if run is None:
         return False
-    return importing.do_run_import(run, inline=inline)
+    return importing.do_run_import(run, ticket=ticket, inline=inline)
 
 
 @shared_task(name="surveys.cluster_survey", queue="default", soft_time_limit=3600,

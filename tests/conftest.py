@@ -40,7 +40,7 @@ def media_storage(settings, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _own_cache(settings, request):
-    """Each test starts with an empty cache of its own (the login throttle counts there)."""
+    """Each test starts with an empty cache of its own (API rate limits count there)."""
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                                    "LOCATION": request.node.nodeid}}
     from django.core.cache import cache

@@ -128,6 +128,7 @@ def test_unknown_mode_is_refused(tmp_path):
     assert "TRAPTAGGER_MODE must be" in result.stderr
 
 
+@pytest.mark.hostile
 @pytest.mark.parametrize("key", [
     "changeme", "change-me-to-a-long-random-string-please-now", "k" * 60,
     "django-insecure-" + "ab12cd34ef56" * 4,
@@ -159,6 +160,7 @@ def test_key_strength_estimates():
     assert estimated_bits(STRONG_KEY) > 300
 
 
+@pytest.mark.hostile
 @pytest.mark.parametrize("debug", ["true", "1", "on"])
 def test_production_refuses_debug(tmp_path, debug):
     result = probe(tmp_path, TRAPTAGGER_MODE="production", SECRET_KEY=STRONG_KEY,

@@ -116,6 +116,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "allauth",
     "allauth.account",
+    "axes",
     "core",
     "accounts.apps.AccountsConfig",
     "surveys",
@@ -137,8 +138,11 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "core.middleware.ServiceUnavailableMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Last: turns a log-in refused by django-axes into the lockout page (accounts.lockout).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "traptagger.urls"
@@ -201,8 +205,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 AUTHENTICATION_BACKENDS = [
-    # First: slows password guessing on every login form (accounts.services.login_throttle).
-    "accounts.backends.LoginThrottleBackend",
+    # First: refuses log-ins of a locked-out address before any password is checked, on
+    # every login form (django-axes; accounts.lockout).
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
@@ -212,7 +217,7 @@ ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*", "password2*"]
 ACCOUNT_UNIQUE_EMAIL = True
 # allauth's own failed-login limit locks an account for anyone after 5 failures,
-# which lets a stranger lock its owner out; the project's throttle replaces it.
+# which lets a stranger lock its owner out; django-axes (below) replaces it.
 ACCOUNT_RATE_LIMITS = {"login_failed": None}
 # "mandatory": a new account logs in once its address is confirmed. With it (and only
 # with it) allauth answers a sign-up with an address already registered exactly as a new
@@ -286,11 +291,13 @@ else:
 # is False, events raised outside the web server go through the database
 # outbox (core.broadcast) and the server relays them.
 CHANNEL_LAYER_SHARED = bool(REDIS_URL)
-# The cache holds the login throttle's counts: shared through Redis when there
-# is one (several web nodes), else in the one web process.
+# The cache holds plots and rate-limit counts: shared through Redis when there is one
+# (several web nodes), else in the one web process. Redis down: it runs without it
+# (core.cache), trying again after CACHE_RETRY_SECONDS.
+CACHE_RETRY_SECONDS = env.float("CACHE_RETRY_SECONDS", default=10)
 if REDIS_URL:
     CACHES = {"default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "core.cache.ResilientRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env.str("CHANNELS_PREFIX", default="traptagger") + "-cache",
         "OPTIONS": {"socket_timeout": 5, "socket_connect_timeout": 5},
@@ -387,6 +394,25 @@ if PRODUCTION:
     # Preloading is a separate commitment to browser vendors; an operator opts in.
     SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
+# --- Failed log-ins (django-axes; accounts.lockout) ---------------------------
+# An address may fail LOGIN_FAILURE_LIMIT times in LOGIN_COOLOFF_MINUTES; further
+# attempts from it are refused (429) before any password is checked.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+LOGIN_COOLOFF_MINUTES = env.float("LOGIN_COOLOFF_MINUTES", default=10)
+AXES_HANDLER = "accounts.lockout.AtomicAttemptHandler"
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = "accounts.lockout.cool_off"
+# Per address (any accounts) and per account from that address; never per account
+# alone, which would let a stranger anywhere lock its owner out.
+AXES_LOCKOUT_PARAMETERS = ["ip_address", ["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "accounts.lockout.login_name"  # admin: username; allauth: login
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# The backend flags a refused attempt itself; the handler counted it already.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_SENSITIVE_PARAMETERS = ["username", "login", "ip_address"]
+AXES_VERBOSE = False  # no start-up banner on every command
+# Addresses: REMOTE_ADDR, which daphne sets from X-Forwarded-For behind the proxy.
+
 # Scripts only from this site; images also from the media store (S3) when remote.
 CSP_IMG_SOURCES = env.list("CSP_IMG_SOURCES", default=[])
 _media_origin = env.str("AWS_S3_ENDPOINT_URL", default="") or (
@@ -409,6 +435,13 @@ CONTENT_SECURITY_POLICY = "; ".join([
 # Pillow refuses images above this many pixels (decompression bombs).
 MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=120_000_000)
 IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=200)
+# Sharing the import workers (surveys.services.import_queue): an import task works
+# this long, then goes to the back of the queue; at most this many runs of one
+# organisation hold a worker at once, and a run that finds them all taken is
+# sent again after IMPORT_DEFER_SECONDS.
+IMPORT_SLICE_SECONDS = env.float("IMPORT_SLICE_SECONDS", default=120)
+IMPORT_SLOTS_PER_ORGANISATION = env.int("IMPORT_SLOTS_PER_ORGANISATION", default=2)
+IMPORT_DEFER_SECONDS = env.float("IMPORT_DEFER_SECONDS", default=15)
 # Crops per classifier forward pass; results are saved after each one. Larger batches use
 # a GPU better; a worker cut off loses at most one batch's work.
 CLASSIFY_BATCH = env.int("CLASSIFY_BATCH", default=64)
@@ -425,6 +458,10 @@ PIPELINE_STALE_SECONDS = env.int("PIPELINE_STALE_SECONDS", default=15 * 60)
 # One file of an import: larger files, or files slower to read, are skipped with an issue.
 MAX_IMPORT_FILE_BYTES = env.int("MAX_IMPORT_FILE_BYTES", default=200_000_000)
 IMPORT_FILE_READ_SECONDS = env.float("IMPORT_FILE_READ_SECONDS", default=120)
+# Regexes users give (a survey's site and camera regex; core.user_regex): longer
+# ones are refused when set, and one match may take at most this long at run time.
+USER_REGEX_MAX_LENGTH = env.int("USER_REGEX_MAX_LENGTH", default=200)
+USER_REGEX_TIMEOUT_SECONDS = env.float("USER_REGEX_TIMEOUT_SECONDS", default=0.2)
 # A MegaDetector batch output file is read whole; larger files are refused
 # (split them with MegaDetector's subset_json_detector_output).
 MAX_DETECTIONS_JSON_BYTES = env.int("MAX_DETECTIONS_JSON_BYTES", default=500_000_000)
@@ -470,7 +507,8 @@ if not 3 <= ANNOTATION_PREFETCH_WINDOW <= 5:
 INSIGHTS_GAP_DAYS = env.float("INSIGHTS_GAP_DAYS", default=7)
 
 REST_FRAMEWORK = {
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Reads and writes per the capability matrix (accounts.taxonomy), for every view.
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.api.permissions.HoldsCapability"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.api.auth.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",

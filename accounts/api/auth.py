@@ -1,6 +1,10 @@
 """REST API authentication by personal token, and rate limits per token."""
 
+import functools
+
 from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, throttling
 
@@ -32,6 +36,30 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+def token_or_login_required(view):
+    """A plain view (a file download) that API clients reach with their token too.
+
+    ``Authorization: Token …`` acts as the token's user, scoped by their memberships as
+    the API is; a wrong or revoked token is a 401 naming the problem, never the login
+    page. Without the header it is ``login_required`` (the session).
+    """
+    session_view = login_required(view)
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            found = ApiTokenAuthentication().authenticate(request)
+        except exceptions.AuthenticationFailed as exc:
+            return JsonResponse({"detail": str(exc.detail)}, status=401,
+                                headers={"WWW-Authenticate": ApiTokenAuthentication.keyword})
+        if found is None:
+            return session_view(request, *args, **kwargs)
+        request.user = found[0]
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 class TokenRateThrottle(throttling.SimpleRateThrottle):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from rest_framework import exceptions, viewsets
+from rest_framework import exceptions, permissions, viewsets
 
+from ..access import check_capability
 from ..taxonomy import Capability
 
 MAX_ID = 2**63 - 1  # the largest primary key a row can have
@@ -13,11 +14,13 @@ class ScopedViewSet(viewsets.GenericViewSet):
     """Rows of organisations where the user holds ``capability`` (accounts.access).
 
     ``filters`` maps query parameters to lookups (ids only), e.g. ``{"survey": "survey_id"}``.
+    Writes need ``write_capability`` (accounts.api.permissions checks it for every view).
     """
 
     model = None
     lookup_value_regex = r"[0-9]+"
     capability = Capability.VIEW
+    write_capability = Capability.CHANGE
     select: tuple[str, ...] = ()
     filters: dict[str, str] = {}
 
@@ -37,6 +40,14 @@ class ScopedViewSet(viewsets.GenericViewSet):
         if int(self.kwargs[self.lookup_url_kwarg or self.lookup_field]) > MAX_ID:
             raise exceptions.NotFound("No such object.")
         return super().get_object()
+
+    def scoped(self, model, pk):
+        """A row a request's body names: 404 unless the user sees it; in a write, 403
+        unless they also hold the write capability on it."""
+        row = scoped_or_404(model, self.request.user, pk, self.capability)
+        if self.request.method not in permissions.SAFE_METHODS:
+            check_capability(self.request.user, row, self.write_capability)
+        return row
 
 
 def scoped_or_404(model, user, pk, capability: str = Capability.VIEW):

@@ -4,35 +4,43 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import stat
 import time
-from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import regex
 from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts.access import check_capability
 from accounts.taxonomy import Capability
+from core import user_regex
 from core.text import is_text
 
 from .. import events
 from ..exceptions import ImportSourceError, SurveyError, UnreadableImage
 from ..models import Camera, Image, ImportIssue, ImportRun, Site, Survey
 from ..taxonomy import JPEG_SUFFIXES, ImportStatus, SurveyStatus
-from . import pipeline
+from . import import_queue, pipeline
 from .images import read_image
 
 logger = logging.getLogger(__name__)
-# Leaves room under Image.key (700) for the "surveys/<id>/originals/" prefix.
-MAX_PATH_CHARS = 600
+# The importer's name limits are its columns' (one constant per column, read from
+# the model): a name longer than its column is an ImportIssue for that file, found
+# before anything is stored, never a DataError that stops the whole import.
+SITE_NAME_CHARS = Site._meta.get_field("name").max_length
+CAMERA_PATH_CHARS = Camera._meta.get_field("path").max_length
+IMAGE_FILENAME_CHARS = Image._meta.get_field("filename").max_length
+IMAGE_KEY_CHARS = Image._meta.get_field("key").max_length
+IMAGE_WEB_KEY_CHARS = Image._meta.get_field("web_key").max_length
+ISSUE_PATH_CHARS = ImportIssue._meta.get_field("path").max_length
+ISSUE_REASON_CHARS = ImportIssue._meta.get_field("reason").max_length
+SOURCE_CHARS = ImportRun._meta.get_field("source").max_length
 
 
 def check_source_dir(source: str) -> Path:
@@ -44,19 +52,24 @@ def check_source_dir(source: str) -> Path:
         raise ImportSourceError(f"{source} is a file, not a folder. Give the survey's folder.")
     if not os.access(path, os.R_OK | os.X_OK):
         raise ImportSourceError(f"The folder {source} cannot be read (permission denied).")
-    if not is_text(str(path.resolve())):  # its folder becomes a stored path and a site name
+    resolved = path.resolve()
+    if not is_text(str(resolved)):  # its folder becomes a stored path and a site name
         raise ImportSourceError(f"The folder {printable(source)}: its name is not UTF-8 text; "
                                 "rename the folder and import again.")
-    return path.resolve()
+    if len(str(resolved)) > SOURCE_CHARS:
+        raise ImportSourceError(f"The folder's full path is {len(str(resolved))} characters "
+                                f"long, over the {SOURCE_CHARS} an import's source may have "
+                                "(ImportRun.source); import from a shorter path.")
+    return resolved
 
 
-def check_site_regex(pattern: str) -> re.Pattern:
+def check_site_regex(pattern: str) -> regex.Pattern:
+    """``pattern`` compiled for user_regex.search; SurveyError when core.user_regex refuses it
+    (invalid, too long, or able to backtrack catastrophically)."""
     try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise SurveyError(
-            f"The site regex {pattern!r} is not a valid regular expression: {exc}"
-        ) from exc
+        return user_regex.check_user_regex(pattern, field="site regex")
+    except user_regex.UserRegexError as exc:
+        raise SurveyError(f"{exc} Change the survey's site regex.") from exc
 
 
 def organisation_import_root(survey: Survey) -> Path | None:
@@ -102,7 +115,7 @@ def do_start_import(survey: Survey, source: str, *, acting_user=None,
     check_site_regex(survey.site_regex)
     run = ImportRun.objects.create(survey=survey, source=str(root), created_by=acting_user)
     pipeline.do_transition(survey, pipeline.ANY, SurveyStatus.IMPORTING)
-    pipeline.enqueue(pipeline.IMPORT_TASK, "import", run.pk, inline=inline)
+    import_queue.send(run.pk, run.ticket, inline=inline)
     return run
 
 
@@ -111,8 +124,26 @@ def printable(rel: str) -> str:
     return rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def name_problem(rel: str) -> str | None:
-    """Why a file's relative path cannot name a stored object, or None."""
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, its middle replaced by … when cut."""
+    if len(text) <= limit:
+        return text
+    half = (limit - 1) // 2
+    return text[:half] + "…" + text[len(text) - (limit - 1 - half):]
+
+
+def issue(run: ImportRun, rel: str, reason: str, *, skipped: bool = True) -> ImportIssue:
+    """An (unsaved) ImportIssue for the file ``rel``, clipped to the issue's columns."""
+    return ImportIssue(import_run=run, path=clip(rel, ISSUE_PATH_CHARS),
+                       reason=clip(reason, ISSUE_REASON_CHARS), skipped=skipped)
+
+
+def name_problem(rel: str, *, survey_id: int | None = None) -> str | None:
+    """Why a file's relative path cannot name a stored object and its rows, or None.
+
+    Its folder must fit Camera.path, its name Image.filename, and its storage
+    keys Image.key/web_key (for ``survey_id``; without one, for any survey).
+    """
     try:
         rel.encode("utf-8")
     except UnicodeEncodeError:
@@ -121,12 +152,28 @@ def name_problem(rel: str) -> str | None:
         return "its name holds a backslash (\\); rename the file and import again"
     if any(ord(c) < 32 or ord(c) == 127 for c in rel):
         return "its name holds control characters; rename the file and import again"
-    if len(rel) > MAX_PATH_CHARS:
-        return f"its path is longer than {MAX_PATH_CHARS} characters; shorten it"
+    return length_problem(rel, survey_id=survey_id)
+
+
+def length_problem(rel: str, *, survey_id: int | None = None) -> str | None:
+    folder, name = os.path.split(rel)
+    if len(folder) > CAMERA_PATH_CHARS:
+        return (f"its folder path is {len(folder)} characters long, over the "
+                f"{CAMERA_PATH_CHARS} a camera's folder may have (Camera.path); shorten "
+                "the folder names")
+    if len(name) > IMAGE_FILENAME_CHARS:
+        return (f"its name is {len(name)} characters long, over the {IMAGE_FILENAME_CHARS} "
+                "an image's file name may have (Image.filename); rename the file")
+    key, web_key = image_keys(10**12 if survey_id is None else survey_id, rel)
+    if len(key) > IMAGE_KEY_CHARS or len(web_key) > IMAGE_WEB_KEY_CHARS:
+        room = IMAGE_KEY_CHARS - (len(key) - len(rel))
+        return (f"its path is {len(rel)} characters long, over the {room} its storage key "
+                f"leaves room for (Image.key holds {IMAGE_KEY_CHARS}); shorten the path")
     return None
 
 
-def list_source_files(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
+def list_source_files(root: Path, *, survey_id: int | None = None,
+                      ) -> tuple[list[str], list[tuple[str, str]]]:
     """JPEGs under ``root`` as sorted relative paths, and files refused with reasons.
 
     Only regular files are taken (a pipe named ``x.jpg`` would block a read
@@ -154,7 +201,7 @@ def list_source_files(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
             rel = full.relative_to(root).as_posix()
             if not name.lower().endswith(JPEG_SUFFIXES):
                 continue
-            problem = name_problem(rel)
+            problem = name_problem(rel, survey_id=survey_id)
             if problem is None and full.is_symlink() and not full.resolve().is_relative_to(root):
                 problem = "is a link to a file outside the survey folder; skipped"
             if problem is None:
@@ -221,7 +268,7 @@ def _save_exactly(key: str, data: bytes, *, may_exist: bool) -> str:
     """
     if may_exist and default_storage.exists(key):
         default_storage.delete(key)
-    return default_storage.save(key, ContentFile(data))
+    return default_storage.save(key, ContentFile(data), max_length=IMAGE_KEY_CHARS)
 
 
 class _Importer:
@@ -231,7 +278,14 @@ class _Importer:
         self.run = run
         self.survey = run.survey
         self.root = Path(run.source)
-        self.site_re = check_site_regex(self.survey.site_regex)
+        # Compiled without the shape check: a regex stored before the check existed
+        # still imports, each match bounded by user_regex.search's timeout.
+        try:
+            self.site_re = regex.compile(self.survey.site_regex)
+        except regex.error as exc:
+            raise SurveyError(f"The site regex {self.survey.site_regex!r} is not a valid "
+                              f"regular expression ({exc}); change it and import again.") from exc
+        self.site_of_folder: dict[str, tuple[str, str]] = {}  # folder: (site, problem)
         self.tz = ZoneInfo(self.survey.timezone)
         self.sites = {s.name: s for s in Site.objects.filter(survey=self.survey)}
         self.cameras = {
@@ -247,16 +301,38 @@ class _Importer:
             survey=self.survey).exclude(pk=run.pk).exclude(status=ImportStatus.DONE).exists()
 
     def site_name(self, rel: str) -> str:
+        """The site a file belongs to; UnreadableImage when its folder names none.
+
+        The regex runs once per folder (the answer is kept), each time bounded by
+        USER_REGEX_TIMEOUT_SECONDS.
+        """
         folder = os.path.dirname(rel)
+        if folder not in self.site_of_folder:
+            self.site_of_folder[folder] = self._site_of(folder)
+        site, problem = self.site_of_folder[folder]
+        if problem:
+            raise UnreadableImage(problem)
+        return site
+
+    def _site_of(self, folder: str) -> tuple[str, str]:
         if not folder:  # a flat folder of images: one site named after the folder
-            return self.root.name
-        match = self.site_re.search(folder)
+            return self._fits(self.root.name, f"the survey folder {self.root.name!r}")
+        try:
+            match = user_regex.search(self.site_re, folder)
+        except user_regex.RegexTimeout as exc:
+            return "", f"its folder {folder!r}: {exc}; no site"
         if not match or not match.group(0):
-            raise UnreadableImage(
-                f"its folder {folder or '(survey root)'!r} does not match the site regex "
-                f"{self.survey.site_regex!r}; no site"
-            )
-        return match.group(0)
+            return "", (f"its folder {folder!r} does not match the site regex "
+                        f"{self.survey.site_regex!r}; no site")
+        return self._fits(match.group(0), f"its folder {folder!r}")
+
+    @staticmethod
+    def _fits(site: str, source: str) -> tuple[str, str]:
+        if len(site) > SITE_NAME_CHARS:
+            return "", (f"the site name taken from {source} is {len(site)} characters long, "
+                        f"over the {SITE_NAME_CHARS} a site's name may have (Site.name); "
+                        "shorten the folder name or change the site regex")
+        return site, ""
 
     def camera_for(self, site_name: str, folder: str) -> Camera:
         site = self.sites.get(site_name)
@@ -296,30 +372,24 @@ class _Importer:
                                         seconds=settings.IMPORT_FILE_READ_SECONDS)
                 info = read_image(data, self.tz)
             except OSError as exc:
-                issues.append(ImportIssue(import_run=self.run, path=rel,
-                                          reason=f"cannot be read ({exc.strerror or exc})"))
+                issues.append(issue(self.run, rel, f"cannot be read ({exc.strerror or exc})"))
                 continue
             except UnreadableImage as exc:
-                issues.append(ImportIssue(import_run=self.run, path=rel, reason=str(exc)))
+                issues.append(issue(self.run, rel, str(exc)))
                 continue
             if info.content_hash in self.hashes:
-                issues.append(ImportIssue(
-                    import_run=self.run, path=rel,
-                    reason=f"same image data as {self.hashes[info.content_hash]}; "
-                    "duplicate skipped",
-                ))
+                issues.append(issue(self.run, rel, f"same image data as "
+                                    f"{self.hashes[info.content_hash]}; duplicate skipped"))
                 continue
             for warning in info.warnings:
-                issues.append(ImportIssue(import_run=self.run, path=rel, reason=warning,
-                                          skipped=False))
+                issues.append(issue(self.run, rel, warning, skipped=False))
             folder = os.path.dirname(rel)
             camera = self.camera_for(site_name, folder)
             try:
                 stored_key, web_key = self.store(rel, key, data, info.web_jpeg)
             except (SuspiciousFileOperation, ValueError) as exc:
-                issues.append(ImportIssue(
-                    import_run=self.run, path=rel,
-                    reason=f"cannot be stored under its name ({exc}); rename the file"))
+                issues.append(issue(self.run, rel,
+                                    f"cannot be stored under its name ({exc}); rename the file"))
                 continue
             self.hashes[info.content_hash] = stored_key
             self.done_keys.add(key)
@@ -332,57 +402,91 @@ class _Importer:
         return images, issues
 
 
-def do_run_import(run: ImportRun, *, inline: bool = False) -> bool:
-    """Import every JPEG under the run's source folder into its survey.
+def do_run_import(run: ImportRun, *, ticket: int | None = None, inline: bool = False) -> bool:
+    """Import the JPEGs under the run's source folder into its survey, one slice at a time.
 
-    Claims the run (PENDING → RUNNING, or a RUNNING run whose worker has been
-    silent for settings.PIPELINE_STALE_SECONDS and so was cut off) and returns False when
-    another worker has it or it is finished. Unreadable files become ImportIssues and
-    the import goes on. Files already imported are skipped, so a re-run after
-    a crash only adds what is missing. The last run of the survey to finish
-    moves its pipeline on (``inline``: in this process, see pipeline.enqueue).
+    Claims the run through import_queue.claim (PENDING → RUNNING, or a RUNNING
+    run whose worker has been silent for settings.PIPELINE_STALE_SECONDS; not
+    when ``ticket`` is an old one or the organisation's import slots are full)
+    and returns False when it is not ours to run now. Then imports the files
+    after the run's cursor, in sorted order, for up to IMPORT_SLICE_SECONDS,
+    and either finishes the run or sends it to the back of the queue
+    (import_queue.end_slice). Unreadable files become ImportIssues and the
+    import goes on. Files already imported are skipped, so a re-run after a
+    crash only adds what is missing. The last run of the survey to finish
+    moves its pipeline on (``inline``: in this process and in one slice, see
+    pipeline.enqueue).
     """
-    now = timezone.now()
-    taken_over = ImportRun.objects.filter(pk=run.pk, status=ImportStatus.RUNNING).exists()
-    stale = now - timedelta(seconds=settings.PIPELINE_STALE_SECONDS)
-    claimed = ImportRun.objects.filter(
-        Q(status=ImportStatus.PENDING)
-        | Q(status=ImportStatus.RUNNING, heartbeat_at__lt=stale)
-    ).filter(pk=run.pk).update(status=ImportStatus.RUNNING, started_at=now, heartbeat_at=now)
-    if not claimed:
+    claimed = import_queue.claim(run.pk, ticket, inline=inline)
+    if claimed in (import_queue.Claim.NOT_OURS, import_queue.Claim.DEFERRED):
         return False
     run.refresh_from_db()
     survey = run.survey
     if survey.status != SurveyStatus.IMPORTING:  # a failed run resumed
         pipeline.do_transition(survey, pipeline.ANY, SurveyStatus.IMPORTING)
     try:
-        importer = _Importer(run, taken_over=taken_over)
-        files, refused = list_source_files(importer.root)
-        ImportIssue.objects.bulk_create(
-            ImportIssue(import_run=run, path=rel, reason=reason) for rel, reason in refused
-        )
-        importer.issue_count += len(refused)
-        run.total = len(files)
-        run.save(update_fields=["total"])
-        batch_size = settings.IMPORT_BATCH_SIZE
-        for start in range(0, len(files), batch_size):
-            batch = files[start:start + batch_size]
-            images, issues = importer.import_batch(batch)
-            with transaction.atomic():
-                Image.objects.bulk_create(images, batch_size=500)
-                ImportIssue.objects.bulk_create(issues, batch_size=500)
-                importer.issue_count += len(issues)
-                run.processed = start + len(batch)
-                run.imported += len(images)
-                run.heartbeat_at = timezone.now()
-                run.save(update_fields=["processed", "imported", "heartbeat_at"])
-                events.import_progress(run, issues=importer.issue_count)
-        _finish(run, survey, importer.issue_count, inline=inline)
+        importer = _Importer(run, taken_over=claimed is import_queue.Claim.TAKEN_OVER)
+        remaining = _files_to_do(run, importer)
+        if _import_slice(run, importer, remaining, inline=inline):
+            _finish(run, survey, importer.issue_count, inline=inline)
+        else:
+            import_queue.end_slice(run)
     except Exception as exc:
         logger.exception("import %s failed", run.pk)
         _fail(run, f"The import stopped: {exc}")
         raise
     return True
+
+
+def _files_to_do(run: ImportRun, importer: _Importer) -> list[str]:
+    """The files after the run's cursor; files refused by name or kind are recorded
+    as issues by the run's first slice."""
+    files, refused = list_source_files(importer.root, survey_id=run.survey_id)
+    if not run.cursor and not importer.issue_count:
+        ImportIssue.objects.bulk_create(issue(run, rel, reason) for rel, reason in refused)
+        importer.issue_count += len(refused)
+    remaining = [rel for rel in files if rel > run.cursor] if run.cursor else files
+    run.total, run.processed = len(files), len(files) - len(remaining)
+    run.save(update_fields=["total", "processed"])
+    return remaining
+
+
+def _import_slice(run: ImportRun, importer: _Importer, files: list[str], *,
+                  inline: bool) -> bool:
+    """Import ``files`` a batch at a time until done (True) or until the slice's
+    IMPORT_SLICE_SECONDS are up (False; at least one batch is done). Inline
+    imports are one slice: nothing else shares their process."""
+    ends = None if inline else time.monotonic() + settings.IMPORT_SLICE_SECONDS
+    batch_size = settings.IMPORT_BATCH_SIZE
+    for start in range(0, len(files), batch_size):
+        if start and ends is not None and time.monotonic() >= ends:
+            return False
+        batch = files[start:start + batch_size]
+        images, issues = importer.import_batch(batch)
+        try:
+            with transaction.atomic():
+                Image.objects.bulk_create(images, batch_size=500)
+                ImportIssue.objects.bulk_create(issues, batch_size=500)
+                run.processed += len(batch)
+                run.imported += len(images)
+                run.cursor = batch[-1]
+                run.heartbeat_at = timezone.now()
+                run.save(update_fields=["processed", "imported", "cursor", "heartbeat_at"])
+                importer.issue_count += len(issues)
+                events.import_progress(run, issues=importer.issue_count)
+        except Exception:
+            _delete_objects(images)  # no row will point to them
+            raise
+    return True
+
+
+def _delete_objects(images: list[Image]) -> None:
+    for image in images:
+        for key in (image.key, image.web_key):
+            try:
+                default_storage.delete(key)
+            except Exception:  # the batch's own error is the one to report
+                logger.exception("could not delete %s", key)
 
 
 def _finish(run: ImportRun, survey: Survey, issue_count: int, *, inline: bool) -> None:
@@ -411,14 +515,9 @@ def _fail(run: ImportRun, message: str) -> None:
 
 
 def resume_stale_imports() -> list[int]:
-    """Re-send every running import whose worker went silent; return their ids.
+    """Re-send every import whose worker went silent or whose message was lost; their ids.
 
     Some brokers drop the message of a killed worker; the re-sent task takes
     the stale run over (see do_run_import) and imports only what is missing.
     """
-    stale = timezone.now() - timedelta(seconds=settings.PIPELINE_STALE_SECONDS)
-    ids = list(ImportRun.objects.filter(
-        status=ImportStatus.RUNNING, heartbeat_at__lt=stale).values_list("pk", flat=True))
-    for run_id in ids:
-        pipeline.enqueue(pipeline.IMPORT_TASK, "import", run_id)
-    return ids
+    return import_queue.resend_stale()

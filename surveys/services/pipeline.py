@@ -106,8 +106,10 @@ def do_transition(survey: Survey, from_: str | Iterable[str] | None, to: str,
 
 
 # --- starting tasks by name -----------------------------------------------------
-def enqueue(task_name: str, queue: str, *args, inline: bool = False) -> None:
-    """Start the task ``task_name`` once the current transaction commits.
+def enqueue(task_name: str, queue: str, *args, inline: bool = False,
+            countdown: float | None = None) -> None:
+    """Start the task ``task_name`` once the current transaction commits
+    (after ``countdown`` seconds when given).
 
     ``inline`` runs it in this process instead (``import_survey --now``), and
     the stages after it too; errors propagate to the caller.
@@ -116,7 +118,8 @@ def enqueue(task_name: str, queue: str, *args, inline: bool = False) -> None:
         if inline:
             _signature(task_name, args=args, kwargs={"inline": True}).apply(throw=True)
         else:
-            _signature(task_name, args=args, queue=queue).apply_async()
+            later = {} if countdown is None else {"countdown": countdown}
+            _signature(task_name, args=args, queue=queue).apply_async(**later)
 
     transaction.on_commit(start)
 

@@ -7,7 +7,7 @@ from django.urls import reverse
 from accounts.models import Invitation, Membership, Organisation
 from accounts.scoping import OrgScopedAdminMixin
 from accounts.taxonomy import Role
-from annotation.models import ClusterAnnotation, Label, Task
+from annotation.models import BulkAction, ClusterAnnotation, Label, Task
 from classifiers.models import Classifier, Detection, Detector, Mask, StaticGroup
 from surveys.models import Camera, Cluster, Image, ImportIssue, ImportRun, Site, Survey
 from tests.factories import (
@@ -56,6 +56,8 @@ def make_world(org: Organisation, tag: str) -> dict:
         Task: task,
         Label: LabelFactory(task=task, name=f"Label {tag}"),
         ClusterAnnotation: ClusterAnnotation.objects.create(task=task, cluster=cluster),
+        BulkAction: BulkAction.objects.create(task=task, kind="relabel",
+                                              description=f"Bulk {tag}"),
         Membership: Membership.objects.get(user=owner),
         Invitation: Invitation.objects.create(organisation=org, username=f"guest-{tag}"),
         Export: Export.objects.create(survey=survey, kind="coco"),
@@ -81,7 +83,7 @@ def test_every_org_owned_model_is_covered():
     covered = set(scoped_models())
     assert {Survey, Site, Camera, Image, Cluster, ImportRun, Classifier, Detector, Detection,
             Task, ClusterAnnotation, Membership, Invitation, Organisation, Export, StaticGroup,
-            Mask, TrainingRun} <= covered
+            Mask, TrainingRun, BulkAction} <= covered
 
 
 def _url(model, view, *args):

@@ -63,6 +63,7 @@ def test_accept_counts_first_then_labels_only_unlabelled_clusters_above_the_conf
     assert check_accept(task, "zebra", 0.9, acting_user=admin).count == 0  # nothing twice
 
 
+@pytest.mark.hostile
 def test_accept_refuses_a_class_without_a_label_a_bad_confidence_and_other_roles():
     task, admin, _ = suggested_task()
     task.translations.filter(classification="lion").update(label=None)
@@ -110,6 +111,7 @@ def test_relabel_replaces_labels_and_the_history_keeps_what_they_were():
     assert before[clusters[1].pk] == {"labels": [], "annotator": None, "labelled_at": None}
 
 
+@pytest.mark.hostile
 def test_relabel_refuses_another_tasks_clusters_and_writes_nothing():
     task, admin, _ = suggested_task()
     other, _, _ = suggested_task(organisation=task.survey.organisation)
@@ -230,6 +232,7 @@ def test_explore_relabel_from_the_grid_and_the_cluster_page(client):
     assert "Zebra" in body and "bulk action" in body
 
 
+@pytest.mark.hostile
 def test_explore_is_scoped_and_bulk_needs_the_change_role(client):
     task, _, _ = suggested_task()
     other_admin = member(OrganisationFactory(), Role.ADMIN)
@@ -260,6 +263,7 @@ def test_explore_page_queries_do_not_grow_with_clusters(client):
     assert count(3) == count(40)
 
 
+@pytest.mark.hostile
 def test_labels_and_names_are_escaped_on_explore_pages(client):
     xss = "<script>alert(1)</script>"
     task = launched_task(1, labels=((xss, "x"),))

@@ -163,3 +163,19 @@ def test_admin_adds_labels_from_a_template_a_csv_or_another_task(client):
     assert "Select a valid choice" in body  # another organisation's task is not offered
     body = add("Two", label_template="Europe", copy_labels_from=tpl.pk).content.decode()
     assert "Choose one source of labels" in body
+
+
+@pytest.mark.django_db
+def test_a_labels_description_is_its_buttons_tooltip_as_text(client):
+    from annotation.services.task_setup import do_launch_task
+    from tests.annotation.helpers import annotator_for
+    from tests.factories import ClusterFactory, SiteFactory
+
+    survey = SurveyFactory(status="ready")
+    ClusterFactory(site=SiteFactory(survey=survey))
+    task = do_create_task(survey, name="T", acting_user=None, labels=[
+        LabelSpec("Duiker", "d", None, 'small antelope "<b>x</b>"')])
+    do_launch_task(task, acting_user=None)
+    client.force_login(annotator_for(task))
+    body = client.get(f"/annotate/{task.pk}/").content.decode()
+    assert 'title="small antelope &quot;&lt;b&gt;x&lt;/b&gt;&quot;"' in body

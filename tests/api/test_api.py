@@ -81,7 +81,11 @@ def test_a_read_role_member_cannot_create(worlds):
     assert a[Survey].pk in ids(client, "surveys")
     response = client.post("/api/surveys/", {"organisation": a[Survey].organisation_id,
                                              "name": "Mine"}, format="json")
-    assert response.status_code == 400  # not an organisation they may change
+    assert response.status_code == 403  # their role may not change anything
+    assert "admin or write" in response.json()["detail"]
+    export = client.post("/api/exports/", {"survey": a[Survey].pk, "kind": "coco"},
+                         format="json")
+    assert export.status_code == 403 and not Export.objects.filter(created_by=reader).exists()
 
 
 def test_create_survey_and_request_export(worlds):

@@ -15,7 +15,7 @@ from tests.factories import OrganisationFactory
 from training.exceptions import TrainingError
 from training.services.train import read_training_data
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.hostile]
 
 LATIN1 = "class,threshold\nZebra,0.5\nGénet,0.7\n".encode("latin-1")
 WHERE = r"is not UTF-8 text \(byte 0xe9 on line 3, column 2\)\. Save it as UTF-8"

@@ -1,8 +1,7 @@
 from django.urls import reverse
 from rest_framework import mixins, serializers
 
-from accounts.api.views import ScopedViewSet, scoped_or_404
-from accounts.taxonomy import Capability
+from accounts.api.views import ScopedViewSet
 from annotation.models import Task
 from surveys.models import Survey
 
@@ -40,8 +39,8 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
     def perform_create(self, serializer):
         data, user = serializer.validated_data, self.request.user
-        survey = scoped_or_404(Survey, user, data["survey_id"], Capability.VIEW)
+        survey = self.scoped(Survey, data["survey_id"])
         task_id = data.get("task_id")
-        task = scoped_or_404(Task, user, task_id, Capability.VIEW) if task_id else None
+        task = self.scoped(Task, task_id) if task_id else None
         serializer.instance = do_request_export(survey, data["kind"], task=task,
                                                 acting_user=user)

@@ -68,11 +68,23 @@ PAGE = 500  # media rows read, stored and inserted at a time
 _MISSING = frozenset({"NA", "NaN", "nan"})  # the tables' missingValues (besides "")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _JPEG = (".jpg", ".jpeg")
-# Cells stored in CharFields, and their lengths.
-_LIMITS = {("deployments", "deploymentID"): 255, ("deployments", "locationID"): 255,
-           ("deployments", "locationName"): 200, ("deployments", "cameraModel"): 200,
-           ("media", "mediaID"): 255, ("media", "filePath"): 2000,
-           ("observations", "eventID"): 255, ("observations", "scientificName"): 100}
+
+
+def _chars(model, name: str) -> int:
+    return model._meta.get_field(name).max_length
+
+
+# Cells stored in CharFields, and their lengths: the columns' own (a deploymentID is
+# both a camera's path and its external id).
+_LIMITS = {("deployments", "deploymentID"): min(_chars(Camera, "path"),
+                                                _chars(Camera, "external_id")),
+           ("deployments", "locationID"): _chars(Site, "external_id"),
+           ("deployments", "locationName"): _chars(Site, "name"),
+           ("deployments", "cameraModel"): _chars(Camera, "camera_model"),
+           ("media", "mediaID"): _chars(Image, "external_id"),
+           ("media", "filePath"): _chars(Image, "remote_path"),
+           ("observations", "eventID"): _chars(Cluster, "external_id"),
+           ("observations", "scientificName"): _chars(Label, "name")}
 _CATEGORY = {"animal": Category.ANIMAL, "human": Category.PERSON, "vehicle": Category.VEHICLE}
 _TYPE = {category: kind for kind, category in _CATEGORY.items()}
 _SPECIAL = {"blank": "Nothing", "unknown": "Unknown", "human": "Vehicles/Humans/Livestock",
@@ -423,7 +435,7 @@ class _Loader:
                 continue
             name = row["locationName"] or row["locationID"] or row["deploymentID"]
             if name.casefold() in names:  # two locations of one name (MariaDB ignores case)
-                name = f"{name} ({key})"[:200]
+                name = f"{name} ({key})"[:_chars(Site, "name")]
             names.add(name.casefold())
             sites[key] = Site(survey=self.survey, name=name, external_id=row["locationID"],
                               latitude=_number(row, "latitude"),
@@ -471,7 +483,7 @@ class _Loader:
             stored = self._store(row, found) if found else None
             filename = row["fileName"] or PurePosixPath(row["filePath"]).name
             kept = row.kept(_MEDIA_FIELDS, always=_MEDIA_DEFAULTED)
-            if not row["fileName"] or len(filename) > 255 or (
+            if not row["fileName"] or len(filename) > _chars(Image, "filename") or (
                     camera.pk, filename.casefold()) in self.taken:
                 filename, kept["fileName"] = row["mediaID"], row["fileName"]
             self.taken.add((camera.pk, filename.casefold()))

@@ -45,6 +45,7 @@ from annotation.services.task_setup import (
     do_save_labels_of,
     ensure_special_labels,
 )
+from core import user_regex
 from core.fetch import Fetcher, FetchRefused
 from core.progress import Progress, ignore_progress
 from core.text import file_utf8_problem, not_utf8_message
@@ -52,6 +53,7 @@ from surveys.exceptions import ImportSourceError, UnreadableImage
 from surveys.models import Camera, Cluster, Image, Site, Survey
 from surveys.services.images import read_image
 from surveys.services.importing import (
+    SITE_NAME_CHARS,
     check_remote_source,
     check_site_regex,
     image_keys,
@@ -254,11 +256,19 @@ class _Loader:
         if self.site_re is None:
             return DEFAULT_SITE
         folder = os.path.dirname(path)
-        match = self.site_re.search(folder)
+        try:
+            match = user_regex.search(self.site_re, folder)
+        except user_regex.RegexTimeout as exc:
+            raise UnreadableImage(f"its folder {folder!r}: {exc}") from None
         if not match or not match.group(0):
             raise UnreadableImage(f"its folder {folder or '(none)'!r} does not match the site "
                                   f"regex {self.site_re.pattern!r}")
-        return match.group(0)[:200]
+        site = match.group(0)
+        if len(site) > SITE_NAME_CHARS:
+            raise UnreadableImage(f"its site name from the folder {folder!r} is {len(site)} "
+                                  f"characters long, over the {SITE_NAME_CHARS} a site's name "
+                                  "may have (Site.name); change the site regex")
+        return site
 
     def camera(self, site_name: str, folder: str) -> Camera:
         site = self.sites.get(site_name)

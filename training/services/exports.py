@@ -48,14 +48,15 @@ def do_request_export(survey, kind: str, *, task=None, acting_user=None,
                       options: dict | None = None) -> Export:
     """Record an export of ``survey`` and start it on a worker once this commits.
 
-    ``acting_user`` needs VIEW on the survey's organisation (None: an operator).
+    ``acting_user`` needs CHANGE on the survey's organisation (the admin and write roles,
+    as for every other write; None: an operator).
     A training-data export takes ``options``: ``tasks`` (ids, default: ``task``, else
     the survey's latest) and the TrainingDataOptions fields; every task must be of
     the survey's organisation and visible to ``acting_user``. Raises ExportError for
     an unknown kind, a task of another survey, or bad training-data options.
     """
     if acting_user is not None:
-        check_capability(acting_user, survey.organisation, Capability.VIEW)
+        check_capability(acting_user, survey.organisation, Capability.CHANGE)
     if kind not in ExportKind.values:
         raise ExportError(f"Unknown export kind {kind!r}; choose one of "
                           f"{', '.join(ExportKind.values)}.")
