@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('surveys', '0008_image_index_with_detected'),
+        ('surveys', '0010_import_slices'),
     ]
 
     operations = [
