@@ -11,11 +11,13 @@ DB_DRIVER := $(if $(filter mysql%,$(DATABASE_URL)),$(MYSQL_STAMP))
 
 .PHONY: run test hostile lint bench venv clean-var
 
-$(STAMP): requirements/base.txt requirements/dev.txt requirements/checkers.txt
+$(STAMP): requirements/base.txt requirements/dev.txt requirements/checkers.txt \
+		requirements/detector.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements/dev.txt
 	$(PY) -m pip install --quiet --no-deps -r requirements/checkers.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements/detector.txt
 	touch $(STAMP)
 
 $(MYSQL_STAMP): $(STAMP) requirements/mysql.txt

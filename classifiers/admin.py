@@ -26,7 +26,7 @@ from .services.registration import (
     do_update_detector,
 )
 from .services.static import crop_jpeg, do_decide_static_groups
-from .taxonomy import UNWIRED_DETECTION_STATUSES, StaticStatus
+from .taxonomy import UNWIRED_DETECTION_STATUSES, DetectorInput, Fill, Placement, StaticStatus
 from .widgets import PolygonWidget
 
 
@@ -114,11 +114,18 @@ class DetectorUploadForm(UploadForm):
     input_size = forms.IntegerField(required=False, min_value=8, max_value=4096,
                                     help_text="Side images are letterboxed to; empty: the "
                                     "model's own.")
+    # Optional: a form posted without them gets the model's defaults (web, centred, grey).
+    input_source = forms.ChoiceField(choices=DetectorInput.choices, required=False,
+                                     help_text="Which copy of each photo the model reads.")
+    placement = forms.ChoiceField(choices=Placement.choices, required=False,
+                                  help_text="Where the photo sits in the model's square input.")
+    fill = forms.ChoiceField(choices=Fill.choices, required=False,
+                             help_text="What fills the rest of the square.")
 
     class Meta:
         model = Detector
         fields = ["organisation", "name", "version", "description", "input_size", "box_order",
-                  "preprocessing", "threshold", "nms_iou"]
+                  "preprocessing", "input_source", "placement", "fill", "threshold", "nms_iou"]
 
     def check(self, data):
         files = DetectorFiles(model=_upload(data["model_file"]),
@@ -128,7 +135,10 @@ class DetectorUploadForm(UploadForm):
             organisation=data.get("organisation"), acting_user=self.acting_user,
             input_size=data.get("input_size"), box_order=data["box_order"],
             preprocessing=data["preprocessing"], threshold=data["threshold"],
-            nms_iou=data["nms_iou"], description=data.get("description", ""))
+            nms_iou=data["nms_iou"], description=data.get("description", ""),
+            input_source=data.get("input_source") or DetectorInput.WEB,
+            placement=data.get("placement") or Placement.CENTRED,
+            fill=data.get("fill") or Fill.GREY)
 
 
 def _upload(file) -> tuple[str, bytes]:
@@ -206,7 +216,8 @@ class DetectorAdmin(RegisteredModelAdmin):
     upload_fields = [*DetectorUploadForm.Meta.fields[:4], "model_file", "category_map_file",
                      *DetectorUploadForm.Meta.fields[4:]]
     fixed = ["name", "version", "organisation", "output_format", "input_size", "box_order",
-             "preprocessing", "category_map", "model_key", "created_at"]
+             "preprocessing", "input_source", "placement", "fill", "category_map", "model_key",
+             "created_at"]
     editable = ["description", "threshold", "nms_iou"]
     register, update = staticmethod(do_register_detector), staticmethod(do_update_detector)
 

@@ -10,7 +10,10 @@ from .taxonomy import (
     BoxOrder,
     Category,
     DetectionStatus,
+    DetectorInput,
     DetectorOutput,
+    Fill,
+    Placement,
     Preprocessing,
     StaticStatus,
 )
@@ -112,6 +115,15 @@ class Detector(RegisteredModel):
     preprocessing = models.CharField(
         max_length=10, choices=Preprocessing.choices, default=Preprocessing.RAW,
         help_text="How pixels are scaled before the model sees them.")
+    input_source = models.CharField(
+        max_length=10, choices=DetectorInput.choices, default=DetectorInput.WEB,
+        help_text="Which copy of each photo the model reads.")
+    placement = models.CharField(
+        max_length=10, choices=Placement.choices, default=Placement.CENTRED,
+        help_text="Where the resized photo sits in the model's square input.")
+    fill = models.CharField(
+        max_length=10, choices=Fill.choices, default=Fill.GREY,
+        help_text="What fills the rest of the square.")
     category_map = models.JSONField(
         default=dict, help_text="Model class number → category (1 animal, 2 person, "
         "3 vehicle); boxes of classes not listed are dropped.")

@@ -31,6 +31,27 @@ class BoxOrder(models.TextChoices):
     XYXY = "xyxy", "x1, y1, x2, y2"
 
 
+class DetectorInput(models.TextChoices):
+    """Which copy of a photo a registered detector reads."""
+
+    WEB = "web", "The 800 px web copy"
+    ORIGINAL = "original", "The original (decoded at reduced scale when much larger)"
+
+
+class Placement(models.TextChoices):
+    """Where the resized photo sits in a detector's square input."""
+
+    CENTRED = "centred", "Centred (YOLOv5, MegaDetector)"
+    TOP_LEFT = "top_left", "Top-left corner (YOLOX)"
+
+
+class Fill(models.TextChoices):
+    """What fills the rest of a detector's square input."""
+
+    GREY = "grey", "Grey 114 (YOLOv5, MegaDetector)"
+    BLACK = "black", "Black (YOLOX)"
+
+
 class DetectionStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     DELETED = "deleted", "Deleted"

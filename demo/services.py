@@ -110,7 +110,12 @@ def ensure_demo(*, timeout: float = 900, say=print) -> Demo:
     if created:
         survey, _ = do_get_or_create_survey(
             organisation, DEMO_SURVEY, acting_user=admin, classifier=report.classifier,
-            description="Generated scenes from three sites (demo data).")
+            # The generated scenes hold no real animals: the weight-free motion detector
+            # finds their painted ones, so the demo shows the whole pipeline.
+            detector="motion",
+            description="Generated scenes from three sites (demo data). Detector: the "
+            "weight-free motion detector, since the scenes hold no real animals; new "
+            "surveys use the default animal detector.")
     if created or survey.status in (SurveyStatus.NEW, SurveyStatus.FAILED):
         source = settings.VAR_DIR / "demo-source"
         if not source.exists():

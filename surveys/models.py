@@ -45,6 +45,11 @@ def validate_timezone(value: str) -> None:
             f"“{shown}” is not a time zone name; use one like Africa/Nairobi or UTC.")
 
 
+def default_detector_choice() -> str:
+    """A new survey's detector: settings.SURVEY_DETECTOR (the default animal detector)."""
+    return settings.SURVEY_DETECTOR
+
+
 class Survey(models.Model):
     org_path = "organisation"
 
@@ -83,9 +88,9 @@ class Survey(models.Model):
         related_name="surveys",
     )
     detector = models.CharField(
-        max_length=50, choices=DETECTOR_CHOICES, default="motion",
+        max_length=50, choices=DETECTOR_CHOICES, default=default_detector_choice,
         help_text="How animals are found before classification when no registered detector "
-        "is chosen: a weight-free detector, for installs without model weights.",
+        "is chosen: the default animal detector, or a weight-free one.",
     )
     registered_detector = models.ForeignKey(
         "classifiers.Detector", on_delete=models.SET_NULL, null=True, blank=True,

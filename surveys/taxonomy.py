@@ -33,9 +33,12 @@ class ImportStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-# The weight-free detectors (classifiers.services.detectors.DETECTORS), for installs
-# without model weights; detectors from users' model files are classifiers.Detector rows.
+# "default": the default animal detector (classifiers.services.default_detector), registered
+# at first use. Then the weight-free detectors (classifiers.services.detectors.DETECTORS),
+# chosen explicitly; detectors from users' model files are classifiers.Detector rows.
+DEFAULT_DETECTOR = "default"
 DETECTOR_CHOICES = [
+    (DEFAULT_DETECTOR, "The default animal detector (YOLOX-tiny, one class: animal)"),
     ("motion", "Motion difference within each cluster (weight-free)"),
     ("whole", "Whole image, one box per image (weight-free)"),
 ]

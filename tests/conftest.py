@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+# ../shared beside the repository; TRAPTAGGER_SHARED points elsewhere (a worktree's checkout).
+SHARED = Path(os.environ.get("TRAPTAGGER_SHARED")
+              or Path(__file__).resolve().parent.parent.parent / "shared")
 CAMERA_TRAPS = SHARED / "data" / "camera-traps"
 
 
@@ -44,6 +46,13 @@ def _own_cache(settings, request):
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _motion_detector(settings):
+    """New surveys use the weight-free motion detector, chosen explicitly: the tests' generated
+    scenes hold painted animals. Tests of the default detector set SURVEY_DETECTOR back."""
+    settings.SURVEY_DETECTOR = "motion"
 
 
 @pytest.fixture(autouse=True)
@@ -122,6 +131,7 @@ def subprocess_env(extra: dict | None = None) -> dict:
             f"/{db['NAME']}"
         )
     env["MEDIA_ROOT"] = str(settings.MEDIA_ROOT)
+    env["SURVEY_DETECTOR"] = settings.SURVEY_DETECTOR
     env.update(extra or {})
     return env
 

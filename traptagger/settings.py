@@ -491,6 +491,9 @@ DETECTION_THRESHOLDS = {
     "mdv4": 0.8, "megadetectorv4": 0.8, "motion": 0.0, "whole": 0.0, "camtrapdp": 0.0,
 }
 DETECTION_THRESHOLD_DEFAULT = 0.1  # any other detector
+# A new survey's detector: "default" (zamba's camera-trap YOLOX-tiny, registered at first use,
+# classifiers.services.default_detector) or a weight-free one ("motion", "whole").
+SURVEY_DETECTOR = env.str("SURVEY_DETECTOR", default="default")
 CLUSTER_LEASE_SECONDS = env.int("CLUSTER_LEASE_SECONDS", default=180)
 # A tagging socket that dropped (network, server or Redis fault) gives its clusters back
 # after this long, so that its page can reconnect and resend its labels first; a page

@@ -135,6 +135,9 @@ def _opened(path: str) -> tuple[Callable, list | None, object, list]:
         _, signature, name, spec, keep = open_saved_model(path)
         return (lambda images: signature(**{name: tf.cast(images, spec.dtype)}),
                 spec_shape(spec), spec.dtype, keep)
+    from .yolox import decode_layer_class
+
+    decode_layer_class()  # the default detector's decoding layer, known before Keras loads
     model = open_keras(path)
     shape = model.input_shape
     return lambda images: model(images, training=False), shape, tf.float32, [model]
@@ -181,9 +184,10 @@ def _boxes_output(outputs, box_order: str, lookup: np.ndarray):
         boxes = tf.gather(boxes, [1, 0, 3, 2], axis=-1)
     number = tf.cast(tf.round(classes), tf.int32)
     known = (number >= 0) & (number < len(lookup))
-    table = tf.constant(lookup if len(lookup) else np.array([-1], np.int32))
-    category = tf.where(known, tf.gather(table, tf.clip_by_value(number, 0, len(table) - 1)),
-                        -1)
+    # Python lengths, not len() of a tensor: the pass must trace with or without autograph.
+    table = lookup if len(lookup) else np.array([-1], np.int32)
+    category = tf.where(known, tf.gather(tf.constant(table),
+                                         tf.clip_by_value(number, 0, len(table) - 1)), -1)
     return boxes, tf.one_hot(category, CATEGORIES) * scores[..., None]
 
 
@@ -247,9 +251,12 @@ def compile_detector(probed: ProbedDetector, *, box_order: str, category_map: di
 
 
 # --- the tf.data pipeline ---------------------------------------------------------------
-def letterbox(data, ratio_index, size: int):
-    """Encoded ``data`` fitted into a size×size grey square: (image float32, geometry [4]).
+def letterbox(data, ratio_index, size: int, *, top_left: bool = False,
+              fill: float = PAD_VALUE):
+    """Encoded ``data`` fitted into a size×size square: (image float32, geometry [4]).
 
+    The image sits centred (``top_left`` False) or in the top-left corner;
+    ``fill`` is the value of the rest (grey PAD_VALUE, or 0 for black).
     geometry: pad top, pad left, height and width of the image inside the square.
     """
     import tensorflow as tf
@@ -258,9 +265,9 @@ def letterbox(data, ratio_index, size: int):
     shape = tf.cast(tf.shape(image)[:2], tf.float32)
     inner = tf.maximum(tf.cast(tf.round(shape * size / tf.reduce_max(shape)), tf.int32), 1)
     resized = tf.image.resize(tf.cast(image, tf.float32), inner, antialias=True)
-    pad = (size - inner) // 2
-    square = tf.pad(resized - PAD_VALUE, [[pad[0], size - inner[0] - pad[0]],
-                                          [pad[1], size - inner[1] - pad[1]], [0, 0]]) + PAD_VALUE
+    pad = tf.zeros_like(inner) if top_left else (size - inner) // 2
+    square = tf.pad(resized - fill, [[pad[0], size - inner[0] - pad[0]],
+                                     [pad[1], size - inner[1] - pad[1]], [0, 0]]) + fill
     return tf.ensure_shape(square, [size, size, 3]), tf.cast(tf.concat([pad, inner], 0),
                                                              tf.float32)
 
@@ -275,8 +282,11 @@ def ratio_index(longest: int | None, size: int) -> int:
 
 
 def image_dataset(items: Iterable[DetectImage], size: int, preprocessing: str, batch: int, *,
-                  read: Callable[[str], bytes] = read_stored, failures: list | None = None):
+                  read: Callable[[str], bytes] = read_stored, failures: list | None = None,
+                  top_left: bool = False, fill: float = PAD_VALUE):
     """A tf.data pipeline of (image ids [b], letterboxed images [b, s, s, 3], geometry [b, 4]).
+
+    ``top_left`` and ``fill``: see ``letterbox``.
 
     A failed read stops the stream and lands in ``failures`` (see
     services.inference.stored_images).
@@ -288,8 +298,8 @@ def image_dataset(items: Iterable[DetectImage], size: int, preprocessing: str, b
             data, np.int64(item.id), np.int32(ratio_index(item.longest, size))),
         (tf.TensorSpec((), tf.string), tf.TensorSpec((), tf.int64), tf.TensorSpec((), tf.int32)),
         [] if failures is None else failures)
-    dataset = dataset.map(lambda data, image_id, ratio: (image_id, *letterbox(data, ratio, size)),
-                          num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.map(lambda data, image_id, ratio: (image_id, *letterbox(
+        data, ratio, size, top_left=top_left, fill=fill)), num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.batch(batch).map(
         lambda ids, images, geometry: (ids, scale(images, preprocessing), geometry)).prefetch(2)
 
@@ -307,12 +317,13 @@ class LoadedDetector:
 
 
 def detections(loaded: LoadedDetector, items: Iterable[DetectImage], preprocessing: str, *,
-               read: Callable[[str], bytes] = read_stored,
-               ) -> Iterator[tuple[list[int], list[list[Box]]]]:
+               read: Callable[[str], bytes] = read_stored, top_left: bool = False,
+               fill: float = PAD_VALUE) -> Iterator[tuple[list[int], list[list[Box]]]]:
     """(image ids, their boxes) per batch of images, in the order given."""
     failures: list = []
     for ids, images, geometry in image_dataset(items, loaded.probed.size, preprocessing,
-                                               loaded.batch, read=read, failures=failures):
+                                               loaded.batch, read=read, failures=failures,
+                                               top_left=top_left, fill=fill):
         boxes, scores, categories, counts = (t.numpy() for t in loaded.run(images, geometry))
         found = []
         for i, count in enumerate(counts):

@@ -31,7 +31,7 @@ from core.text import not_utf8_message, utf8_problem
 
 from ..exceptions import ClassifierError
 from ..models import Classifier, Detector
-from ..taxonomy import BoxOrder, Category, Preprocessing
+from ..taxonomy import BoxOrder, Category, DetectorInput, Fill, Placement, Preprocessing
 from .detectors import DETECTORS
 from .geofence import check_ranges
 from .modelfiles import model_suffix
@@ -315,12 +315,23 @@ class CheckedDetector:
     threshold: float = 0.2
     nms_iou: float = 0.5
     description: str = ""
+    input_source: str = DetectorInput.WEB
+    placement: str = Placement.CENTRED
+    fill: str = Fill.GREY
 
 
 def _check_nms_iou(nms_iou: float) -> None:
     if not 0.0 < nms_iou <= 1.0:
         raise ClassifierError(f"The non-max suppression IoU must be above 0 and at most 1, "
                               f"not {nms_iou}.")
+
+
+def _check_input_options(input_source: str, placement: str, fill: str) -> None:
+    for what, value, choices in (("input", input_source, DetectorInput),
+                                 ("placement", placement, Placement), ("fill", fill, Fill)):
+        if value not in choices.values:
+            raise ClassifierError(f"Unknown detector {what} {value!r}; choose one of "
+                                  f"{', '.join(choices.values)}.")
 
 
 def _check_detector_name(name: str, version: str) -> None:
@@ -359,7 +370,9 @@ def check_detector(files: DetectorFiles, *, name: str, version: str = "1",
                    organisation: Organisation | None = None, acting_user=None,
                    input_size: int | None = None, box_order: str = BoxOrder.YXYX,
                    preprocessing: str = Preprocessing.RAW, threshold: float = 0.2,
-                   nms_iou: float = 0.5, description: str = "") -> CheckedDetector:
+                   nms_iou: float = 0.5, description: str = "",
+                   input_source: str = DetectorInput.WEB, placement: str = Placement.CENTRED,
+                   fill: str = Fill.GREY) -> CheckedDetector:
     """Check a detector upload without storing anything (loads and runs the model once, in a
     child process: services.sandbox).
 
@@ -377,11 +390,12 @@ def check_detector(files: DetectorFiles, *, name: str, version: str = "1",
         raise ClassifierError(f"Unknown box order {box_order!r}; choose one of "
                               f"{', '.join(BoxOrder.values)}.")
     _check_nms_iou(nms_iou)
+    _check_input_options(input_source, placement, fill)
     category_map = read_category_map(*files.category_map)
     probed = _checked_detector_model(files, category_map, input_size, box_order, nms_iou)
     return CheckedDetector(files, name, version, organisation, category_map, probed["size"],
                            probed["output_format"], box_order, preprocessing, threshold, nms_iou,
-                           description)
+                           description, input_source, placement, fill)
 
 
 def do_register_detector(checked: CheckedDetector) -> Detector:
@@ -391,7 +405,8 @@ def do_register_detector(checked: CheckedDetector) -> Detector:
         description=checked.description, model_key=key, input_size=checked.input_size,
         output_format=checked.output_format, box_order=checked.box_order,
         preprocessing=checked.preprocessing, category_map=checked.category_map,
-        threshold=checked.threshold, nms_iou=checked.nms_iou))
+        threshold=checked.threshold, nms_iou=checked.nms_iou,
+        input_source=checked.input_source, placement=checked.placement, fill=checked.fill))
 
 
 def do_update_detector(detector: Detector, *, acting_user=None, **fields) -> Detector:

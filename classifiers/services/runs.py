@@ -9,7 +9,7 @@ from accounts.taxonomy import Capability
 from surveys.models import Cluster, Survey
 from surveys.services import pipeline
 from surveys.services.surveys import do_save_survey
-from surveys.taxonomy import SurveyStatus
+from surveys.taxonomy import DEFAULT_DETECTOR, SurveyStatus
 
 from ..exceptions import ClassifierError
 from ..models import Classifier, Detection, Detector
@@ -21,7 +21,8 @@ def do_run_detection(survey: Survey, *, detector: str | None = None, acting_user
                      inline: bool = False) -> None:
     """Run the detection stage again (with ``detector`` from now on), then the stages after it.
 
-    ``detector``: a weight-free detector (``motion``, ``whole``) or a
+    ``detector``: ``default`` (the default animal detector), a weight-free
+    detector (``motion``, ``whole``) or a
     registered one that the survey's organisation may use, as ``NAME`` (its
     newest version) or ``NAME:VERSION`` (ClassifierError for any other). The
     stage detects the images no detector has seen yet (new imports,
@@ -33,10 +34,10 @@ def do_run_detection(survey: Survey, *, detector: str | None = None, acting_user
     if acting_user is not None:
         check_capability(acting_user, survey, Capability.CHANGE)
     registered = None
-    if detector is not None and detector not in DETECTORS:
+    if detector is not None and detector not in (*DETECTORS, DEFAULT_DETECTOR):
         registered = detector_named(detector, survey)
         if registered is None:
-            choices = ", ".join([*sorted(DETECTORS), *detectors_for(survey)])
+            choices = ", ".join([DEFAULT_DETECTOR, *sorted(DETECTORS), *detectors_for(survey)])
             raise ClassifierError(
                 f"Unknown detector {detector!r}; choose one of {choices}. "
                 "MegaDetector's boxes are brought in with import_detections.")

@@ -7,7 +7,7 @@ from classifiers.services.registration import (
     check_detector,
     do_register_detector,
 )
-from classifiers.taxonomy import BoxOrder, Preprocessing
+from classifiers.taxonomy import BoxOrder, DetectorInput, Fill, Placement, Preprocessing
 from core.exceptions import UserError
 from surveys.selectors import organisation_named
 
@@ -35,6 +35,14 @@ class Command(BaseCommand):
         parser.add_argument("--preprocessing", choices=Preprocessing.values,
                             default=Preprocessing.RAW, help="How pixels are scaled: raw 0..255, "
                             "unit 0..1 (YOLO), symmetric -1..1.")
+        parser.add_argument("--input", choices=DetectorInput.values, default=DetectorInput.WEB,
+                            dest="input_source", help="Which copy of each photo the model "
+                            "reads: web (the 800 px copy) or original.")
+        parser.add_argument("--placement", choices=Placement.values, default=Placement.CENTRED,
+                            help="Where the photo sits in the square: centred (YOLOv5, "
+                            "MegaDetector) or top_left (YOLOX).")
+        parser.add_argument("--fill", choices=Fill.values, default=Fill.GREY,
+                            help="What fills the rest of the square: grey (114) or black.")
         parser.add_argument("--threshold", type=float, default=0.2,
                             help="Relevance threshold of the detector's boxes.")
         parser.add_argument("--nms-iou", type=float, default=0.5,
@@ -51,7 +59,8 @@ class Command(BaseCommand):
                 files, name=o["name"], version=o["detector_version"], organisation=organisation,
                 input_size=o["input_size"], box_order=o["box_order"],
                 preprocessing=o["preprocessing"], threshold=o["threshold"],
-                nms_iou=o["nms_iou"], description=o["description"]))
+                nms_iou=o["nms_iou"], description=o["description"],
+                input_source=o["input_source"], placement=o["placement"], fill=o["fill"]))
         except UserError as exc:
             raise CommandError(str(exc)) from exc
         record = {"id": detector.pk, "name": detector.name, "version": detector.version,

@@ -15,8 +15,9 @@ class Command(StageCommand):
 
     def add_arguments(self, parser):
         self.add_common_arguments(parser)
-        parser.add_argument("--detector", help="Use this detector from now on: motion or whole "
-                            "(weight-free), or a registered one as NAME or NAME:VERSION.")
+        parser.add_argument("--detector", help="Use this detector from now on: default (the "
+                            "default animal detector), motion or whole (weight-free), or a "
+                            "registered one as NAME or NAME:VERSION.")
 
     def handle(self, *args, survey, org, detector, now, json, **options):
         try:
