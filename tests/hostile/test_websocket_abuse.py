@@ -1,5 +1,7 @@
 """Hostile input on the tagging websocket: refused with an error, the socket stays open."""
 
+from datetime import timedelta
+
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
@@ -102,7 +104,11 @@ def test_a_flood_is_slowed_then_closed(monkeypatch):
     assert any("slow down" in k for k in kinds)
 
 
-def test_a_crash_gives_the_clusters_back_at_once(monkeypatch):
+def test_a_crash_gives_the_clusters_back_within_the_grace(monkeypatch, settings):
+    """A socket that fails (1011) is a dropped socket: its page reconnects and may resend
+    within LEASE_RELEASE_GRACE_SECONDS; after that anyone may take the cluster, long
+    before its lease would have run out."""
+    settings.LEASE_RELEASE_GRACE_SECONDS = 5
     task = launched_task(1)
     user = annotator_for(task)
 
@@ -128,4 +134,6 @@ def test_a_crash_gives_the_clusters_back_at_once(monkeypatch):
     from django.utils import timezone
 
     assert annotation.lease_expires_at is not None
-    assert annotation.lease_expires_at <= timezone.now()  # free for the next annotator
+    grace = timedelta(seconds=settings.LEASE_RELEASE_GRACE_SECONDS)
+    assert timezone.now() < annotation.lease_expires_at <= timezone.now() + grace
+    assert grace < timedelta(seconds=settings.CLUSTER_LEASE_SECONDS) / 10
