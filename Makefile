@@ -9,7 +9,7 @@ MYSQL_STAMP := $(VENV)/.mysql-installed
 # the MariaDB client headers; see requirements/mysql.txt).
 DB_DRIVER := $(if $(filter mysql%,$(DATABASE_URL)),$(MYSQL_STAMP))
 
-.PHONY: run test hostile lint bench venv clean-var
+.PHONY: run test test-random hostile lint bench venv clean-var
 
 $(STAMP): requirements/base.txt requirements/dev.txt requirements/checkers.txt \
 		requirements/detector.txt
@@ -34,6 +34,11 @@ run: $(STAMP) $(DB_DRIVER)
 ## make test: the whole suite (DATABASE_URL / REDIS_URL when set, else the embedded default)
 test: $(STAMP) $(DB_DRIVER)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## make test-random [SEED=N]: the whole suite in a random order (pytest-randomly); it prints
+## "Using --randomly-seed=N", and SEED=N replays that order
+test-random: $(STAMP) $(DB_DRIVER)
+	$(PY) -m pytest -p randomly $(if $(SEED),--randomly-seed=$(SEED)) $(PYTEST_ARGS)
 
 ## make hostile: the standing hostile suite (cross-organisation access, hostile files and
 ## input, XSS in Chromium, login guessing, killed workers); also part of make test

@@ -39,8 +39,8 @@ def test_web_process_never_imports_tensorflow(tmp_path):
     probe = (
         "import json, sys, time; t = time.monotonic(); "
         "import traptagger.asgi; from django.urls import get_resolver; "
-        "get_resolver().url_patterns; from traptagger.celery import app; "
-        "app.loader.import_default_modules(); "
+        "get_resolver().url_patterns; from traptagger.celery import discover_tasks; "
+        "discover_tasks(); "
         "hwm = next(int(line.split()[1]) for line in open('/proc/self/status') "
         "if line.startswith('VmHWM')); "
         "print(json.dumps({'tf': 'tensorflow' in sys.modules, 'keras': 'keras' in sys.modules, "

@@ -128,7 +128,9 @@ def _signature(task_name: str, **options):
     app = current_app
     if task_name not in app.tasks:
         # Outside a worker the apps' task modules are discovered lazily.
-        app.loader.import_default_modules()
+        from traptagger.celery import discover_tasks
+
+        discover_tasks()
     return app.signature(task_name, **options)
 
 

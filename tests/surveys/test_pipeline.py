@@ -1,5 +1,6 @@
 """The pipeline conductor: stage claims, the one status writer, resuming dead work."""
 
+import logging
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -179,3 +180,32 @@ def test_a_failed_import_reaches_the_progress_websocket(demo_source, monkeypatch
     assert "No space left on device" in seen[-1]["detail"]
     assert seen[-1]["label"] == "Failed"
     assert ImportRun.objects.get(survey=survey).status == ImportStatus.FAILED
+
+
+class _ClosingHandler(logging.Handler):
+    """Like absl's handler: closing it closes the stream it was given."""
+
+    closed = False
+
+    def emit(self, record):
+        pass
+
+    def close(self):
+        self.closed = True
+        super().close()
+
+
+def test_starting_a_task_by_name_closes_no_logging_handler():
+    """Finding the task modules outside a worker must not re-run django.setup().
+
+    Its LOGGING dictConfig closes every handler the process ever made; absl's
+    (made when TensorFlow is imported) then closes the sys.stderr of that
+    moment, and under pytest that killed the run ("lost sys.stderr").
+    """
+    handler = _ClosingHandler()
+    try:
+        pipeline._signature("surveys.not_a_task")  # unknown: discovery runs every time
+        assert not handler.closed
+        assert "surveys.cluster_survey" in celery_app.tasks
+    finally:
+        handler.close()

@@ -18,6 +18,7 @@ from training.exceptions import ExportError
 from training.models import Export
 from training.services.exports import do_expire_exports, do_request_export, do_run_export
 from training.taxonomy import ExportKind, ExportStatus
+from traptagger.celery import discover_tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +58,7 @@ def test_request_starts_the_named_task_which_builds_it(django_capture_on_commit_
     with django_capture_on_commit_callbacks() as callbacks:
         _task, _admin, export = requested(ExportKind.COCO)
     assert len(callbacks) == 1  # the enqueue, after commit
-    current_app.loader.import_default_modules()
+    discover_tasks()
     current_app.signature("training.run_export", args=[export.pk]).apply(throw=True)
     assert Export.objects.get(pk=export.pk).status == ExportStatus.DONE
 

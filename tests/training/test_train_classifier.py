@@ -34,6 +34,7 @@ from training.services.train_report import (
     class_thresholds,
 )
 from training.services.training_data import CSV_COLUMNS, TrainingDataOptions, export_training_data
+from traptagger.celery import discover_tasks
 
 SPECIES = ["Zebra", "Elephant", "Lion"]
 
@@ -445,7 +446,7 @@ def test_admin_starts_training_on_the_gpu_queue_and_the_worker_registers_it(
     assert sent == [("training.train_classifier", {"queue": "gpu"})]
     assert (run.status, run.organisation, run.total) == (TrainingStatus.PENDING, org, 2)
 
-    current_app.loader.import_default_modules()
+    discover_tasks()
     current_app.signature("training.train_classifier", args=[run.pk]).apply(throw=True)
     run.refresh_from_db()
     assert run.status == TrainingStatus.DONE, run.message
