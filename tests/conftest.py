@@ -56,6 +56,17 @@ def _motion_detector(settings):
 
 
 @pytest.fixture(autouse=True)
+def _pillow_limit():
+    """Pillow's decompression-bomb limit is process-wide (surveys.services.images sets it from
+    settings): a test that lowers it must not leave it lowered for the tests after it."""
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS
+    yield
+    Image.MAX_IMAGE_PIXELS = limit
+
+
+@pytest.fixture(autouse=True)
 def _quiet_mail(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
