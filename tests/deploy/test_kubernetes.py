@@ -148,6 +148,10 @@ def test_one_beat_migrations_once_and_websockets_through_the_ingress(docs):
     service = by_kind(docs, "Service", "traptagger-web")[0]
     backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
     assert backend["name"] == service["metadata"]["name"]
+    for doc in by_kind(docs, "Deployment"):
+        waits = doc["spec"]["template"]["spec"]["initContainers"][0]
+        assert "migrate --check" in " ".join(waits["command"]), doc["metadata"]["name"]
+        assert waits["image"] == container(doc)["image"]
     for doc in docs:
         if doc["kind"] in {"Deployment", "Job"}:
             refs = {next(iter(r.values()))["name"] for r in container(doc)["envFrom"]}
