@@ -4,10 +4,12 @@ Each image is read once (a few reads in flight at a time, so remote storage
 keeps the pipeline fed) and decoded once: a JPEG at the coarsest DCT scale
 (1/2, 1/4, 1/8) that still leaves its smallest box at least twice the model's
 input size, anything else in full. Every box of the image is cut from that one
-decode as a square around the box, padded with black where it leaves the
-frame (as ``square_crop`` does with PIL), and resized with antialiasing. Crops
-are batched and go through one compiled ``tf.function`` forward pass per
-batch. The same code runs on a GPU and on the CPU.
+decode as whole pixels (a slice of the uint8 image, no copy of the frame in
+floats), made square and padded with black where it leaves the frame, and
+resized with antialiasing from its own size, as ``square_crop`` does with PIL.
+Crops are batched and go through one compiled ``tf.function`` forward pass per
+batch; whether the model gives logits is decided once, when it is loaded. The
+same code runs on a GPU and on the CPU.
 """
 
 from __future__ import annotations
@@ -32,8 +34,6 @@ from .modelfiles import (
 )
 
 READ_AHEAD = 8
-# Cut crops at up to this many times the input size, then resize down with antialiasing.
-SUPERSAMPLE = 4
 JPEG_RATIOS = (1, 2, 4, 8)
 
 
@@ -50,12 +50,14 @@ class ImageBoxes:
 
 @dataclass
 class LoadedModel:
-    """A classifier's model, ready to call on a batch of crops (float32, 0..255 RGB)."""
+    """A classifier's model, ready to call on a batch of crops (float32, 0..255 RGB):
+    ``predict(crops)`` gives (top class index [n], its probability [n])."""
 
     predict: Callable
     outputs: int
     size: int
     keep: list = field(default_factory=list)  # what must live as long as the model
+    logits: bool = False  # the model's outputs are logits (softmax applied in the pass)
 
 
 def jpeg_ratio_index(item: ImageBoxes, input_size: int) -> int:
@@ -90,18 +92,42 @@ def read_stored(key: str) -> bytes:
         return fh.read()
 
 
-def _square_boxes(boxes, height, width):
-    """Boxes (left, top, right, bottom; 0..1) → squares in crop_and_resize's y1, x1, y2, x2."""
+def _squares(boxes, height, width):
+    """Boxes (left, top, right, bottom; 0..1) → squares of whole pixels: x0, y0, x1, y1.
+
+    The square is centred on the box and as wide as its longer side, rounded as
+    ``square_crop`` rounds; it may reach outside the frame.
+    """
     import tensorflow as tf
 
     h, w = tf.cast(height, tf.float32), tf.cast(width, tf.float32)
     left, top, right, bottom = tf.unstack(boxes, axis=1)
     side = tf.maximum(tf.maximum((right - left) * w, (bottom - top) * h), 1.0)
     cx, cy = (left + right) / 2 * w, (top + bottom) / 2 * h
-    # crop_and_resize maps 0 to the first pixel's centre and 1 to the last one's.
-    sy, sx = tf.maximum(h - 1, 1.0), tf.maximum(w - 1, 1.0)
-    return tf.stack([(cy - side / 2) / sy, (cx - side / 2) / sx,
-                     (cy + side / 2) / sy, (cx + side / 2) / sx], axis=1), side
+
+    def pixel(value):
+        return tf.cast(tf.round(value), tf.int32)
+
+    x0, y0 = pixel(cx - side / 2), pixel(cy - side / 2)
+    return (x0, y0, tf.maximum(pixel(cx + side / 2), x0 + 1),
+            tf.maximum(pixel(cy + side / 2), y0 + 1))
+
+
+def _cut(image, x0, y0, x1, y1, size: int):
+    """The square [x0, x1) × [y0, y1) of uint8 ``image``, black outside it, as size×size."""
+    import tensorflow as tf
+
+    height, width = tf.shape(image)[0], tf.shape(image)[1]
+    inside_x0, inside_y0 = tf.clip_by_value(x0, 0, width), tf.clip_by_value(y0, 0, height)
+    inside_x1 = tf.clip_by_value(x1, inside_x0, width)
+    inside_y1 = tf.clip_by_value(y1, inside_y0, height)
+    region = image[inside_y0:inside_y1, inside_x0:inside_x1]
+    side_x, side_y = x1 - x0, y1 - y0
+    pad_left = tf.clip_by_value(inside_x0 - x0, 0, side_x)
+    pad_top = tf.clip_by_value(inside_y0 - y0, 0, side_y)
+    region = tf.pad(region, [[pad_top, side_y - pad_top - (inside_y1 - inside_y0)],
+                             [pad_left, side_x - pad_left - (inside_x1 - inside_x0)], [0, 0]])
+    return tf.image.resize(region, [size, size], antialias=True)
 
 
 def decode_image(data, ratio_index):
@@ -125,15 +151,9 @@ def crops_of(data, boxes, ratio_index, size: int):
     import tensorflow as tf
 
     image = decode_image(data, ratio_index)
-    shape = tf.shape(image)
-    squares, sides = _square_boxes(boxes, shape[0], shape[1])
-    # One cut size per image: the largest box's side, between 1× and SUPERSAMPLE× the input.
-    cut = tf.cast(tf.clip_by_value(tf.reduce_max(sides), size, size * SUPERSAMPLE), tf.int32)
-    cut = tf.reshape(cut, [1])
-    crops = tf.image.crop_and_resize(
-        tf.cast(image[None], tf.float32), squares, tf.zeros(tf.shape(boxes)[0], tf.int32),
-        tf.concat([cut, cut], 0), extrapolation_value=0.0)
-    return tf.image.resize(crops, [size, size], antialias=True)
+    x0, y0, x1, y1 = _squares(boxes, tf.shape(image)[0], tf.shape(image)[1])
+    return tf.map_fn(lambda square: _cut(image, *square, size), (x0, y0, x1, y1),
+                     fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32))
 
 
 def scale(crops, preprocessing: str):
@@ -193,37 +213,53 @@ def predictions(model: LoadedModel, items: Iterable[ImageBoxes], size: int,
     """(detection ids, top-1 class index, top-1 score) per batch of crops."""
     failures: list = []
     for ids, crops in crop_dataset(items, size, preprocessing, read=read, failures=failures):
-        probabilities = np.asarray(model.predict(crops))
-        if probabilities.shape[-1] != model.outputs:
-            raise ClassifierError(f"The model gave {probabilities.shape[-1]} outputs per crop, "
-                                  f"not the {model.outputs} it declares.")
-        best = probabilities.argmax(axis=1)
-        yield ids.numpy(), best, probabilities[np.arange(len(best)), best]
+        best, score = model.predict(crops)
+        yield ids.numpy(), best.numpy(), score.numpy()
     if failures:
         raise failures[0]
 
 
-def _as_probabilities(fn):
-    """Softmax over the outputs of a model that gives logits (values outside 0..1)."""
+def _first_output(out):
     import tensorflow as tf
 
-    def predict(crops):
-        out = fn(crops)
-        if isinstance(out, dict):
-            out = next(iter(out.values()))
-        out = tf.cast(out, tf.float32)
-        logits = tf.reduce_any(out < 0.0) | tf.reduce_any(out > 1.0)
-        return tf.cond(logits, lambda: tf.nn.softmax(out), lambda: out)
+    if isinstance(out, dict):
+        out = next(iter(out.values()))
+    return tf.cast(out, tf.float32)
 
-    return predict
+
+def gives_logits(fn, size: int, outputs: int) -> bool:
+    """Whether ``fn`` gives logits rather than probabilities, asked once at load.
+
+    Probabilities lie in 0..1 and sum to 1 per crop; a probe batch of varied crops
+    that breaks either says logits (a softmax is then applied in the compiled pass).
+    """
+    import tensorflow as tf
+
+    probe = tf.random.stateless_uniform([4, size, size, 3], seed=[7, 11], maxval=255.0)
+    out = _first_output(fn(probe)).numpy()
+    if out.ndim != 2 or out.shape[1] != outputs:
+        raise ClassifierError(f"The model gave outputs of shape {tuple(out.shape)} for 4 crops, "
+                              f"not (4, {outputs}): one vector of class scores per crop.")
+    return bool((out < 0).any() or (out > 1).any()
+                or not np.allclose(out.sum(axis=1), 1.0, atol=1e-3))
 
 
 def _compiled(fn, size: int, outputs: int, keep=()) -> LoadedModel:
+    """One compiled pass per batch: class scores, softmax when the model gives logits, and the
+    top class with its score (only two small vectors leave the graph)."""
     import tensorflow as tf
 
-    compiled = tf.function(_as_probabilities(fn), reduce_retracing=True,
+    logits = gives_logits(fn, size, outputs)
+
+    def top1(crops):
+        out = _first_output(fn(crops))
+        probabilities = tf.nn.softmax(out) if logits else out
+        return (tf.argmax(probabilities, axis=1, output_type=tf.int32),
+                tf.reduce_max(probabilities, axis=1))
+
+    compiled = tf.function(top1, reduce_retracing=True,
                            input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)])
-    return LoadedModel(compiled, outputs, size, list(keep))
+    return LoadedModel(compiled, outputs, size, list(keep), logits=logits)
 
 
 def input_size_of(shape, size: int | None, *, what: str = "a classifier",

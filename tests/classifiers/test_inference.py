@@ -86,13 +86,20 @@ def test_a_coarse_decode_gives_the_same_answer(tmp_path):
     assert abs(full[2][0] - fast[2][0]) < 0.01
 
 
-def test_logits_become_probabilities(tmp_path):
-    model = load_model_file(str(keras_classifier(tmp_path / "l.keras", size=32, classes=5,
-                                                 logits=True, seed=9)))
+@pytest.mark.parametrize("logits", [True, False])
+def test_logits_become_probabilities_decided_once_at_load(tmp_path, logits):
+    import keras
+
+    path = keras_classifier(tmp_path / "l.keras", size=32, classes=5, logits=logits, seed=9)
+    model = load_model_file(str(path))
+    assert model.logits is logits
     crops = np.random.default_rng(2).uniform(0, 255, (6, 32, 32, 3)).astype(np.float32)
-    out = np.asarray(model.predict(crops))
-    assert out.shape == (6, 5) and np.allclose(out.sum(axis=1), 1.0, atol=1e-5)
-    assert (out >= 0).all()
+    raw = np.asarray(keras.models.load_model(path, compile=False)(crops))
+    probabilities = np.exp(raw) / np.exp(raw).sum(axis=1, keepdims=True) if logits else raw
+    best, score = (np.asarray(v) for v in model.predict(crops))
+    assert list(best) == list(probabilities.argmax(axis=1))
+    assert np.allclose(score, probabilities.max(axis=1), atol=1e-5)
+    assert ((score > 0) & (score <= 1)).all()
 
 
 @pytest.mark.parametrize("preprocessing, low, high", [
