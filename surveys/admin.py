@@ -1,9 +1,11 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
 
 from accounts.scoping import OrgScopedInline, OrgScopedModelAdmin
 
 from .models import Camera, Cluster, Image, ImportIssue, ImportRun, Site, Survey
-from .selectors import import_run_state, survey_state
+from .selectors import duplicate_images, import_run_state, rehash_progress, survey_state
+from .services.rehash import do_start_rehash
 from .services.surveys import do_save_survey
 
 
@@ -18,7 +20,8 @@ class SurveyAdmin(OrgScopedModelAdmin):
     list_display = ["name", "organisation", "state", "image_count", "cluster_count", "created_at"]
     list_filter = ["status", "organisation"]
     search_fields = ["name", "description"]
-    readonly_fields = ["state", "status_detail", "image_count", "cluster_count", "created_at"]
+    readonly_fields = ["state", "status_detail", "image_count", "cluster_count", "created_at",
+                       "content_hashes"]
     # camera_regex, trigger_source and survey_type stay hidden until the import
     # and clustering read them.
     fields = ["organisation", "name", "description", "site_regex", "timezone", "detector",
@@ -26,8 +29,9 @@ class SurveyAdmin(OrgScopedModelAdmin):
               "ignore_top_strip",
               "static_min_count", "static_iou", "static_max_area",
               "classifier", "state", "status_detail", "image_count", "cluster_count",
-              "created_at"]
+              "content_hashes", "created_at"]
     inlines = [SiteInline]
+    actions = ["rehash"]
     change_form_template = "admin/surveys/survey/change_form.html"
 
     def save_model(self, request, obj, form, change):
@@ -36,6 +40,30 @@ class SurveyAdmin(OrgScopedModelAdmin):
     @admin.display(description="status", ordering="status")
     def state(self, obj):
         return survey_state(obj)
+
+    @admin.display(description="content hashes")
+    def content_hashes(self, obj):
+        """Rehash progress and the images that are the same picture (never deleted)."""
+        if obj.pk is None:
+            return "-"
+        total, stale = rehash_progress(obj)
+        head = (f"{total - stale} of {total} image(s) have the metadata-blind hash"
+                + (f"; {stale} to rehash (action “Rehash images”)." if stale else "."))
+        groups = duplicate_images(obj, limit=50)
+        if not groups:
+            return head + " No duplicates."
+        return format_html(
+            "{} {} picture(s) stored more than once (nothing deleted):<ul>{}</ul>", head,
+            len(groups), format_html_join("", "<li>{}</li>", ((" = ".join(g),) for g in groups)))
+
+    @admin.action(description="Rehash images: metadata-blind content hash, duplicates listed",
+                  permissions=["change"])
+    def rehash(self, request, queryset):
+        for survey in queryset:
+            do_start_rehash(survey, acting_user=request.user)
+            self.message_user(request, f"{survey}: rehash sent to the import queue; the "
+                              "survey page shows its progress and any duplicates.",
+                              messages.SUCCESS)
 
 
 @admin.register(Site)

@@ -12,6 +12,7 @@ from core.user_regex import UserRegexValidator
 
 from .taxonomy import (
     DETECTOR_CHOICES,
+    HASH_VERSION,
     STATIC_IOU,
     STATIC_MAX_AREA,
     STATIC_MIN_COUNT,
@@ -252,8 +253,11 @@ class Image(models.Model):
     )
     content_hash = models.CharField(
         max_length=64, db_index=True,
-        help_text="SHA-256 of the image data without its EXIF/XMP blocks.",
+        help_text="SHA-256 of the image data without its metadata (APPn and COM segments).",
     )
+    # Which way content_hash was computed (taxonomy.HASH_VERSION); images
+    # of an older version are rehashed by surveys.services.rehash.
+    hash_version = models.PositiveSmallIntegerField(default=HASH_VERSION, editable=False)
     timestamp = models.DateTimeField(null=True, blank=True, help_text="What the camera wrote.")
     corrected_timestamp = models.DateTimeField(
         null=True, blank=True, help_text="What we believe (after clock corrections)."

@@ -47,6 +47,9 @@ DETECTOR_CHOICES = [
 CLUSTER_GAP_SECONDS = 60
 CLUSTER_MAX_SECONDS = 15 * 60
 JPEG_SUFFIXES = (".jpg", ".jpeg")
+# Image.hash_version of services.images.content_hash: 1 skipped APP1 (EXIF/XMP) only;
+# 2 skips every APPn and COM segment (IPTC, ICC, comments too).
+HASH_VERSION = 2
 
 # Static-detection search defaults (classifiers.services.static): MegaDetector's
 # repeat-detection elimination — occurrenceThreshold 20, iouThreshold 0.9 and

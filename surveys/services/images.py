@@ -27,6 +27,8 @@ DATETIME = 306
 # Markers without a length field.
 _STANDALONE = {0x01, *range(0xD0, 0xD8)}
 _APP1 = 0xE1
+# Metadata segments: APP0..APP15 (JFIF, EXIF/XMP, ICC, IPTC/Photoshop, Adobe, ...) and COM.
+_METADATA = {*range(0xE0, 0xF0), 0xFE}
 
 
 @dataclass
@@ -37,20 +39,39 @@ class ImageInfo:
     height: int
     web_jpeg: bytes
     warnings: list[str]
+    # The version-1 hash (APP1 skipped only), when asked for: it finds duplicates among a
+    # survey's images that were hashed before version 2 and not rehashed yet.
+    legacy_hash: str = ""
 
 
 def content_hash(data: bytes) -> str:
-    """SHA-256 of a JPEG without its APP1 (EXIF/XMP) blocks.
+    """SHA-256 of a JPEG without its metadata: every APPn segment (EXIF, XMP, IPTC, ICC...)
+    and every COM segment, skipped by their length fields without decoding them.
 
-    Re-saving a photo's metadata therefore does not make it a new image.
-    Raises UnreadableImage when ``data`` is not a JPEG.
+    Re-saving or tagging a photo's metadata therefore does not make it a new image.
+    Raises UnreadableImage when ``data`` is not a JPEG or its segments are damaged.
+    """
+    return content_hashes(data)[0]
+
+
+def legacy_content_hash(data: bytes) -> str:
+    """The version-1 hash (only APP1 skipped) that surveys imported before version 2 hold."""
+    return content_hashes(data, legacy=True)[1]
+
+
+def content_hashes(data: bytes, *, legacy: bool = False) -> tuple[str, str]:
+    """(version-2 hash, version-1 hash or "" unless ``legacy``) in one walk over ``data``.
+
+    Every step moves forward by at least one byte and every length is checked against
+    the end of the data, so damaged or hostile files end in UnreadableImage, never a loop.
     """
     if len(data) < 4 or data[0:2] != b"\xff\xd8":
         raise UnreadableImage("not a JPEG file (no JPEG start marker)")
-    digest = hashlib.sha256()
-    digest.update(data[0:2])
+    current = hashlib.sha256(data[0:2])
+    old = hashlib.sha256(data[0:2]) if legacy else None
     pos = 2
     end = len(data)
+    scanned = False
     while pos < end:
         if data[pos] != 0xFF:
             raise UnreadableImage(f"damaged JPEG: no segment marker at byte {pos}")
@@ -60,25 +81,34 @@ def content_hash(data: bytes) -> str:
             break
         marker = data[pos]
         pos += 1
-        if marker in _STANDALONE:
-            digest.update(bytes((0xFF, marker)))
+        if marker in _STANDALONE or marker == 0xD9:
+            _update(current, old, bytes((0xFF, marker)), marker)
+            if marker == 0xD9:  # end of image
+                break
             continue
-        if marker == 0xD9:  # end of image
-            digest.update(b"\xff\xd9")
-            break
         if pos + 2 > end:
             raise UnreadableImage("damaged JPEG: truncated segment header")
         length = int.from_bytes(data[pos:pos + 2], "big")
         if length < 2 or pos + length > end:
             raise UnreadableImage("damaged JPEG: segment runs past the end of the file")
-        if marker != _APP1:
-            digest.update(bytes((0xFF, marker)))
-            digest.update(data[pos:pos + length])
+        segment = data[pos:pos + length]
+        _update(current, old, bytes((0xFF, marker)), marker)
+        _update(current, old, segment, marker)
         pos += length
         if marker == 0xDA:  # start of scan: the rest is image data
-            digest.update(data[pos:])
+            _update(current, old, data[pos:], marker)
+            scanned = True
             break
-    return digest.hexdigest()
+    if not scanned:
+        raise UnreadableImage("damaged JPEG: it ends before its image data (no start of scan)")
+    return current.hexdigest(), old.hexdigest() if old is not None else ""
+
+
+def _update(current, old, chunk: bytes, marker: int) -> None:
+    if marker not in _METADATA:
+        current.update(chunk)
+    if old is not None and marker != _APP1:
+        old.update(chunk)
 
 
 def _parse_exif_datetime(value) -> datetime | None:
@@ -106,15 +136,16 @@ def exif_timestamp(img: PILImage.Image, tz: ZoneInfo) -> datetime | None:
     return None
 
 
-def read_image(data: bytes, tz: ZoneInfo) -> ImageInfo:
-    """Read a JPEG's facts and make its 800 px web copy.
+def read_image(data: bytes, tz: ZoneInfo, *, legacy_hash: bool = False) -> ImageInfo:
+    """Read a JPEG's facts and make its 800 px web copy (``legacy_hash``: and its
+    version-1 hash, for a survey that still holds images hashed that way).
 
     Raises UnreadableImage, with a reason a person can act on, for anything
     that is not a whole, decodable JPEG of an acceptable size.
     """
     if not data:
         raise UnreadableImage("empty file (0 bytes)")
-    digest = content_hash(data)
+    digest, legacy = content_hashes(data, legacy=legacy_hash)
     PILImage.MAX_IMAGE_PIXELS = settings.MAX_IMAGE_PIXELS
     # A cut-off file is refused even when another library in this process switched
     # Pillow to fill truncated images in (some camera-trap tools do at import).
@@ -150,7 +181,7 @@ def read_image(data: bytes, tz: ZoneInfo) -> ImageInfo:
         web = make_web_copy(img)
     except (OSError, ValueError, SyntaxError) as exc:
         raise UnreadableImage(f"damaged image data ({exc})") from exc
-    return ImageInfo(digest, timestamp, width, height, web, notes)
+    return ImageInfo(digest, timestamp, width, height, web, notes, legacy)
 
 
 def make_web_copy(img: PILImage.Image) -> bytes:

@@ -25,7 +25,7 @@ from core.text import is_text
 from .. import events
 from ..exceptions import ImportSourceError, SurveyError, UnreadableImage
 from ..models import Camera, Image, ImportIssue, ImportRun, Site, Survey
-from ..taxonomy import JPEG_SUFFIXES, ImportStatus, SurveyStatus
+from ..taxonomy import HASH_VERSION, JPEG_SUFFIXES, ImportStatus, SurveyStatus
 from . import import_queue, pipeline
 from .images import read_image
 
@@ -293,7 +293,13 @@ class _Importer:
             for c in Camera.objects.filter(site__survey=self.survey).select_related("site")
         }
         existing = Image.objects.filter(camera__site__survey=self.survey)
-        self.hashes = dict(existing.values_list("content_hash", "key"))
+        # Hashes by how they were computed: a file is a duplicate when its current hash
+        # matches a current one, or its version-1 hash an image not yet rehashed (so an
+        # old survey's repeat import finds its own files before the rehash has run).
+        self.hashes: dict[str, str] = {}
+        self.legacy_hashes: dict[str, str] = {}
+        for digest, key, version in existing.values_list("content_hash", "key", "hash_version"):
+            (self.hashes if version == HASH_VERSION else self.legacy_hashes)[digest] = key
         self.done_keys = set(existing.values_list("key", flat=True))
         self.issue_count = run.issues.count()
         # Leftover files are possible only after a run that did not finish.
@@ -370,16 +376,18 @@ class _Importer:
                 site_name = self.site_name(rel)
                 data = read_source_file(self.root / rel, cap=settings.MAX_IMPORT_FILE_BYTES,
                                         seconds=settings.IMPORT_FILE_READ_SECONDS)
-                info = read_image(data, self.tz)
+                info = read_image(data, self.tz, legacy_hash=bool(self.legacy_hashes))
             except OSError as exc:
                 issues.append(issue(self.run, rel, f"cannot be read ({exc.strerror or exc})"))
                 continue
             except UnreadableImage as exc:
                 issues.append(issue(self.run, rel, str(exc)))
                 continue
-            if info.content_hash in self.hashes:
-                issues.append(issue(self.run, rel, f"same image data as "
-                                    f"{self.hashes[info.content_hash]}; duplicate skipped"))
+            same = (self.hashes.get(info.content_hash)
+                    or self.legacy_hashes.get(info.legacy_hash or None))
+            if same:
+                issues.append(issue(self.run, rel, f"same image data as {same}; "
+                                    "duplicate skipped"))
                 continue
             for warning in info.warnings:
                 issues.append(issue(self.run, rel, warning, skipped=False))
