@@ -1,12 +1,30 @@
+from pathlib import Path
+
+from django import forms
 from django.contrib import admin, messages
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.html import format_html, format_html_join
 
 from accounts.scoping import OrgScopedInline, OrgScopedModelAdmin
+from core.exceptions import UserError
 
 from .models import Camera, Cluster, Image, ImportIssue, ImportRun, Site, Survey
 from .selectors import duplicate_images, import_run_state, rehash_progress, survey_state
+from .services.importing import check_remote_source
+from .services.name_preview import preview_names
 from .services.rehash import do_start_rehash
 from .services.surveys import do_save_survey
+from .taxonomy import NamesFrom
+
+
+class NamePreviewForm(forms.Form):
+    source = forms.CharField(max_length=1000, help_text="A folder in your organisation's "
+                             "import area (relative to it), as for an import.")
+    names_from = forms.ChoiceField(choices=NamesFrom.choices, label="Names from")
+    site_regex = forms.CharField(max_length=300)
+    camera_regex = forms.CharField(max_length=300, required=False)
 
 
 class SiteInline(OrgScopedInline):
@@ -22,9 +40,9 @@ class SurveyAdmin(OrgScopedModelAdmin):
     search_fields = ["name", "description"]
     readonly_fields = ["state", "status_detail", "image_count", "cluster_count", "created_at",
                        "content_hashes"]
-    # camera_regex, trigger_source and survey_type stay hidden until the import
-    # and clustering read them.
-    fields = ["organisation", "name", "description", "site_regex", "timezone", "detector",
+    # trigger_source and survey_type stay hidden until the import and clustering read them.
+    fields = ["organisation", "name", "description", "names_from", "site_regex",
+              "camera_regex", "timezone", "detector",
               "registered_detector", "detection_threshold", "ignore_small_boxes",
               "ignore_top_strip",
               "static_min_count", "static_iou", "static_max_area",
@@ -40,6 +58,34 @@ class SurveyAdmin(OrgScopedModelAdmin):
     @admin.display(description="status", ordering="status")
     def state(self, obj):
         return survey_state(obj)
+
+    def get_urls(self):
+        return [path("<int:survey_id>/names/", self.admin_site.admin_view(self.names_view),
+                     name="surveys_survey_names"), *super().get_urls()]
+
+    def names_view(self, request, survey_id):
+        """Before importing: the site and physical camera names each rule (folder, file
+        name, whole path) gives a sample of a source folder's files, and every file that
+        would get no site. Reads file names only."""
+        survey = self.get_queryset(request).filter(pk=survey_id).first()
+        if survey is None or not self.has_change_permission(request, survey):
+            return redirect("admin:index")
+        form = NamePreviewForm(request.GET or None, initial={
+            "names_from": survey.names_from, "site_regex": survey.site_regex,
+            "camera_regex": survey.camera_regex})
+        result = None
+        if form.is_valid():
+            try:
+                root = check_remote_source(survey, form.cleaned_data["source"])
+                result = preview_names(survey, Path(root),
+                                       **{k: form.cleaned_data[k] for k in (
+                                           "names_from", "site_regex", "camera_regex")})
+            except UserError as exc:
+                form.add_error(None, str(exc))
+        context = {**self.admin_site.each_context(request), "form": form, "survey": survey,
+                   "result": result, "rules": NamesFrom.choices, "opts": self.model._meta,
+                   "title": f"Site and camera names: {survey}"}
+        return TemplateResponse(request, "admin/surveys/survey/names.html", context)
 
     @admin.display(description="content hashes")
     def content_hashes(self, obj):
@@ -76,8 +122,8 @@ class SiteAdmin(OrgScopedModelAdmin):
 
 @admin.register(Camera)
 class CameraAdmin(OrgScopedModelAdmin):
-    list_display = ["path", "site"]
-    search_fields = ["path"]
+    list_display = ["path", "site", "physical_camera"]
+    search_fields = ["path", "physical_camera"]
     # Kept from a Camtrap DP import for its export; not typed in.
     readonly_fields = ["external_id", "deployment_start", "deployment_end", "camera_model",
                        "extra"]

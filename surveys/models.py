@@ -17,6 +17,7 @@ from .taxonomy import (
     STATIC_MAX_AREA,
     STATIC_MIN_COUNT,
     ImportStatus,
+    NamesFrom,
     SurveyStatus,
     SurveyType,
     TriggerSource,
@@ -61,12 +62,20 @@ class Survey(models.Model):
     description = models.TextField(blank=True)
     site_regex = models.CharField(
         max_length=300, default=r"^[^/]+", validators=[UserRegexValidator("site regex")],
-        help_text="Applied to each folder path relative to the survey root; the first "
-        "match names the site. The default takes the top folder. Images directly in "
-        "the survey root belong to one site named after the root folder.",
+        help_text="Applied to each folder path relative to the survey root (or to the file "
+        "name or whole path: see “names from”); the first match names the site. The default "
+        "takes the top folder. Images directly in the survey root belong to one site named "
+        "after the root folder.",
     )
-    camera_regex = models.CharField(max_length=300, blank=True,
-                                    validators=[UserRegexValidator("camera regex")])
+    camera_regex = models.CharField(
+        max_length=300, blank=True, validators=[UserRegexValidator("camera regex")],
+        help_text="Optional. Applied like the site regex; the first match names the physical "
+        "camera, so several folders of one camera (e.g. Station/Species/… or one folder per "
+        "card) are one camera. Empty, or no match: each folder is its own camera.")
+    names_from = models.CharField(
+        max_length=20, choices=NamesFrom.choices, default=NamesFrom.FOLDER,
+        help_text="What the site regex and camera regex are applied to: each file's folder "
+        "path (the default), its file name, or its whole path relative to the import folder.")
     trigger_source = models.CharField(
         max_length=20, choices=TriggerSource.choices, default=TriggerSource.MOTION
     )
@@ -189,6 +198,9 @@ class Camera(models.Model):
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="cameras")
     path = models.CharField(max_length=500, help_text="Folder relative to the survey root.")
+    # The physical camera the folder's images were taken by: the survey's camera regex match
+    # (services.naming), else the folder path itself.
+    physical_camera = models.CharField(max_length=500, blank=True)
     # Kept from a Camtrap DP import (empty otherwise), so that its export gives the
     # deployment back: its deploymentID, start and end, camera model, and in ``extra``
     # the deployment columns TrapTagger has no field for ({"row": {column: cell}}).
@@ -208,6 +220,11 @@ class Camera(models.Model):
 
     def __str__(self):
         return self.path
+
+    @property
+    def physical_name(self) -> str:
+        """The physical camera's name: the camera regex's match, else the folder."""
+        return self.physical_camera or self.path
 
 
 class Cluster(models.Model):

@@ -19,6 +19,14 @@ class TriggerSource(models.TextChoices):
     TIMELAPSE = "timelapse", "Time-lapse"
 
 
+class NamesFrom(models.TextChoices):
+    """What a survey's site and camera regexes are applied to (services.naming)."""
+
+    FOLDER = "folder", "Folder path (StationA/100MEDIA)"
+    FILENAME = "filename", "File name (StationA__2009-04-21.JPG)"
+    PATH = "path", "Whole relative path (folder and file name)"
+
+
 class SurveyType(models.TextChoices):
     TRAILS = "trails", "Trails"
     PLAINS = "plains", "Plains"

@@ -11,7 +11,8 @@ class SurveySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Survey
-        fields = ["id", "organisation", "name", "description", "site_regex", "timezone",
+        fields = ["id", "organisation", "name", "description", "names_from", "site_regex",
+                  "camera_regex", "timezone",
                   "status", "status_detail", "image_count", "cluster_count", "created_at"]
         read_only_fields = ["status", "status_detail", "image_count", "cluster_count",
                             "created_at"]

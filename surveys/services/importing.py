@@ -28,12 +28,12 @@ from ..models import Camera, Image, ImportIssue, ImportRun, Site, Survey
 from ..taxonomy import HASH_VERSION, JPEG_SUFFIXES, ImportStatus, SurveyStatus
 from . import import_queue, pipeline
 from .images import read_image
+from .naming import SITE_NAME_CHARS, Namer, Names  # noqa: F401 (the column limit, for importers)
 
 logger = logging.getLogger(__name__)
 # The importer's name limits are its columns' (one constant per column, read from
 # the model): a name longer than its column is an ImportIssue for that file, found
 # before anything is stored, never a DataError that stops the whole import.
-SITE_NAME_CHARS = Site._meta.get_field("name").max_length
 CAMERA_PATH_CHARS = Camera._meta.get_field("path").max_length
 IMAGE_FILENAME_CHARS = Image._meta.get_field("filename").max_length
 IMAGE_KEY_CHARS = Image._meta.get_field("key").max_length
@@ -70,6 +70,16 @@ def check_site_regex(pattern: str) -> regex.Pattern:
         return user_regex.check_user_regex(pattern, field="site regex")
     except user_regex.UserRegexError as exc:
         raise SurveyError(f"{exc} Change the survey's site regex.") from exc
+
+
+def check_camera_regex(pattern: str) -> regex.Pattern | None:
+    """Like check_site_regex, for the (optional) camera regex."""
+    if not pattern:
+        return None
+    try:
+        return user_regex.check_user_regex(pattern, field="camera regex")
+    except user_regex.UserRegexError as exc:
+        raise SurveyError(f"{exc} Change the survey's camera regex.") from exc
 
 
 def organisation_import_root(survey: Survey) -> Path | None:
@@ -113,6 +123,7 @@ def do_start_import(survey: Survey, source: str, *, acting_user=None,
         check_capability(acting_user, survey.organisation, Capability.CHANGE)
     root = check_source_dir(source)
     check_site_regex(survey.site_regex)
+    check_camera_regex(survey.camera_regex)
     run = ImportRun.objects.create(survey=survey, source=str(root), created_by=acting_user)
     pipeline.do_transition(survey, pipeline.ANY, SurveyStatus.IMPORTING)
     import_queue.send(run.pk, run.ticket, inline=inline)
@@ -278,14 +289,7 @@ class _Importer:
         self.run = run
         self.survey = run.survey
         self.root = Path(run.source)
-        # Compiled without the shape check: a regex stored before the check existed
-        # still imports, each match bounded by user_regex.search's timeout.
-        try:
-            self.site_re = regex.compile(self.survey.site_regex)
-        except regex.error as exc:
-            raise SurveyError(f"The site regex {self.survey.site_regex!r} is not a valid "
-                              f"regular expression ({exc}); change it and import again.") from exc
-        self.site_of_folder: dict[str, tuple[str, str]] = {}  # folder: (site, problem)
+        self.namer = Namer.for_survey(self.survey, self.root.name)
         self.tz = ZoneInfo(self.survey.timezone)
         self.sites = {s.name: s for s in Site.objects.filter(survey=self.survey)}
         self.cameras = {
@@ -306,49 +310,24 @@ class _Importer:
         self.may_have_leftovers = taken_over or ImportRun.objects.filter(
             survey=self.survey).exclude(pk=run.pk).exclude(status=ImportStatus.DONE).exists()
 
-    def site_name(self, rel: str) -> str:
-        """The site a file belongs to; UnreadableImage when its folder names none.
+    def names(self, rel: str) -> Names:
+        """The file's site and physical camera (services.naming); UnreadableImage when it
+        has no site (its folder, name or path does not match the site regex)."""
+        names = self.namer.names(rel)
+        if names.problem:
+            raise UnreadableImage(names.problem)
+        return names
 
-        The regex runs once per folder (the answer is kept), each time bounded by
-        USER_REGEX_TIMEOUT_SECONDS.
-        """
-        folder = os.path.dirname(rel)
-        if folder not in self.site_of_folder:
-            self.site_of_folder[folder] = self._site_of(folder)
-        site, problem = self.site_of_folder[folder]
-        if problem:
-            raise UnreadableImage(problem)
-        return site
-
-    def _site_of(self, folder: str) -> tuple[str, str]:
-        if not folder:  # a flat folder of images: one site named after the folder
-            return self._fits(self.root.name, f"the survey folder {self.root.name!r}")
-        try:
-            match = user_regex.search(self.site_re, folder)
-        except user_regex.RegexTimeout as exc:
-            return "", f"its folder {folder!r}: {exc}; no site"
-        if not match or not match.group(0):
-            return "", (f"its folder {folder!r} does not match the site regex "
-                        f"{self.survey.site_regex!r}; no site")
-        return self._fits(match.group(0), f"its folder {folder!r}")
-
-    @staticmethod
-    def _fits(site: str, source: str) -> tuple[str, str]:
-        if len(site) > SITE_NAME_CHARS:
-            return "", (f"the site name taken from {source} is {len(site)} characters long, "
-                        f"over the {SITE_NAME_CHARS} a site's name may have (Site.name); "
-                        "shorten the folder name or change the site regex")
-        return site, ""
-
-    def camera_for(self, site_name: str, folder: str) -> Camera:
-        site = self.sites.get(site_name)
+    def camera_for(self, names: Names, folder: str) -> Camera:
+        site = self.sites.get(names.site)
         if site is None:
-            site, _ = Site.objects.get_or_create(survey=self.survey, name=site_name)
-            self.sites[site_name] = site
-        camera = self.cameras.get((site_name, folder))
+            site, _ = Site.objects.get_or_create(survey=self.survey, name=names.site)
+            self.sites[names.site] = site
+        camera = self.cameras.get((names.site, folder))
         if camera is None:
-            camera, _ = Camera.objects.get_or_create(site=site, path=folder)
-            self.cameras[(site_name, folder)] = camera
+            camera, _ = Camera.objects.get_or_create(
+                site=site, path=folder, defaults={"physical_camera": names.camera})
+            self.cameras[(names.site, folder)] = camera
         return camera
 
     def key_for(self, rel: str) -> str:
@@ -373,7 +352,7 @@ class _Importer:
             if key in self.done_keys:
                 continue  # imported by an earlier run
             try:
-                site_name = self.site_name(rel)
+                names = self.names(rel)
                 data = read_source_file(self.root / rel, cap=settings.MAX_IMPORT_FILE_BYTES,
                                         seconds=settings.IMPORT_FILE_READ_SECONDS)
                 info = read_image(data, self.tz, legacy_hash=bool(self.legacy_hashes))
@@ -392,7 +371,7 @@ class _Importer:
             for warning in info.warnings:
                 issues.append(issue(self.run, rel, warning, skipped=False))
             folder = os.path.dirname(rel)
-            camera = self.camera_for(site_name, folder)
+            camera = self.camera_for(names, folder)
             try:
                 stored_key, web_key = self.store(rel, key, data, info.web_jpeg)
             except (SuspiciousFileOperation, ValueError) as exc:
