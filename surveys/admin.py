@@ -136,9 +136,10 @@ class ImageAdmin(OrgScopedModelAdmin):
     list_select_related = ["camera"]
     raw_id_fields = ["camera", "cluster"]
     # Facts of the file: set by the import, never typed in (a key names a stored object).
+    list_filter = ["timestamp_suspect", "timestamp_source"]
     readonly_fields = ["camera", "filename", "key", "web_key", "content_hash", "timestamp",
-                       "width", "height", "file_size", "detected", "external_id",
-                       "remote_path", "extra"]
+                       "timestamp_source", "timestamp_suspect", "width", "height",
+                       "file_size", "detected", "external_id", "remote_path", "extra"]
 
     def has_add_permission(self, request, *args):
         return False  # images come from imports

@@ -20,6 +20,7 @@ from .taxonomy import (
     NamesFrom,
     SurveyStatus,
     SurveyType,
+    TimestampSource,
     TriggerSource,
 )
 
@@ -279,6 +280,12 @@ class Image(models.Model):
     corrected_timestamp = models.DateTimeField(
         null=True, blank=True, help_text="What we believe (after clock corrections)."
     )
+    timestamp_source = models.CharField(
+        max_length=20, blank=True, choices=TimestampSource.choices, editable=False,
+        help_text="Where the timestamp was read (empty: none found, or not recorded).")
+    timestamp_suspect = models.BooleanField(
+        default=False, editable=False,
+        help_text="The only timestamp found is before 2000 or in the future: kept, not used.")
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
     file_size = models.PositiveBigIntegerField(default=0)

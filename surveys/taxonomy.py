@@ -27,6 +27,16 @@ class NamesFrom(models.TextChoices):
     PATH = "path", "Whole relative path (folder and file name)"
 
 
+class TimestampSource(models.TextChoices):
+    """Where an image's timestamp was read (services.timestamps: the chain, in this order)."""
+
+    DATETIME_ORIGINAL = "exif_original", "EXIF DateTimeOriginal"
+    DATETIME_DIGITIZED = "exif_digitized", "EXIF DateTimeDigitized"
+    DATETIME = "exif_datetime", "EXIF DateTime"
+    FILE_NAME = "file_name", "file name"
+    FOLDER_NAME = "folder_name", "folder name"
+
+
 class SurveyType(models.TextChoices):
     TRAILS = "trails", "Trails"
     PLAINS = "plains", "Plains"

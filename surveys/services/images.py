@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -17,6 +17,7 @@ from PIL import Image as PILImage
 from PIL import ImageFile, UnidentifiedImageError
 
 from ..exceptions import UnreadableImage
+from ..taxonomy import TimestampSource
 
 WEB_WIDTH = 800
 WEB_QUALITY = 80
@@ -42,6 +43,8 @@ class ImageInfo:
     # The version-1 hash (APP1 skipped only), when asked for: it finds duplicates among a
     # survey's images that were hashed before version 2 and not rehashed yet.
     legacy_hash: str = ""
+    # Every EXIF date/time that parses, in chain order (services.timestamps.choose).
+    exif_timestamps: list[tuple[str, datetime]] = field(default_factory=list)
 
 
 def content_hash(data: bytes) -> str:
@@ -125,15 +128,25 @@ def _parse_exif_datetime(value) -> datetime | None:
     return None
 
 
-def exif_timestamp(img: PILImage.Image, tz: ZoneInfo) -> datetime | None:
-    """DateTimeOriginal, else DateTimeDigitized, else DateTime, in the cameras' time zone."""
+def exif_timestamps(img: PILImage.Image, tz: ZoneInfo) -> list[tuple[str, datetime]]:
+    """The EXIF date/times that parse, in chain order: (TimestampSource value, value in the
+    cameras' time zone) for DateTimeOriginal, DateTimeDigitized, DateTime."""
     exif = img.getexif()
     sub = exif.get_ifd(EXIF_IFD)
-    for raw in (sub.get(DATETIME_ORIGINAL), sub.get(DATETIME_DIGITIZED), exif.get(DATETIME)):
+    found = []
+    for source, raw in ((TimestampSource.DATETIME_ORIGINAL, sub.get(DATETIME_ORIGINAL)),
+                        (TimestampSource.DATETIME_DIGITIZED, sub.get(DATETIME_DIGITIZED)),
+                        (TimestampSource.DATETIME, exif.get(DATETIME))):
         parsed = _parse_exif_datetime(raw)
         if parsed is not None:
-            return parsed.replace(tzinfo=tz)
-    return None
+            found.append((source, parsed.replace(tzinfo=tz)))
+    return found
+
+
+def exif_timestamp(img: PILImage.Image, tz: ZoneInfo) -> datetime | None:
+    """DateTimeOriginal, else DateTimeDigitized, else DateTime, in the cameras' time zone."""
+    found = exif_timestamps(img, tz)
+    return found[0][1] if found else None
 
 
 def read_image(data: bytes, tz: ZoneInfo, *, legacy_hash: bool = False) -> ImageInfo:
@@ -172,16 +185,18 @@ def read_image(data: bytes, tz: ZoneInfo, *, legacy_hash: bool = False) -> Image
             "(MAX_IMAGE_PIXELS); refusing a possible decompression bomb"
         )
     notes = []
-    timestamp = exif_timestamp(img, tz)
-    if timestamp is None:
-        notes.append("no EXIF timestamp; imported without one")
-    elif timestamp.year < 2000 or timestamp > datetime.now(tz):
-        notes.append(f"suspect timestamp {timestamp:%Y-%m-%d %H:%M:%S}; check the camera clock")
+    try:
+        stamps = exif_timestamps(img, tz)
+    except Exception as exc:  # garbage EXIF must not cost the picture
+        stamps = []
+        notes.append(f"its EXIF block cannot be read ({type(exc).__name__}); "
+                     "imported without its EXIF timestamp")
+    timestamp = stamps[0][1] if stamps else None
     try:
         web = make_web_copy(img)
     except (OSError, ValueError, SyntaxError) as exc:
         raise UnreadableImage(f"damaged image data ({exc})") from exc
-    return ImageInfo(digest, timestamp, width, height, web, notes, legacy)
+    return ImageInfo(digest, timestamp, width, height, web, notes, legacy, stamps)
 
 
 def make_web_copy(img: PILImage.Image) -> bytes:

@@ -26,7 +26,7 @@ from .. import events
 from ..exceptions import ImportSourceError, SurveyError, UnreadableImage
 from ..models import Camera, Image, ImportIssue, ImportRun, Site, Survey
 from ..taxonomy import HASH_VERSION, JPEG_SUFFIXES, ImportStatus, SurveyStatus
-from . import import_queue, pipeline
+from . import import_queue, pipeline, timestamps
 from .images import read_image
 from .naming import SITE_NAME_CHARS, Namer, Names  # noqa: F401 (the column limit, for importers)
 
@@ -368,8 +368,10 @@ class _Importer:
                 issues.append(issue(self.run, rel, f"same image data as {same}; "
                                     "duplicate skipped"))
                 continue
-            for warning in info.warnings:
-                issues.append(issue(self.run, rel, warning, skipped=False))
+            stamp = timestamps.choose(info.exif_timestamps, rel, self.tz)
+            for warning in [*info.warnings, stamp.note]:
+                if warning:
+                    issues.append(issue(self.run, rel, warning, skipped=False))
             folder = os.path.dirname(rel)
             camera = self.camera_for(names, folder)
             try:
@@ -382,8 +384,9 @@ class _Importer:
             self.done_keys.add(key)
             images.append(Image(
                 camera=camera, filename=os.path.basename(rel), key=stored_key, web_key=web_key,
-                content_hash=info.content_hash, timestamp=info.timestamp,
-                corrected_timestamp=info.timestamp, width=info.width, height=info.height,
+                content_hash=info.content_hash, timestamp=stamp.value,
+                corrected_timestamp=stamp.trusted, timestamp_source=stamp.source,
+                timestamp_suspect=stamp.suspect, width=info.width, height=info.height,
                 file_size=len(data),
             ))
         return images, issues
