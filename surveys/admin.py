@@ -5,11 +5,13 @@ from django.contrib import admin, messages
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from accounts.scoping import OrgScopedInline, OrgScopedModelAdmin
 from core.exceptions import UserError
 
+from .localtime import camera_time
 from .models import Camera, Cluster, Image, ImportIssue, ImportRun, Site, Survey
 from .selectors import duplicate_images, import_run_state, rehash_progress, survey_state
 from .services.importing import check_remote_source
@@ -17,6 +19,41 @@ from .services.name_preview import preview_names
 from .services.rehash import do_start_rehash
 from .services.surveys import do_save_survey
 from .taxonomy import NamesFrom
+
+
+class SurveyTimeAdmin(OrgScopedModelAdmin):
+    """An admin whose objects carry camera times: its change page shows and takes them in
+    the survey's time zone (named in each time field's help), not the server's."""
+
+    survey_path: str  # from the object to its survey, e.g. "site__survey"
+    time_fields: tuple[str, ...] = ()
+
+    def survey_zone(self, obj) -> str | None:
+        for step in self.survey_path.split("__"):
+            obj = getattr(obj, step, None)
+        return getattr(obj, "timezone", None)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id) if object_id else None
+        zone = self.survey_zone(obj) if obj is not None else None
+        if zone is None:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        with timezone.override(zone):
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+            if hasattr(response, "render"):
+                response.render()
+            return response
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        zone = self.survey_zone(obj) if obj is not None else None
+        for name in self.time_fields if zone else ():
+            if name in form.base_fields:
+                form.base_fields[name].help_text = f"The camera's local time ({zone})."
+        return form
+
+    def time_help(self, obj, value) -> str:
+        return camera_time(value, self.survey_zone(obj))
 
 
 class NamePreviewForm(forms.Form):
@@ -121,39 +158,66 @@ class SiteAdmin(OrgScopedModelAdmin):
 
 
 @admin.register(Camera)
-class CameraAdmin(OrgScopedModelAdmin):
+class CameraAdmin(SurveyTimeAdmin):
+    survey_path = "site__survey"
     list_display = ["path", "site", "physical_camera"]
     search_fields = ["path", "physical_camera"]
     # Kept from a Camtrap DP import for its export; not typed in.
-    readonly_fields = ["external_id", "deployment_start", "deployment_end", "camera_model",
+    readonly_fields = ["external_id", "deployment_from", "deployment_to", "camera_model",
                        "extra"]
+    exclude = ["deployment_start", "deployment_end"]  # shown in local time, below
+
+    @admin.display(description="deployment start (camera's local time)")
+    def deployment_from(self, obj):
+        return self.time_help(obj, obj.deployment_start)
+
+    @admin.display(description="deployment end (camera's local time)")
+    def deployment_to(self, obj):
+        return self.time_help(obj, obj.deployment_end)
 
 
 @admin.register(Image)
-class ImageAdmin(OrgScopedModelAdmin):
-    list_display = ["filename", "camera", "corrected_timestamp", "cluster"]
+class ImageAdmin(SurveyTimeAdmin):
+    list_display = ["filename", "camera", "taken", "cluster"]
     search_fields = ["filename"]
-    list_select_related = ["camera"]
+    list_select_related = ["camera__site__survey"]
+    survey_path = "camera__site__survey"
+    time_fields = ("corrected_timestamp",)
+    exclude = ["timestamp"]  # what the camera wrote: shown as camera_wrote, never edited
     raw_id_fields = ["camera", "cluster"]
     # Facts of the file: set by the import, never typed in (a key names a stored object).
     list_filter = ["timestamp_suspect", "timestamp_source"]
-    readonly_fields = ["camera", "filename", "key", "web_key", "content_hash", "timestamp",
+    readonly_fields = ["camera", "filename", "key", "web_key", "content_hash", "camera_wrote",
                        "timestamp_source", "timestamp_suspect", "width", "height",
                        "file_size", "detected", "external_id", "remote_path", "extra"]
 
     def has_add_permission(self, request, *args):
         return False  # images come from imports
 
+    @admin.display(description="taken (camera's local time)", ordering="corrected_timestamp")
+    def taken(self, obj):
+        return self.time_help(obj, obj.corrected_timestamp)
+
+    @admin.display(description="timestamp (what the camera wrote)")
+    def camera_wrote(self, obj):
+        return self.time_help(obj, obj.timestamp)
+
 
 @admin.register(Cluster)
-class ClusterAdmin(OrgScopedModelAdmin):
-    list_display = ["id", "site", "start", "image_count", "suggestion"]
-    list_select_related = ["site"]
+class ClusterAdmin(SurveyTimeAdmin):
+    list_display = ["id", "site", "first_image", "image_count", "suggestion"]
+    list_select_related = ["site", "survey"]
+    survey_path = "survey"
+    time_fields = ("start", "end")
     raw_id_fields = ["site"]
     readonly_fields = ["external_id", "extra"]  # kept from a Camtrap DP import
 
     def has_add_permission(self, request, *args):
         return False
+
+    @admin.display(description="first image (camera's local time)", ordering="start")
+    def first_image(self, obj):
+        return self.time_help(obj, obj.start)
 
 
 class ImportIssueInline(OrgScopedInline):
