@@ -122,3 +122,19 @@ def test_real_peru_photo_reads_as_its_exif_says(tmp_path):
                                                   cluster=cluster)
     [shown] = cluster_payload(annotation)["images"]
     assert shown["local_time"] == "2014-07-02 02:55:18 (America/Lima)"
+
+
+def test_api_gives_camera_times_with_the_survey_offset(peru):
+    from rest_framework.test import APIClient
+
+    from accounts.services.api_tokens import do_create_api_token
+
+    survey, _, cluster, image, _ = peru
+    user = member(survey.organisation, "read")
+    _token, key = do_create_api_token(user, "test", acting_user=user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    shown = client.get(f"/api/images/{image.pk}/").json()
+    assert shown["timestamp"] == shown["corrected_timestamp"] == "2014-07-02T02:55:18-05:00"
+    listed = client.get("/api/clusters/", {"survey": survey.pk}).json()["results"]
+    assert listed[0]["start"] == "2014-07-02T02:54:52-05:00"
