@@ -223,7 +223,7 @@ class ClusterAdmin(SurveyTimeAdmin):
 class ImportIssueInline(OrgScopedInline):
     model = ImportIssue
     extra = 0
-    fields = ["path", "reason", "skipped"]
+    fields = ["path", "reason", "hint", "skipped"]
     readonly_fields = fields
     can_delete = False
 

@@ -363,6 +363,7 @@ class ImportIssue(models.Model):
     import_run = models.ForeignKey(ImportRun, on_delete=models.CASCADE, related_name="issues")
     path = models.CharField(max_length=1000)
     reason = models.CharField(max_length=1000)
+    hint = models.CharField(max_length=500, blank=True, help_text="What to do about it.")
     skipped = models.BooleanField(default=True)
 
     objects = AccessQuerySet.as_manager()

@@ -18,6 +18,7 @@ from PIL import ImageFile, UnidentifiedImageError
 
 from ..exceptions import UnreadableImage
 from ..taxonomy import TimestampSource
+from . import hints
 
 WEB_WIDTH = 800
 WEB_QUALITY = 80
@@ -62,6 +63,35 @@ def legacy_content_hash(data: bytes) -> str:
     return content_hashes(data, legacy=True)[1]
 
 
+# The first bytes of image kinds people put in camera folders by mistake.
+_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"GIF8", "GIF"), (b"II*\x00", "TIFF"),
+               (b"MM\x00*", "TIFF"), (b"BM", "BMP"), (b"RIFF", "RIFF (WebP, AVI)"))
+
+
+def not_a_jpeg(data: bytes) -> tuple[str, str]:
+    """Why ``data`` is not a JPEG, naming what it is when that is plain; and what to do."""
+    for signature, kind in _SIGNATURES:
+        if data.startswith(signature):
+            return f"is a {kind} file, not a JPEG (no JPEG start marker)", hints.CONVERT
+    if data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1"):
+        return "is a HEIC file, not a JPEG (no JPEG start marker)", hints.CONVERT
+    if _looks_like_text(data[:4096]):
+        return "is a text file, not a JPEG (no JPEG start marker)", hints.NOT_A_PHOTO
+    return "not a JPEG file (no JPEG start marker)", hints.NOT_A_PHOTO
+
+
+def _looks_like_text(sample: bytes) -> bool:
+    if b"\x00" in sample:
+        return False
+    for cut in range(4):  # the sample may end inside a multi-byte character
+        try:
+            sample[:len(sample) - cut].decode("utf-8")
+            return True
+        except UnicodeDecodeError:
+            continue
+    return False
+
+
 def content_hashes(data: bytes, *, legacy: bool = False) -> tuple[str, str]:
     """(version-2 hash, version-1 hash or "" unless ``legacy``) in one walk over ``data``.
 
@@ -69,7 +99,7 @@ def content_hashes(data: bytes, *, legacy: bool = False) -> tuple[str, str]:
     the end of the data, so damaged or hostile files end in UnreadableImage, never a loop.
     """
     if len(data) < 4 or data[0:2] != b"\xff\xd8":
-        raise UnreadableImage("not a JPEG file (no JPEG start marker)")
+        raise UnreadableImage(*not_a_jpeg(data))
     current = hashlib.sha256(data[0:2])
     old = hashlib.sha256(data[0:2]) if legacy else None
     pos = 2
@@ -77,7 +107,8 @@ def content_hashes(data: bytes, *, legacy: bool = False) -> tuple[str, str]:
     scanned = False
     while pos < end:
         if data[pos] != 0xFF:
-            raise UnreadableImage(f"damaged JPEG: no segment marker at byte {pos}")
+            raise UnreadableImage(f"damaged JPEG: no segment marker at byte {pos}",
+                                  hints.RECOPY)
         while pos < end and data[pos] == 0xFF:  # fill bytes
             pos += 1
         if pos >= end:
@@ -90,10 +121,11 @@ def content_hashes(data: bytes, *, legacy: bool = False) -> tuple[str, str]:
                 break
             continue
         if pos + 2 > end:
-            raise UnreadableImage("damaged JPEG: truncated segment header")
+            raise UnreadableImage("damaged JPEG: truncated segment header", hints.RECOPY)
         length = int.from_bytes(data[pos:pos + 2], "big")
         if length < 2 or pos + length > end:
-            raise UnreadableImage("damaged JPEG: segment runs past the end of the file")
+            raise UnreadableImage("damaged JPEG: segment runs past the end of the file",
+                                  hints.RECOPY)
         segment = data[pos:pos + length]
         _update(current, old, bytes((0xFF, marker)), marker)
         _update(current, old, segment, marker)
@@ -103,7 +135,8 @@ def content_hashes(data: bytes, *, legacy: bool = False) -> tuple[str, str]:
             scanned = True
             break
     if not scanned:
-        raise UnreadableImage("damaged JPEG: it ends before its image data (no start of scan)")
+        raise UnreadableImage("damaged JPEG: it ends before its image data (no start of scan)",
+                              hints.RECOPY)
     return current.hexdigest(), old.hexdigest() if old is not None else ""
 
 
@@ -157,7 +190,7 @@ def read_image(data: bytes, tz: ZoneInfo, *, legacy_hash: bool = False) -> Image
     that is not a whole, decodable JPEG of an acceptable size.
     """
     if not data:
-        raise UnreadableImage("empty file (0 bytes)")
+        raise UnreadableImage("empty file (0 bytes)", hints.RECOPY)
     digest, legacy = content_hashes(data, legacy=legacy_hash)
     PILImage.MAX_IMAGE_PIXELS = settings.MAX_IMAGE_PIXELS
     # A cut-off file is refused even when another library in this process switched
@@ -167,26 +200,29 @@ def read_image(data: bytes, tz: ZoneInfo, *, legacy_hash: bool = False) -> Image
         with warnings.catch_warnings():
             # Sizes between the limit and twice it only warn; the check below refuses them.
             warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+            warnings.simplefilter("ignore", UserWarning)  # damaged EXIF: per-tag warnings
             img = PILImage.open(io.BytesIO(data))
     except PILImage.DecompressionBombError as exc:
         raise UnreadableImage(
             f"is larger than the limit of {settings.MAX_IMAGE_PIXELS} pixels "
-            "(MAX_IMAGE_PIXELS); refusing a possible decompression bomb"
+            "(MAX_IMAGE_PIXELS); refusing a possible decompression bomb", hints.TOO_BIG
         ) from exc
     except (UnidentifiedImageError, OSError) as exc:
-        raise UnreadableImage(f"cannot be read as an image ({exc})") from exc
+        raise UnreadableImage(f"cannot be read as an image ({exc})", hints.RECOPY) from exc
     # MPO is a JPEG with extra preview frames (many trail cameras write it).
     if img.format not in ("JPEG", "MPO"):
-        raise UnreadableImage(f"is a {img.format} image, not a JPEG")
+        raise UnreadableImage(f"is a {img.format} image, not a JPEG", hints.CONVERT)
     width, height = img.size
     if width * height > settings.MAX_IMAGE_PIXELS:
         raise UnreadableImage(
             f"is {width}×{height} pixels, above the limit of {settings.MAX_IMAGE_PIXELS} "
-            "(MAX_IMAGE_PIXELS); refusing a possible decompression bomb"
+            "(MAX_IMAGE_PIXELS); refusing a possible decompression bomb", hints.TOO_BIG
         )
     notes = []
     try:
-        stamps = exif_timestamps(img, tz)
+        with warnings.catch_warnings():  # damaged EXIF warns for each tag it skips
+            warnings.simplefilter("ignore", UserWarning)
+            stamps = exif_timestamps(img, tz)
     except Exception as exc:  # garbage EXIF must not cost the picture
         stamps = []
         notes.append(f"its EXIF block cannot be read ({type(exc).__name__}); "
@@ -195,7 +231,7 @@ def read_image(data: bytes, tz: ZoneInfo, *, legacy_hash: bool = False) -> Image
     try:
         web = make_web_copy(img)
     except (OSError, ValueError, SyntaxError) as exc:
-        raise UnreadableImage(f"damaged image data ({exc})") from exc
+        raise UnreadableImage(f"damaged image data ({exc})", hints.RECOPY) from exc
     return ImageInfo(digest, timestamp, width, height, web, notes, legacy, stamps)
 
 

@@ -26,7 +26,7 @@ from .. import events
 from ..exceptions import ImportSourceError, SurveyError, UnreadableImage
 from ..models import Camera, Image, ImportIssue, ImportRun, Site, Survey
 from ..taxonomy import HASH_VERSION, JPEG_SUFFIXES, ImportStatus, SurveyStatus
-from . import import_queue, pipeline, timestamps
+from . import hints, import_queue, pipeline, timestamps
 from .images import read_image
 from .naming import SITE_NAME_CHARS, Namer, Names  # noqa: F401 (the column limit, for importers)
 
@@ -40,6 +40,7 @@ IMAGE_KEY_CHARS = Image._meta.get_field("key").max_length
 IMAGE_WEB_KEY_CHARS = Image._meta.get_field("web_key").max_length
 ISSUE_PATH_CHARS = ImportIssue._meta.get_field("path").max_length
 ISSUE_REASON_CHARS = ImportIssue._meta.get_field("reason").max_length
+ISSUE_HINT_CHARS = ImportIssue._meta.get_field("hint").max_length
 SOURCE_CHARS = ImportRun._meta.get_field("source").max_length
 
 
@@ -143,10 +144,12 @@ def clip(text: str, limit: int) -> str:
     return text[:half] + "…" + text[len(text) - (limit - 1 - half):]
 
 
-def issue(run: ImportRun, rel: str, reason: str, *, skipped: bool = True) -> ImportIssue:
+def issue(run: ImportRun, rel: str, reason: str, hint: str = "", *,
+          skipped: bool = True) -> ImportIssue:
     """An (unsaved) ImportIssue for the file ``rel``, clipped to the issue's columns."""
     return ImportIssue(import_run=run, path=clip(rel, ISSUE_PATH_CHARS),
-                       reason=clip(reason, ISSUE_REASON_CHARS), skipped=skipped)
+                       reason=clip(reason, ISSUE_REASON_CHARS), hint=clip(hint, ISSUE_HINT_CHARS),
+                       skipped=skipped)
 
 
 def name_problem(rel: str, *, survey_id: int | None = None) -> str | None:
@@ -184,8 +187,8 @@ def length_problem(rel: str, *, survey_id: int | None = None) -> str | None:
 
 
 def list_source_files(root: Path, *, survey_id: int | None = None,
-                      ) -> tuple[list[str], list[tuple[str, str]]]:
-    """JPEGs under ``root`` as sorted relative paths, and files refused with reasons.
+                      ) -> tuple[list[str], list[tuple[str, str, str]]]:
+    """JPEGs under ``root`` as sorted relative paths, and files refused: (path, reason, hint).
 
     Only regular files are taken (a pipe named ``x.jpg`` would block a read
     for ever). Links that lead outside ``root`` are refused (they could expose
@@ -206,36 +209,38 @@ def list_source_files(root: Path, *, survey_id: int | None = None,
                 refused.append((rel, "is a link to a folder inside the survey folder; its "
                                 "files are imported from that folder, not through the link"
                                 if inside else
-                                "is a link to a folder outside the survey folder; skipped"))
+                                "is a link to a folder outside the survey folder; skipped",
+                                hints.INSIDE_LINK if inside else hints.LINK))
         for name in filenames:
             full = Path(dirpath) / name
             rel = full.relative_to(root).as_posix()
             if not name.lower().endswith(JPEG_SUFFIXES):
                 continue
-            problem = name_problem(rel, survey_id=survey_id)
+            problem, hint = name_problem(rel, survey_id=survey_id), hints.NAME
             if problem is None and full.is_symlink() and not full.resolve().is_relative_to(root):
-                problem = "is a link to a file outside the survey folder; skipped"
+                problem, hint = "is a link to a file outside the survey folder; skipped", hints.LINK
             if problem is None:
-                problem = _file_problem(full, cap)
+                problem, hint = _file_problem(full, cap)
             if problem:
-                refused.append((printable(rel), problem))
+                refused.append((printable(rel), problem, hint))
                 continue
             files.append(rel)
     files.sort()
     return files, refused
 
 
-def _file_problem(full: Path, cap: int) -> str | None:
+def _file_problem(full: Path, cap: int) -> tuple[str | None, str]:
+    """(why the file cannot be taken, what to do), or (None, "")."""
     try:
         info = full.stat()
     except OSError as exc:
-        return f"cannot be read ({exc.strerror or exc})"
+        return f"cannot be read ({exc.strerror or exc})", hints.PERMISSIONS
     if not stat.S_ISREG(info.st_mode):
-        return "is not a regular file (a pipe, device or socket); skipped"
+        return "is not a regular file (a pipe, device or socket); skipped", hints.NOT_A_PHOTO
     if info.st_size > cap:
         return (f"is {info.st_size / 1e6:.0f} MB, over the {cap / 1e6:.0f} MB limit per file "
-                "(MAX_IMPORT_FILE_BYTES)")
-    return None
+                "(MAX_IMPORT_FILE_BYTES)"), hints.TOO_BIG
+    return None, ""
 
 
 def read_source_file(path: Path, *, cap: int, seconds: float) -> bytes:
@@ -248,15 +253,18 @@ def read_source_file(path: Path, *, cap: int, seconds: float) -> bytes:
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise UnreadableImage("is not a regular file (a pipe, device or socket); skipped")
+            raise UnreadableImage("is not a regular file (a pipe, device or socket); skipped",
+                                  hints.NOT_A_PHOTO)
         chunks, total = [], 0
         deadline = time.monotonic() + seconds
         while chunk := os.read(fd, 1 << 20):
             total += len(chunk)
             if total > cap:
-                raise UnreadableImage(f"is over the {cap / 1e6:.0f} MB limit per file")
+                raise UnreadableImage(f"is over the {cap / 1e6:.0f} MB limit per file",
+                                      hints.TOO_BIG)
             if time.monotonic() > deadline:
-                raise UnreadableImage(f"took longer than {seconds:.0f} s to read; skipped")
+                raise UnreadableImage(f"took longer than {seconds:.0f} s to read; skipped",
+                                      hints.SLOW)
             chunks.append(chunk)
         return b"".join(chunks)
     finally:
@@ -315,7 +323,7 @@ class _Importer:
         has no site (its folder, name or path does not match the site regex)."""
         names = self.namer.names(rel)
         if names.problem:
-            raise UnreadableImage(names.problem)
+            raise UnreadableImage(names.problem, hints.NO_SITE)
         return names
 
     def camera_for(self, names: Names, folder: str) -> Camera:
@@ -357,28 +365,30 @@ class _Importer:
                                         seconds=settings.IMPORT_FILE_READ_SECONDS)
                 info = read_image(data, self.tz, legacy_hash=bool(self.legacy_hashes))
             except OSError as exc:
-                issues.append(issue(self.run, rel, f"cannot be read ({exc.strerror or exc})"))
+                issues.append(issue(self.run, rel, f"cannot be read ({exc.strerror or exc})",
+                                    hints.PERMISSIONS))
                 continue
             except UnreadableImage as exc:
-                issues.append(issue(self.run, rel, str(exc)))
+                issues.append(issue(self.run, rel, str(exc), exc.hint))
                 continue
             same = (self.hashes.get(info.content_hash)
                     or self.legacy_hashes.get(info.legacy_hash or None))
             if same:
                 issues.append(issue(self.run, rel, f"same image data as {same}; "
-                                    "duplicate skipped"))
+                                    "duplicate skipped", hints.DUPLICATE))
                 continue
             stamp = timestamps.choose(info.exif_timestamps, rel, self.tz)
             for warning in [*info.warnings, stamp.note]:
                 if warning:
-                    issues.append(issue(self.run, rel, warning, skipped=False))
+                    issues.append(issue(self.run, rel, warning, hints.TIMESTAMP, skipped=False))
             folder = os.path.dirname(rel)
             camera = self.camera_for(names, folder)
             try:
                 stored_key, web_key = self.store(rel, key, data, info.web_jpeg)
             except (SuspiciousFileOperation, ValueError) as exc:
                 issues.append(issue(self.run, rel,
-                                    f"cannot be stored under its name ({exc}); rename the file"))
+                                    f"cannot be stored under its name ({exc}); rename the file",
+                                    hints.NAME))
                 continue
             self.hashes[info.content_hash] = stored_key
             self.done_keys.add(key)
@@ -433,7 +443,8 @@ def _files_to_do(run: ImportRun, importer: _Importer) -> list[str]:
     as issues by the run's first slice."""
     files, refused = list_source_files(importer.root, survey_id=run.survey_id)
     if not run.cursor and not importer.issue_count:
-        ImportIssue.objects.bulk_create(issue(run, rel, reason) for rel, reason in refused)
+        ImportIssue.objects.bulk_create(issue(run, rel, reason, hint)
+                                        for rel, reason, hint in refused)
         importer.issue_count += len(refused)
     remaining = [rel for rel in files if rel > run.cursor] if run.cursor else files
     run.total, run.processed = len(files), len(files) - len(remaining)

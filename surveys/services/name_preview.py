@@ -25,7 +25,7 @@ class NamePreview:
     rows: list[tuple[str, list[Names]]] = field(default_factory=list)
     unmatched: list[tuple[str, str]] = field(default_factory=list)
     unmatched_count: int = 0
-    refused: list[tuple[str, str]] = field(default_factory=list)
+    refused: list[tuple[str, str, str]] = field(default_factory=list)  # (path, reason, hint)
     sites: dict[str, int] = field(default_factory=dict)
     cameras: dict[str, dict[str, int]] = field(default_factory=dict)
 

@@ -143,7 +143,8 @@ class Command(BaseCommand):
         survey = run.survey
         self.stdout.write(run.message or run.get_status_display())
         for issue in run.issues.all()[:50]:
-            self.stdout.write(f"  {issue.path}: {issue.reason}")
+            self.stdout.write(f"  {issue.path}: {issue.reason}"
+                              + (f" ({issue.hint})" if issue.hint else ""))
         self.stdout.write(f"Survey “{survey.name}”: {survey.get_status_display()}"
                           + (f" ({survey.status_detail})" if survey.status_detail else ""))
         if run.status == ImportStatus.FAILED:
