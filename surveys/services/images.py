@@ -104,6 +104,7 @@ def content_hashes(data: bytes, *, legacy: bool = False) -> tuple[str, str]:
     old = hashlib.sha256(data[0:2]) if legacy else None
     pos = 2
     end = len(data)
+    view = memoryview(data)  # slices of it hash without copying megabytes
     scanned = False
     while pos < end:
         if data[pos] != 0xFF:
@@ -126,12 +127,12 @@ def content_hashes(data: bytes, *, legacy: bool = False) -> tuple[str, str]:
         if length < 2 or pos + length > end:
             raise UnreadableImage("damaged JPEG: segment runs past the end of the file",
                                   hints.RECOPY)
-        segment = data[pos:pos + length]
+        segment = view[pos:pos + length]
         _update(current, old, bytes((0xFF, marker)), marker)
         _update(current, old, segment, marker)
         pos += length
         if marker == 0xDA:  # start of scan: the rest is image data
-            _update(current, old, data[pos:], marker)
+            _update(current, old, view[pos:], marker)
             scanned = True
             break
     if not scanned:
