@@ -92,6 +92,13 @@ class SurveyAdmin(OrgScopedModelAdmin):
     def save_model(self, request, obj, form, change):
         do_save_survey(obj, acting_user=request.user)
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "names_from":
+            # A form posted without it (a script, an older page) keeps the survey's rule.
+            field.required = False
+        return field
+
     @admin.display(description="status", ordering="status")
     def state(self, obj):
         return survey_state(obj)

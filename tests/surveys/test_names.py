@@ -198,3 +198,17 @@ def test_animl_buow_stations_from_file_names():
     assert run.imported == 8 and not run.issues.filter(skipped=True).exists()
     assert set(Site.objects.filter(survey=survey).values_list("name", flat=True)) == {
         "R13", "R38", "R42", "R49", "R50", "R59"}
+
+
+@pytest.mark.django_db
+def test_survey_form_posted_without_names_from_keeps_the_rule(client):
+    survey = SurveyFactory(names_from="filename", site_regex=r"^S\d")
+    client.force_login(member(survey.organisation, "admin"))
+    response = client.post(f"/admin/surveys/survey/{survey.pk}/change/", {
+        "organisation": survey.organisation_id, "name": survey.name, "site_regex": r"^S\d",
+        "timezone": "UTC", "detector": "motion", "ignore_top_strip": 0,
+        "static_min_count": 20, "static_iou": 0.9, "static_max_area": 0.2,
+        "sites-TOTAL_FORMS": 0, "sites-INITIAL_FORMS": 0})
+    assert response.status_code == 302
+    survey.refresh_from_db()
+    assert survey.names_from == "filename"
