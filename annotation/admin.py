@@ -1,4 +1,3 @@
-from zoneinfo import ZoneInfo
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -9,6 +8,7 @@ from django.utils.html import format_html
 
 from accounts.scoping import OrgScopedInline, OrgScopedModelAdmin
 from core.admin_filters import choices_without
+from surveys.localtime import camera_time
 
 from .exceptions import AnnotationError
 from .forms import TaskAdminForm
@@ -220,11 +220,7 @@ class ClusterAnnotationAdmin(OrgScopedModelAdmin):
 
     @admin.display(description="First image (camera's local time)", ordering="cluster__start")
     def cluster_start(self, annotation):
-        start = annotation.cluster.start
-        if start is None:
-            return "no timestamp"
-        zone = annotation.task.survey.timezone
-        return f"{start.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M:%S} ({zone})"
+        return camera_time(annotation.cluster.start, annotation.task.survey.timezone)
 
     @admin.display(description="Labels")
     def label_names(self, annotation):

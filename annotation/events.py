@@ -24,10 +24,13 @@ Browser → server
 Server → browser
   ``cluster.offered``   {level, annotation_id, lease, cluster_id, site, suggestion,
                          check: null | {labels: [{id, name}], suggested: {id, name}},
-                         images: [{id, url, filename, timestamp, detections}],
+                         images: [{id, url, filename, timestamp, local_time,
+                                   detections}],
                          progress: {done, total}}
                         one cluster for the page's queue (preload its images); several
-                        arrive in a row when the window fills
+                        arrive in a row when the window fills. timestamp: ISO 8601 in
+                        the survey's time zone with its offset; local_time: the same as
+                        people read it, "2014-07-02 02:55:18 (America/Lima)"
   ``cluster.withdrawn`` {annotation_id, reason}   a kept cluster is no longer the page's
   ``label.saved``       {annotation_id, labels: [id]}
   ``label.refused``     {annotation_id, reason}

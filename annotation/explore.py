@@ -109,14 +109,11 @@ def explore_annotation(task: Task, annotation_id) -> ClusterAnnotation | None:
 def explore_images(annotation: ClusterAnnotation) -> list[dict]:
     """The cluster's images as the tagging page shows them (best first, relevant boxes),
     with times in the camera's local time and boxes in percent of the image."""
-    tz = ZoneInfo(annotation.task.survey.timezone)
     images = []
     for image in cluster_payload(annotation)["images"]:
-        moment = image["timestamp"]
         images.append({
             "url": image["url"], "filename": image["filename"],
-            "local_time": (datetime.fromisoformat(moment).astimezone(tz)
-                           .strftime("%Y-%m-%d %H:%M:%S") if moment else None),
+            "local_time": image["local_time"],  # "2014-07-02 02:55:18 (America/Lima)"
             "boxes": [{
                 "left": round(d["left"] * 100, 3), "top": round(d["top"] * 100, 3),
                 "width": round((d["right"] - d["left"]) * 100, 3),

@@ -7,6 +7,7 @@ from django.db.models import Count, Prefetch, Q
 from accounts.taxonomy import Capability
 from classifiers.models import Detection
 from classifiers.selectors import relevant_detections
+from surveys.localtime import camera_time, camera_time_iso
 from surveys.models import Image
 
 from .models import ClusterAnnotation, Label, Task
@@ -88,6 +89,7 @@ def cluster_payload(annotation: ClusterAnnotation) -> dict:
             ).order_by("-score")))
     )
     images.sort(key=image_rank, reverse=True)  # stable: equal ranks keep their time order
+    zone = cluster.survey.timezone
     check = None
     if task.tagging_level == TaggingLevel.AI_CHECK:
         suggested = suggested_label(task, cluster.suggestion)
@@ -109,8 +111,9 @@ def cluster_payload(annotation: ClusterAnnotation) -> dict:
                 "id": image.pk,
                 "url": f"/images/{image.pk}/web/",
                 "filename": image.filename,
-                "timestamp": image.corrected_timestamp.isoformat()
-                if image.corrected_timestamp else None,
+                # The camera's local time: ISO with the UTC offset, and as people read it.
+                "timestamp": camera_time_iso(image.corrected_timestamp, zone),
+                "local_time": camera_time(image.corrected_timestamp, zone, empty=""),
                 "detections": [
                     {"left": d.left, "top": d.top, "right": d.right, "bottom": d.bottom,
                      "score": d.score, "classification": d.classification}

@@ -10,4 +10,10 @@ class ImportSourceError(SurveyError):
 
 
 class UnreadableImage(SurveyError):
-    """One file could not be taken; recorded as an ImportIssue, the import goes on."""
+    """One file could not be taken; recorded as an ImportIssue, the import goes on.
+
+    ``hint`` says what a person can do about it (services.hints)."""
+
+    def __init__(self, message: str, hint: str = ""):
+        super().__init__(message)
+        self.hint = hint

@@ -12,12 +12,15 @@ from core.user_regex import UserRegexValidator
 
 from .taxonomy import (
     DETECTOR_CHOICES,
+    HASH_VERSION,
     STATIC_IOU,
     STATIC_MAX_AREA,
     STATIC_MIN_COUNT,
     ImportStatus,
+    NamesFrom,
     SurveyStatus,
     SurveyType,
+    TimestampSource,
     TriggerSource,
 )
 
@@ -60,12 +63,20 @@ class Survey(models.Model):
     description = models.TextField(blank=True)
     site_regex = models.CharField(
         max_length=300, default=r"^[^/]+", validators=[UserRegexValidator("site regex")],
-        help_text="Applied to each folder path relative to the survey root; the first "
-        "match names the site. The default takes the top folder. Images directly in "
-        "the survey root belong to one site named after the root folder.",
+        help_text="Applied to each folder path relative to the survey root (or to the file "
+        "name or whole path: see “names from”); the first match names the site. The default "
+        "takes the top folder. Images directly in the survey root belong to one site named "
+        "after the root folder.",
     )
-    camera_regex = models.CharField(max_length=300, blank=True,
-                                    validators=[UserRegexValidator("camera regex")])
+    camera_regex = models.CharField(
+        max_length=300, blank=True, validators=[UserRegexValidator("camera regex")],
+        help_text="Optional. Applied like the site regex; the first match names the physical "
+        "camera, so several folders of one camera (e.g. Station/Species/… or one folder per "
+        "card) are one camera. Empty, or no match: each folder is its own camera.")
+    names_from = models.CharField(
+        max_length=20, choices=NamesFrom.choices, default=NamesFrom.FOLDER,
+        help_text="What the site regex and camera regex are applied to: each file's folder "
+        "path (the default), its file name, or its whole path relative to the import folder.")
     trigger_source = models.CharField(
         max_length=20, choices=TriggerSource.choices, default=TriggerSource.MOTION
     )
@@ -188,6 +199,9 @@ class Camera(models.Model):
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="cameras")
     path = models.CharField(max_length=500, help_text="Folder relative to the survey root.")
+    # The physical camera the folder's images were taken by: the survey's camera regex match
+    # (services.naming), else the folder path itself.
+    physical_camera = models.CharField(max_length=500, blank=True)
     # Kept from a Camtrap DP import (empty otherwise), so that its export gives the
     # deployment back: its deploymentID, start and end, camera model, and in ``extra``
     # the deployment columns TrapTagger has no field for ({"row": {column: cell}}).
@@ -207,6 +221,11 @@ class Camera(models.Model):
 
     def __str__(self):
         return self.path
+
+    @property
+    def physical_name(self) -> str:
+        """The physical camera's name: the camera regex's match, else the folder."""
+        return self.physical_camera or self.path
 
 
 class Cluster(models.Model):
@@ -252,12 +271,21 @@ class Image(models.Model):
     )
     content_hash = models.CharField(
         max_length=64, db_index=True,
-        help_text="SHA-256 of the image data without its EXIF/XMP blocks.",
+        help_text="SHA-256 of the image data without its metadata (APPn and COM segments).",
     )
+    # Which way content_hash was computed (taxonomy.HASH_VERSION); images
+    # of an older version are rehashed by surveys.services.rehash.
+    hash_version = models.PositiveSmallIntegerField(default=HASH_VERSION, editable=False)
     timestamp = models.DateTimeField(null=True, blank=True, help_text="What the camera wrote.")
     corrected_timestamp = models.DateTimeField(
         null=True, blank=True, help_text="What we believe (after clock corrections)."
     )
+    timestamp_source = models.CharField(
+        max_length=20, blank=True, choices=TimestampSource.choices, editable=False,
+        help_text="Where the timestamp was read (empty: none found, or not recorded).")
+    timestamp_suspect = models.BooleanField(
+        default=False, editable=False,
+        help_text="The only timestamp found is before 2000 or in the future: kept, not used.")
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
     file_size = models.PositiveBigIntegerField(default=0)
@@ -335,6 +363,7 @@ class ImportIssue(models.Model):
     import_run = models.ForeignKey(ImportRun, on_delete=models.CASCADE, related_name="issues")
     path = models.CharField(max_length=1000)
     reason = models.CharField(max_length=1000)
+    hint = models.CharField(max_length=500, blank=True, help_text="What to do about it.")
     skipped = models.BooleanField(default=True)
 
     objects = AccessQuerySet.as_manager()

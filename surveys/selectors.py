@@ -4,6 +4,7 @@ from datetime import timedelta
 from pathlib import PurePosixPath
 
 from django.conf import settings
+from django.db.models import Count
 from django.utils import timezone
 
 from accounts.models import Organisation
@@ -11,7 +12,7 @@ from accounts.taxonomy import Capability
 
 from .exceptions import SurveyError
 from .models import Image, ImportRun, Survey
-from .taxonomy import ImportStatus
+from .taxonomy import HASH_VERSION, ImportStatus
 
 
 def survey_for(user, survey_id, capability: str = Capability.MEMBER) -> Survey | None:
@@ -121,3 +122,24 @@ def survey_state(survey: Survey) -> str:
         return (f"{survey.get_status_display()}, stalled: no progress for "
                 f"{silent.total_seconds() // 60:.0f} min; it is resumed within 5 minutes")
     return survey.get_status_display()
+
+
+def rehash_progress(survey: Survey) -> tuple[int, int]:
+    """(images with a stored original, those whose hash is still of an older version)."""
+    stored = Image.objects.filter(camera__site__survey=survey).exclude(key="")
+    return stored.count(), stored.filter(hash_version__lt=HASH_VERSION).count()
+
+
+def duplicate_images(survey: Survey, *, limit: int = 200) -> list[list[str]]:
+    """Groups of the survey's images with the same current content hash, as storage keys
+    (first ``limit`` groups, in key order): the same picture stored more than once."""
+    current = Image.objects.filter(camera__site__survey=survey, hash_version=HASH_VERSION
+                                   ).exclude(content_hash="")
+    shared = (current.values("content_hash").annotate(n=Count("id")).filter(n__gt=1)
+              .order_by("content_hash").values_list("content_hash", flat=True)[:limit])
+    groups: dict[str, list[str]] = {}
+    for digest, key in current.filter(content_hash__in=list(shared)).order_by("key"
+                                                                                ).values_list(
+            "content_hash", "key"):
+        groups.setdefault(digest, []).append(key)
+    return sorted(groups.values())

@@ -6,8 +6,8 @@ services.pipeline.
 
 from celery import shared_task
 
-from .models import ImportRun
-from .services import clustering, importing, pipeline
+from .models import ImportRun, Survey
+from .services import clustering, importing, pipeline, rehash
 from .taxonomy import SurveyStatus
 
 
@@ -40,3 +40,16 @@ def resume_stale_work_task() -> dict:
         "imports": importing.resume_stale_imports(),
         "stages": pipeline.resume_stale_stages(),
     }
+
+
+@shared_task(name=rehash.REHASH_TASK, queue="import", soft_time_limit=3600,
+             time_limit=3600 + 300)
+def rehash_images_task(survey_id: int, after_pk: int = 0) -> dict:
+    """Rehash a slice of the survey's older-version images; the service sends the next slice.
+    Safe to re-run: only images still of an older version are touched."""
+    survey = Survey.objects.filter(pk=survey_id).first()
+    if survey is None:
+        return {}
+    done = rehash.do_rehash_task_slice(survey, after_pk)
+    return {"rehashed": done.rehashed, "finished": done.finished,
+            "unreadable": len(done.unreadable)}

@@ -19,6 +19,24 @@ class TriggerSource(models.TextChoices):
     TIMELAPSE = "timelapse", "Time-lapse"
 
 
+class NamesFrom(models.TextChoices):
+    """What a survey's site and camera regexes are applied to (services.naming)."""
+
+    FOLDER = "folder", "Folder path (StationA/100MEDIA)"
+    FILENAME = "filename", "File name (StationA__2009-04-21.JPG)"
+    PATH = "path", "Whole relative path (folder and file name)"
+
+
+class TimestampSource(models.TextChoices):
+    """Where an image's timestamp was read (services.timestamps: the chain, in this order)."""
+
+    DATETIME_ORIGINAL = "exif_original", "EXIF DateTimeOriginal"
+    DATETIME_DIGITIZED = "exif_digitized", "EXIF DateTimeDigitized"
+    DATETIME = "exif_datetime", "EXIF DateTime"
+    FILE_NAME = "file_name", "file name"
+    FOLDER_NAME = "folder_name", "folder name"
+
+
 class SurveyType(models.TextChoices):
     TRAILS = "trails", "Trails"
     PLAINS = "plains", "Plains"
@@ -47,6 +65,9 @@ DETECTOR_CHOICES = [
 CLUSTER_GAP_SECONDS = 60
 CLUSTER_MAX_SECONDS = 15 * 60
 JPEG_SUFFIXES = (".jpg", ".jpeg")
+# Image.hash_version of services.images.content_hash: 1 skipped APP1 (EXIF/XMP) only;
+# 2 skips every APPn and COM segment (IPTC, ICC, comments too).
+HASH_VERSION = 2
 
 # Static-detection search defaults (classifiers.services.static): MegaDetector's
 # repeat-detection elimination — occurrenceThreshold 20, iouThreshold 0.9 and

@@ -18,7 +18,8 @@ def org_admin(client):
 def test_survey_form_hides_unwired_settings(client, org_admin):
     page = client.get("/admin/surveys/survey/add/").content.decode()
     assert 'name="site_regex"' in page and 'name="timezone"' in page
-    for field in ("camera_regex", "trigger_source", "survey_type"):
+    assert 'name="camera_regex"' in page and 'name="names_from"' in page
+    for field in ("trigger_source", "survey_type"):
         assert f'name="{field}"' not in page
 
 

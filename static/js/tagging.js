@@ -106,7 +106,8 @@
     document.getElementById("image-index").textContent =
       image ? (imageIndex + 1) + " / " + shown.msg.images.length : "";
     document.getElementById("image-meta").textContent = !image ? "" :
-      image.filename + (image.timestamp ? " · " + image.timestamp.replace("T", " ").slice(0, 19) : "");
+      // local_time: the camera's local time, naming the survey's time zone.
+      image.filename + (image.local_time ? " · " + image.local_time : "");
     if (!image) return;
     for (const d of image.detections) {
       const box = document.createElement("div");

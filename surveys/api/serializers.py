@@ -3,6 +3,7 @@ from rest_framework import serializers
 from accounts.models import Organisation
 from accounts.taxonomy import Capability
 
+from ..localtime import camera_time_iso
 from ..models import Camera, Cluster, Image, ImportRun, Site, Survey
 
 
@@ -11,7 +12,8 @@ class SurveySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Survey
-        fields = ["id", "organisation", "name", "description", "site_regex", "timezone",
+        fields = ["id", "organisation", "name", "description", "names_from", "site_regex",
+                  "camera_regex", "timezone",
                   "status", "status_detail", "image_count", "cluster_count", "created_at"]
         read_only_fields = ["status", "status_detail", "image_count", "cluster_count",
                             "created_at"]
@@ -37,14 +39,35 @@ class CameraSerializer(serializers.ModelSerializer):
         fields = ["id", "site", "path"]
 
 
-class ImageSerializer(serializers.ModelSerializer):
+class CameraTimesMixin:
+    """Camera times in the survey's time zone, ISO 8601 with its offset
+    (2014-07-02T02:55:18-05:00), not in the server's zone."""
+
+    time_fields: tuple[str, ...] = ()
+    survey_path = ""
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        survey = instance
+        for step in self.survey_path.split("__"):
+            survey = getattr(survey, step)
+        for name in self.time_fields:
+            data[name] = camera_time_iso(getattr(instance, name), survey.timezone)
+        return data
+
+
+class ImageSerializer(CameraTimesMixin, serializers.ModelSerializer):
+    time_fields, survey_path = ("timestamp", "corrected_timestamp"), "camera__site__survey"
+
     class Meta:
         model = Image
         fields = ["id", "camera", "cluster", "filename", "timestamp", "corrected_timestamp",
                   "width", "height", "detected"]
 
 
-class ClusterSerializer(serializers.ModelSerializer):
+class ClusterSerializer(CameraTimesMixin, serializers.ModelSerializer):
+    time_fields, survey_path = ("start", "end"), "survey"
+
     class Meta:
         model = Cluster
         fields = ["id", "survey", "site", "start", "end", "image_count", "suggestion",

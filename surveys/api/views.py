@@ -56,12 +56,14 @@ class CameraViewSet(_ReadOnly):
 
 class ImageViewSet(_ReadOnly):
     model, serializer_class = Image, ImageSerializer
+    select = ("camera__site__survey",)  # times are shown in the survey's zone
     filters = {"survey": "camera__site__survey_id", "camera": "camera_id",
                "cluster": "cluster_id"}
 
 
 class ClusterViewSet(_ReadOnly):
     model, serializer_class = Cluster, ClusterSerializer
+    select = ("survey",)  # times are shown in the survey's zone
     filters = {"survey": "survey_id", "site": "site_id"}
 
 

@@ -25,21 +25,22 @@ from core.text import is_text
 from .. import events
 from ..exceptions import ImportSourceError, SurveyError, UnreadableImage
 from ..models import Camera, Image, ImportIssue, ImportRun, Site, Survey
-from ..taxonomy import JPEG_SUFFIXES, ImportStatus, SurveyStatus
-from . import import_queue, pipeline
+from ..taxonomy import HASH_VERSION, JPEG_SUFFIXES, ImportStatus, SurveyStatus
+from . import hints, import_queue, pipeline, timestamps
 from .images import read_image
+from .naming import SITE_NAME_CHARS, Namer, Names  # noqa: F401 (the column limit, for importers)
 
 logger = logging.getLogger(__name__)
 # The importer's name limits are its columns' (one constant per column, read from
 # the model): a name longer than its column is an ImportIssue for that file, found
 # before anything is stored, never a DataError that stops the whole import.
-SITE_NAME_CHARS = Site._meta.get_field("name").max_length
 CAMERA_PATH_CHARS = Camera._meta.get_field("path").max_length
 IMAGE_FILENAME_CHARS = Image._meta.get_field("filename").max_length
 IMAGE_KEY_CHARS = Image._meta.get_field("key").max_length
 IMAGE_WEB_KEY_CHARS = Image._meta.get_field("web_key").max_length
 ISSUE_PATH_CHARS = ImportIssue._meta.get_field("path").max_length
 ISSUE_REASON_CHARS = ImportIssue._meta.get_field("reason").max_length
+ISSUE_HINT_CHARS = ImportIssue._meta.get_field("hint").max_length
 SOURCE_CHARS = ImportRun._meta.get_field("source").max_length
 
 
@@ -70,6 +71,16 @@ def check_site_regex(pattern: str) -> regex.Pattern:
         return user_regex.check_user_regex(pattern, field="site regex")
     except user_regex.UserRegexError as exc:
         raise SurveyError(f"{exc} Change the survey's site regex.") from exc
+
+
+def check_camera_regex(pattern: str) -> regex.Pattern | None:
+    """Like check_site_regex, for the (optional) camera regex."""
+    if not pattern:
+        return None
+    try:
+        return user_regex.check_user_regex(pattern, field="camera regex")
+    except user_regex.UserRegexError as exc:
+        raise SurveyError(f"{exc} Change the survey's camera regex.") from exc
 
 
 def organisation_import_root(survey: Survey) -> Path | None:
@@ -113,6 +124,7 @@ def do_start_import(survey: Survey, source: str, *, acting_user=None,
         check_capability(acting_user, survey.organisation, Capability.CHANGE)
     root = check_source_dir(source)
     check_site_regex(survey.site_regex)
+    check_camera_regex(survey.camera_regex)
     run = ImportRun.objects.create(survey=survey, source=str(root), created_by=acting_user)
     pipeline.do_transition(survey, pipeline.ANY, SurveyStatus.IMPORTING)
     import_queue.send(run.pk, run.ticket, inline=inline)
@@ -132,10 +144,12 @@ def clip(text: str, limit: int) -> str:
     return text[:half] + "…" + text[len(text) - (limit - 1 - half):]
 
 
-def issue(run: ImportRun, rel: str, reason: str, *, skipped: bool = True) -> ImportIssue:
+def issue(run: ImportRun, rel: str, reason: str, hint: str = "", *,
+          skipped: bool = True) -> ImportIssue:
     """An (unsaved) ImportIssue for the file ``rel``, clipped to the issue's columns."""
     return ImportIssue(import_run=run, path=clip(rel, ISSUE_PATH_CHARS),
-                       reason=clip(reason, ISSUE_REASON_CHARS), skipped=skipped)
+                       reason=clip(reason, ISSUE_REASON_CHARS), hint=clip(hint, ISSUE_HINT_CHARS),
+                       skipped=skipped)
 
 
 def name_problem(rel: str, *, survey_id: int | None = None) -> str | None:
@@ -173,8 +187,8 @@ def length_problem(rel: str, *, survey_id: int | None = None) -> str | None:
 
 
 def list_source_files(root: Path, *, survey_id: int | None = None,
-                      ) -> tuple[list[str], list[tuple[str, str]]]:
-    """JPEGs under ``root`` as sorted relative paths, and files refused with reasons.
+                      ) -> tuple[list[str], list[tuple[str, str, str]]]:
+    """JPEGs under ``root`` as sorted relative paths, and files refused: (path, reason, hint).
 
     Only regular files are taken (a pipe named ``x.jpg`` would block a read
     for ever). Links that lead outside ``root`` are refused (they could expose
@@ -195,36 +209,38 @@ def list_source_files(root: Path, *, survey_id: int | None = None,
                 refused.append((rel, "is a link to a folder inside the survey folder; its "
                                 "files are imported from that folder, not through the link"
                                 if inside else
-                                "is a link to a folder outside the survey folder; skipped"))
+                                "is a link to a folder outside the survey folder; skipped",
+                                hints.INSIDE_LINK if inside else hints.LINK))
         for name in filenames:
             full = Path(dirpath) / name
             rel = full.relative_to(root).as_posix()
             if not name.lower().endswith(JPEG_SUFFIXES):
                 continue
-            problem = name_problem(rel, survey_id=survey_id)
+            problem, hint = name_problem(rel, survey_id=survey_id), hints.NAME
             if problem is None and full.is_symlink() and not full.resolve().is_relative_to(root):
-                problem = "is a link to a file outside the survey folder; skipped"
+                problem, hint = "is a link to a file outside the survey folder; skipped", hints.LINK
             if problem is None:
-                problem = _file_problem(full, cap)
+                problem, hint = _file_problem(full, cap)
             if problem:
-                refused.append((printable(rel), problem))
+                refused.append((printable(rel), problem, hint))
                 continue
             files.append(rel)
     files.sort()
     return files, refused
 
 
-def _file_problem(full: Path, cap: int) -> str | None:
+def _file_problem(full: Path, cap: int) -> tuple[str | None, str]:
+    """(why the file cannot be taken, what to do), or (None, "")."""
     try:
         info = full.stat()
     except OSError as exc:
-        return f"cannot be read ({exc.strerror or exc})"
+        return f"cannot be read ({exc.strerror or exc})", hints.PERMISSIONS
     if not stat.S_ISREG(info.st_mode):
-        return "is not a regular file (a pipe, device or socket); skipped"
+        return "is not a regular file (a pipe, device or socket); skipped", hints.NOT_A_PHOTO
     if info.st_size > cap:
         return (f"is {info.st_size / 1e6:.0f} MB, over the {cap / 1e6:.0f} MB limit per file "
-                "(MAX_IMPORT_FILE_BYTES)")
-    return None
+                "(MAX_IMPORT_FILE_BYTES)"), hints.TOO_BIG
+    return None, ""
 
 
 def read_source_file(path: Path, *, cap: int, seconds: float) -> bytes:
@@ -237,15 +253,18 @@ def read_source_file(path: Path, *, cap: int, seconds: float) -> bytes:
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise UnreadableImage("is not a regular file (a pipe, device or socket); skipped")
+            raise UnreadableImage("is not a regular file (a pipe, device or socket); skipped",
+                                  hints.NOT_A_PHOTO)
         chunks, total = [], 0
         deadline = time.monotonic() + seconds
         while chunk := os.read(fd, 1 << 20):
             total += len(chunk)
             if total > cap:
-                raise UnreadableImage(f"is over the {cap / 1e6:.0f} MB limit per file")
+                raise UnreadableImage(f"is over the {cap / 1e6:.0f} MB limit per file",
+                                      hints.TOO_BIG)
             if time.monotonic() > deadline:
-                raise UnreadableImage(f"took longer than {seconds:.0f} s to read; skipped")
+                raise UnreadableImage(f"took longer than {seconds:.0f} s to read; skipped",
+                                      hints.SLOW)
             chunks.append(chunk)
         return b"".join(chunks)
     finally:
@@ -278,14 +297,7 @@ class _Importer:
         self.run = run
         self.survey = run.survey
         self.root = Path(run.source)
-        # Compiled without the shape check: a regex stored before the check existed
-        # still imports, each match bounded by user_regex.search's timeout.
-        try:
-            self.site_re = regex.compile(self.survey.site_regex)
-        except regex.error as exc:
-            raise SurveyError(f"The site regex {self.survey.site_regex!r} is not a valid "
-                              f"regular expression ({exc}); change it and import again.") from exc
-        self.site_of_folder: dict[str, tuple[str, str]] = {}  # folder: (site, problem)
+        self.namer = Namer.for_survey(self.survey, self.root.name)
         self.tz = ZoneInfo(self.survey.timezone)
         self.sites = {s.name: s for s in Site.objects.filter(survey=self.survey)}
         self.cameras = {
@@ -293,56 +305,37 @@ class _Importer:
             for c in Camera.objects.filter(site__survey=self.survey).select_related("site")
         }
         existing = Image.objects.filter(camera__site__survey=self.survey)
-        self.hashes = dict(existing.values_list("content_hash", "key"))
+        # Hashes by how they were computed: a file is a duplicate when its current hash
+        # matches a current one, or its version-1 hash an image not yet rehashed (so an
+        # old survey's repeat import finds its own files before the rehash has run).
+        self.hashes: dict[str, str] = {}
+        self.legacy_hashes: dict[str, str] = {}
+        for digest, key, version in existing.values_list("content_hash", "key", "hash_version"):
+            (self.hashes if version == HASH_VERSION else self.legacy_hashes)[digest] = key
         self.done_keys = set(existing.values_list("key", flat=True))
         self.issue_count = run.issues.count()
         # Leftover files are possible only after a run that did not finish.
         self.may_have_leftovers = taken_over or ImportRun.objects.filter(
             survey=self.survey).exclude(pk=run.pk).exclude(status=ImportStatus.DONE).exists()
 
-    def site_name(self, rel: str) -> str:
-        """The site a file belongs to; UnreadableImage when its folder names none.
+    def names(self, rel: str) -> Names:
+        """The file's site and physical camera (services.naming); UnreadableImage when it
+        has no site (its folder, name or path does not match the site regex)."""
+        names = self.namer.names(rel)
+        if names.problem:
+            raise UnreadableImage(names.problem, hints.NO_SITE)
+        return names
 
-        The regex runs once per folder (the answer is kept), each time bounded by
-        USER_REGEX_TIMEOUT_SECONDS.
-        """
-        folder = os.path.dirname(rel)
-        if folder not in self.site_of_folder:
-            self.site_of_folder[folder] = self._site_of(folder)
-        site, problem = self.site_of_folder[folder]
-        if problem:
-            raise UnreadableImage(problem)
-        return site
-
-    def _site_of(self, folder: str) -> tuple[str, str]:
-        if not folder:  # a flat folder of images: one site named after the folder
-            return self._fits(self.root.name, f"the survey folder {self.root.name!r}")
-        try:
-            match = user_regex.search(self.site_re, folder)
-        except user_regex.RegexTimeout as exc:
-            return "", f"its folder {folder!r}: {exc}; no site"
-        if not match or not match.group(0):
-            return "", (f"its folder {folder!r} does not match the site regex "
-                        f"{self.survey.site_regex!r}; no site")
-        return self._fits(match.group(0), f"its folder {folder!r}")
-
-    @staticmethod
-    def _fits(site: str, source: str) -> tuple[str, str]:
-        if len(site) > SITE_NAME_CHARS:
-            return "", (f"the site name taken from {source} is {len(site)} characters long, "
-                        f"over the {SITE_NAME_CHARS} a site's name may have (Site.name); "
-                        "shorten the folder name or change the site regex")
-        return site, ""
-
-    def camera_for(self, site_name: str, folder: str) -> Camera:
-        site = self.sites.get(site_name)
+    def camera_for(self, names: Names, folder: str) -> Camera:
+        site = self.sites.get(names.site)
         if site is None:
-            site, _ = Site.objects.get_or_create(survey=self.survey, name=site_name)
-            self.sites[site_name] = site
-        camera = self.cameras.get((site_name, folder))
+            site, _ = Site.objects.get_or_create(survey=self.survey, name=names.site)
+            self.sites[names.site] = site
+        camera = self.cameras.get((names.site, folder))
         if camera is None:
-            camera, _ = Camera.objects.get_or_create(site=site, path=folder)
-            self.cameras[(site_name, folder)] = camera
+            camera, _ = Camera.objects.get_or_create(
+                site=site, path=folder, defaults={"physical_camera": names.camera})
+            self.cameras[(names.site, folder)] = camera
         return camera
 
     def key_for(self, rel: str) -> str:
@@ -367,36 +360,43 @@ class _Importer:
             if key in self.done_keys:
                 continue  # imported by an earlier run
             try:
-                site_name = self.site_name(rel)
+                names = self.names(rel)
                 data = read_source_file(self.root / rel, cap=settings.MAX_IMPORT_FILE_BYTES,
                                         seconds=settings.IMPORT_FILE_READ_SECONDS)
-                info = read_image(data, self.tz)
+                info = read_image(data, self.tz, legacy_hash=bool(self.legacy_hashes))
             except OSError as exc:
-                issues.append(issue(self.run, rel, f"cannot be read ({exc.strerror or exc})"))
+                issues.append(issue(self.run, rel, f"cannot be read ({exc.strerror or exc})",
+                                    hints.PERMISSIONS))
                 continue
             except UnreadableImage as exc:
-                issues.append(issue(self.run, rel, str(exc)))
+                issues.append(issue(self.run, rel, str(exc), exc.hint))
                 continue
-            if info.content_hash in self.hashes:
-                issues.append(issue(self.run, rel, f"same image data as "
-                                    f"{self.hashes[info.content_hash]}; duplicate skipped"))
+            same = (self.hashes.get(info.content_hash)
+                    or self.legacy_hashes.get(info.legacy_hash or None))
+            if same:
+                issues.append(issue(self.run, rel, f"same image data as {same}; "
+                                    "duplicate skipped", hints.DUPLICATE))
                 continue
-            for warning in info.warnings:
-                issues.append(issue(self.run, rel, warning, skipped=False))
+            stamp = timestamps.choose(info.exif_timestamps, rel, self.tz)
+            for warning in [*info.warnings, stamp.note]:
+                if warning:
+                    issues.append(issue(self.run, rel, warning, hints.TIMESTAMP, skipped=False))
             folder = os.path.dirname(rel)
-            camera = self.camera_for(site_name, folder)
+            camera = self.camera_for(names, folder)
             try:
                 stored_key, web_key = self.store(rel, key, data, info.web_jpeg)
             except (SuspiciousFileOperation, ValueError) as exc:
                 issues.append(issue(self.run, rel,
-                                    f"cannot be stored under its name ({exc}); rename the file"))
+                                    f"cannot be stored under its name ({exc}); rename the file",
+                                    hints.NAME))
                 continue
             self.hashes[info.content_hash] = stored_key
             self.done_keys.add(key)
             images.append(Image(
                 camera=camera, filename=os.path.basename(rel), key=stored_key, web_key=web_key,
-                content_hash=info.content_hash, timestamp=info.timestamp,
-                corrected_timestamp=info.timestamp, width=info.width, height=info.height,
+                content_hash=info.content_hash, timestamp=stamp.value,
+                corrected_timestamp=stamp.trusted, timestamp_source=stamp.source,
+                timestamp_suspect=stamp.suspect, width=info.width, height=info.height,
                 file_size=len(data),
             ))
         return images, issues
@@ -443,7 +443,8 @@ def _files_to_do(run: ImportRun, importer: _Importer) -> list[str]:
     as issues by the run's first slice."""
     files, refused = list_source_files(importer.root, survey_id=run.survey_id)
     if not run.cursor and not importer.issue_count:
-        ImportIssue.objects.bulk_create(issue(run, rel, reason) for rel, reason in refused)
+        ImportIssue.objects.bulk_create(issue(run, rel, reason, hint)
+                                        for rel, reason, hint in refused)
         importer.issue_count += len(refused)
     remaining = [rel for rel in files if rel > run.cursor] if run.cursor else files
     run.total, run.processed = len(files), len(files) - len(remaining)

@@ -50,12 +50,14 @@ def test_falls_back_to_datetime_digitized_then_datetime():
     assert read_image(out.getvalue(), TZ).timestamp == datetime(2019, 5, 1, 7, 59, 58, tzinfo=TZ)
 
 
-def test_missing_and_suspect_timestamps_are_warnings():
+def test_exif_candidates_in_chain_order():
     no_stamp = read_image(jpeg_bytes(picture(400, 300), None), TZ)
-    assert no_stamp.timestamp is None
-    assert "no EXIF timestamp" in no_stamp.warnings[0]
+    assert no_stamp.timestamp is None and no_stamp.exif_timestamps == []
     old = read_image(jpeg_bytes(picture(400, 300), datetime(1999, 12, 31, 23, 0)), TZ)
-    assert "suspect timestamp" in old.warnings[0]
+    # Suspect or not is decided with the file's name (services.timestamps.choose).
+    assert [s for s, _ in old.exif_timestamps] == ["exif_original", "exif_digitized",
+                                                   "exif_datetime"]
+    assert old.warnings == []
 
 
 def test_small_image_is_not_enlarged_and_grey_becomes_rgb():

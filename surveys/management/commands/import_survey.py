@@ -13,7 +13,7 @@ from surveys.exceptions import SurveyError
 from surveys.models import ImportRun, Survey, validate_timezone
 from surveys.services import importing
 from surveys.services.surveys import do_get_or_create_survey
-from surveys.taxonomy import ImportStatus, SurveyStatus
+from surveys.taxonomy import ImportStatus, NamesFrom, SurveyStatus
 
 
 class Command(BaseCommand):
@@ -29,6 +29,12 @@ class Command(BaseCommand):
         parser.add_argument("--source", required=True, help="Folder holding the survey's images.")
         parser.add_argument("--site-regex", help=r"Regex naming the site in each folder path "
                             r"(default: the top folder, ^[^/]+).")
+        parser.add_argument("--camera-regex", help="Regex naming the physical camera in the "
+                            "same text (several folders of one camera become one); empty: "
+                            "each folder is a camera.")
+        parser.add_argument("--names-from", choices=NamesFrom.values,
+                            help="What the site and camera regexes are applied to: each file's "
+                            "folder path (default), its file name, or its whole path.")
         parser.add_argument("--timezone", help="Time zone of the camera clocks (default UTC).")
         parser.add_argument("--wait", action="store_true",
                             help="Wait for the whole pipeline and print progress.")
@@ -36,11 +42,14 @@ class Command(BaseCommand):
                             help="Run the import and every later stage (cluster, detect, "
                             "classify) in this process: no worker needed.")
 
-    def handle(self, *args, org, survey, source, site_regex, timezone, wait, now, **options):
+    def handle(self, *args, org, survey, source, site_regex, camera_regex, names_from,
+               timezone, wait, now, **options):
         try:
             importing.check_source_dir(source)
             if site_regex:
                 importing.check_site_regex(site_regex)
+            if camera_regex:
+                importing.check_camera_regex(camera_regex)
             if timezone:
                 validate_timezone(timezone)
         except (SurveyError, ValidationError) as exc:
@@ -53,7 +62,8 @@ class Command(BaseCommand):
             raise CommandError(f"There is no organisation called {org!r}.")
         try:
             target, created = do_get_or_create_survey(
-                organisation, survey, site_regex=site_regex, timezone=timezone)
+                organisation, survey, site_regex=site_regex, camera_regex=camera_regex,
+                names_from=names_from, timezone=timezone)
             if now:
                 self._run_here(target, source)
                 return
@@ -133,7 +143,8 @@ class Command(BaseCommand):
         survey = run.survey
         self.stdout.write(run.message or run.get_status_display())
         for issue in run.issues.all()[:50]:
-            self.stdout.write(f"  {issue.path}: {issue.reason}")
+            self.stdout.write(f"  {issue.path}: {issue.reason}"
+                              + (f" ({issue.hint})" if issue.hint else ""))
         self.stdout.write(f"Survey “{survey.name}”: {survey.get_status_display()}"
                           + (f" ({survey.status_detail})" if survey.status_detail else ""))
         if run.status == ImportStatus.FAILED:
