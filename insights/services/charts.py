@@ -23,6 +23,7 @@ import csv
 import functools
 import io
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -45,6 +46,7 @@ GREY = "#999999"
 WHITE, INK = "#ffffff", "#222222"
 MAX_SERIES = 8  # series drawn as lines in one chart; the CSV has them all
 WIDTH = 560  # px of a chart's plotting area (the page column is 60rem)
+CELL = (44, 26)  # px of a heat map's cell
 ROW = 20  # px a row (bar, cell, camera) of a chart with one row per name
 LABEL_LIMIT = 220  # px of a name on an axis, cut with "…" (the tooltip and CSV have it whole)
 PNG_SCALE = 2.0
@@ -75,8 +77,17 @@ def template(build: Callable) -> Callable:
         made.pop("config", None)  # Altair's default view size: every chart sets its own
         return made
 
-    spec.build = build
+    TEMPLATES.append(spec)
     return spec
+
+
+TEMPLATES: list = []  # every template, for clear_templates
+
+
+def clear_templates() -> None:
+    """Forget every written template (the benchmark's cold view; tests)."""
+    for spec in TEMPLATES:
+        spec.cache_clear()
 
 
 def tip(field: str, kind: str = "nominal", **kwargs):
@@ -139,7 +150,7 @@ def heatmap(x: str, y: str, value: str, scheme: str, legend: str,
         x=a.X(x, type="nominal", sort=None, axis=names(xtitle, labelAngle=-45)),
         y=a.Y(y, type="nominal", sort=None, axis=names(ytitle)))
     cells = base.mark_rect().encode(
-        color=a.Color(value, type="quantitative", scale=a.Scale(scheme=scheme),
+        color=a.Color(value, type="quantitative", scale=a.Scale(scheme=scheme, zero=True),
                       legend=a.Legend(title=legend, orient="top", gradientLength=160,
                                       titleLimit=WIDTH)),
         tooltip=[tip(y), tip(x), tip("text", title="cell")])
@@ -147,7 +158,7 @@ def heatmap(x: str, y: str, value: str, scheme: str, legend: str,
         text=a.Text("text", type="nominal"), color=a.Color("ink", type="nominal", scale=None))
     # Colour: the cells' scale and the texts' own inks (no scale) are apart.
     return a.layer(cells, texts, *extra).resolve_scale(color="independent").properties(
-        width=a.Step(max(ROW, 28)), height=a.Step(ROW))
+        width=a.Step(CELL[0]), height=a.Step(CELL[1]))
 
 
 @template
@@ -186,9 +197,17 @@ def world() -> dict:
     return json.loads((Path(settings.BASE_DIR) / "static" / WORLD_PATH).read_text())
 
 
+# Characters XML 1.0 forbids: vl-convert writes them into its SVG and then *aborts the
+# process* (a Rust panic, not an exception) reading it back, so a species, site or
+# annotator name holding one would kill the server's worker. Dropped from the server's
+# copy of a spec only (the browser draws them as any text).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
 def offline(spec: dict) -> dict:
-    """The spec with every data URL (the map's outlines, a static file the browser loads)
-    replaced by its values, for vl-convert, which is given no network and no files."""
+    """The spec as vl-convert is given it: every data URL (the map's outlines, a static file
+    the browser loads) replaced by its values, since it is given no network and no files,
+    and every character XML forbids dropped from the text."""
     def swap(node):
         if isinstance(node, dict):
             if WORLD_NAME in str(node.get("url", "")):
@@ -196,6 +215,8 @@ def offline(spec: dict) -> dict:
             return {k: swap(v) for k, v in node.items()}
         if isinstance(node, list):
             return [swap(v) for v in node]
+        if isinstance(node, str):
+            return _NOT_XML.sub("", node)
         return node
     return swap(spec)
 

@@ -76,7 +76,7 @@ def _metrics(xlabel: str):
                       scale=a.Scale(range=[VERIFIED_COLOUR, AI_COLOUR])),
         tooltip=[tip("class"), tip("measure"), tip("percent", "quantitative", format=".1f"),
                  tip("of", title="clusters")],
-    ).properties(width=WIDTH, height=a.Step(ROW // 2 + 2, **{"for": "position"}))
+    ).properties(width=WIDTH, height=a.Step(ROW + 12, **{"for": "position"}))
 
 
 def _shown(ins: ClassifierInsights, k: str) -> str:
