@@ -130,6 +130,12 @@ def utc_time(title: str | None = None, **kwargs):
                    axis=alt().Axis(title=title, labelOverlap=True), **kwargs)
 
 
+def time_tip(field: str, title: str):
+    """A tooltip line showing a ``wall_ms`` time as its wall clock (the rows carry no text)."""
+    return alt().Tooltip(field, type="temporal", title=title, format="%Y-%m-%d %H:%M",
+                         timeUnit="utcyearmonthdatehoursminutes")
+
+
 def chart(data: str = DATA, **kwargs) -> altair.Chart:
     """A chart reading the named dataset ``data`` (given to ``finish``)."""
     return alt().Chart(alt().NamedData(name=data), **kwargs)

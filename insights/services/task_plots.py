@@ -20,6 +20,7 @@ from .charts import (
     names,
     ratio_cell,
     template,
+    time_tip,
     tip,
     utc_time,
     wall_ms,
@@ -36,13 +37,6 @@ AGREEMENT_AXIS = "% of clusters with an AI suggestion where the annotator gave t
 NO_CHECKS = ("No labelled cluster of this task was checked by another person (launch the "
              "task at the AI check level)")
 KEPT_AXIS = "% of clusters another person checked where the annotator's labels were kept"
-TIME_FORMAT = "%Y-%m-%d %H:%M"
-
-
-def _local(ins: TaskInsights, moment) -> str:
-    return moment.astimezone(ins.tz).strftime(TIME_FORMAT)
-
-
 # --- progress ---------------------------------------------------------------------------
 def progress_table(ins: TaskInsights):
     return (["hour_start", "labelled_in_hour", "labelled_by_hour_end", "task_clusters"],
@@ -56,10 +50,9 @@ def progress_spec(ins: TaskInsights) -> dict:
     rows = ins.progress
     if not rows:
         return empty(NOTHING_LABELLED)
-    data = [{"time": wall_ms(rows[0][0], ins.tz), "at": _local(ins, rows[0][0]), "done": 0,
-             "series": "labelled"}]
-    data += [{"time": wall_ms(hour + HOUR, ins.tz), "at": _local(ins, hour + HOUR),
-              "done": done, "series": "labelled"} for hour, _n, done in rows]
+    data = [{"time": wall_ms(rows[0][0], ins.tz), "done": 0, "series": "labelled"}]
+    data += [{"time": wall_ms(hour + HOUR, ins.tz), "done": done, "series": "labelled"}
+             for hour, _n, done in rows]
     total = [{"total": ins.total, "series": f"task clusters ({ins.total})"}]
     return finish(_progress(str(ins.tz)), **{DATA: data, "total": total})
 
@@ -73,8 +66,8 @@ def _progress(tz: str):
         x=utc_time(f"time ({tz})", field="time"),
         y=a.Y("done", type="quantitative", axis=a.Axis(title="clusters labelled",
                                                        tickMinStep=1)),
-        color=colour, tooltip=[tip("at", title="by"), tip("done", "quantitative",
-                                                          title="clusters labelled")],
+        color=colour, tooltip=[time_tip("time", "by"),
+                              tip("done", "quantitative", title="clusters labelled")],
     ).add_params(zoom_x())
     target = chart("total").mark_rule(strokeDash=[5, 2], strokeWidth=1.5).encode(
         y=a.Y("total", type="quantitative"), color=colour,
@@ -103,10 +96,10 @@ def hourly_spec(ins: TaskInsights) -> dict:
         return empty(NOTHING_LABELLED)
     counts = _hour_counts(ins)
     first = ins.hourly[0][0]
-    data = [{"time": wall_ms(first + i * HOUR, ins.tz), "at": _local(ins, first + i * HOUR),
-             "clusters": n} for i, n in enumerate(counts)]
+    data = [{"time": wall_ms(first + i * HOUR, ins.tz), "clusters": n}
+            for i, n in enumerate(counts)]
     end = first + len(counts) * HOUR  # the last hour's end: its step is drawn whole
-    data.append({"time": wall_ms(end, ins.tz), "at": _local(ins, end), "clusters": counts[-1]})
+    data.append({"time": wall_ms(end, ins.tz), "clusters": counts[-1]})
     return finish(_hourly(str(ins.tz)), **{DATA: data})
 
 
@@ -117,7 +110,7 @@ def _hourly(tz: str):
         x=utc_time(f"time ({tz})", field="time"),
         y=a.Y("clusters", type="quantitative",
               axis=a.Axis(title="clusters labelled in the hour", tickMinStep=1)),
-        tooltip=[tip("at", title="hour from"), tip("clusters", "quantitative")],
+        tooltip=[time_tip("time", "hour from"), tip("clusters", "quantitative")],
     ).add_params(zoom_x()).properties(width=WIDTH, height=220)
 
 

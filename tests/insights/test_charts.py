@@ -217,14 +217,16 @@ def test_map_fits_a_mercator_projection_to_the_sites_over_country_outlines():
 # --- the task page -------------------------------------------------------------------------
 def test_progress_steps_up_at_each_hour_end_to_the_clusters_labelled():
     spec = TASK_PLOTS["progress"].spec(task_insights())
-    steps = [(r["at"], r["done"]) for r in rows(spec)]
-    # H0 is 06:00 UTC, 09:00 in Nairobi; hours 0, 1 and 5 labelled 2, 3 and 5 clusters.
-    assert steps == [("2024-05-02 09:00", 0), ("2024-05-02 10:00", 2),
-                     ("2024-05-02 11:00", 5), ("2024-05-02 15:00", 10)]
+    steps = [(datetime.fromtimestamp(r["time"] / 1000, UTC).strftime("%d %H:%M"), r["done"])
+             for r in rows(spec)]
+    # H0 is 06:00 UTC, 09:00 in Nairobi (wall clock); hours 0, 1 and 5 labelled 2, 3, 5.
+    assert steps == [("02 09:00", 0), ("02 10:00", 2), ("02 11:00", 5), ("02 15:00", 10)]
     assert rows(spec, "total") == [{"total": 20, "series": "task clusters (20)"}]
     line, rule = spec["layer"]
     assert line["mark"]["interpolate"] == "step-after" and rule["mark"]["type"] == "rule"
     assert line["encoding"]["x"]["axis"]["title"] == "time (Africa/Nairobi)"
+    by = line["encoding"]["tooltip"][0]
+    assert by["timeUnit"].startswith("utc") and by["type"] == "temporal"  # the wall clock
 
 
 def test_per_hour_fills_every_hour_quiet_ones_at_zero():

@@ -169,10 +169,17 @@ def markdown(report: Report) -> str:
 
 
 def plot_confusion(report: Report, path: Path) -> None:
-    """The confusion matrix as a PNG (rows true, columns predicted; counts in the cells),
-    from a Vega-Lite spec written here and rendered by vl-convert (no browser, no network)."""
+    """The confusion matrix as a PNG, rendered by vl-convert (no browser, no network)."""
     import vl_convert
 
+    path.write_bytes(vl_convert.vegalite_to_png(confusion_spec(report), scale=2,
+                                                allowed_base_urls=[]))
+
+
+def confusion_spec(report: Report) -> dict:
+    """The confusion matrix as a Vega-Lite heat map (rows true, columns predicted; counts
+    in the cells). Plain JSON: one chart, written once per training run, needs no Altair.
+    Class names come from the training data's own export (no control characters)."""
     names = [row["class"] for row in report.classes]
     top = max((v for row in report.confusion for v in row), default=0)
     cells = [{"true": t, "predicted": p, "count": report.confusion[i][j],
@@ -191,4 +198,4 @@ def plot_confusion(report: Report, path: Path) -> None:
                 {"mark": "text", "encoding": {**axes, "text": {"field": "count"},
                                               "color": {"field": "ink", "scale": None}}}],
             "resolve": {"scale": {"color": "independent"}}}
-    path.write_bytes(vl_convert.vegalite_to_png(spec, scale=2, allowed_base_urls=[]))
+    return spec
