@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from training.services.results import safe_cell
 
@@ -267,13 +269,29 @@ def world_url() -> str:
     return static(WORLD_PATH)
 
 
+# As django.utils.html.json_script: no "<", ">" or "&" in the element, so no text in the
+# data can end it or start markup.
+_SCRIPT_SAFE = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
+
+
+def spec_script(spec: dict, element_id: str) -> str:
+    """The spec as a ``<script type="application/json">`` element (data, never run).
+
+    Django's ``json_script`` writes ", " and ": " between items; a chart over months of
+    hours has thousands of rows, so the JSON is written compact here.
+    """
+    text = json.dumps(spec, separators=(",", ":"), ensure_ascii=False).translate(_SCRIPT_SAFE)
+    return format_html('<script id="{}" type="application/json">{}</script>', element_id,
+                       mark_safe(text))  # noqa: S308 - escaped above, as json_script does
+
+
 def sections(charts: dict[str, Chart], insights,
              link: Callable[[str, str], str]) -> list[dict]:
     """What the page template shows of each chart: title, note, spec, download links.
 
     ``link(slug, fmt)`` is the download's URL (the view knows its route and filters).
     """
-    return [{"slug": c.slug, "title": c.title, "note": c.note, "spec": c.spec(insights),
-             "script_id": f"spec-{c.slug}",
+    return [{"slug": c.slug, "title": c.title, "note": c.note,
+             "script": spec_script(c.spec(insights), f"spec-{c.slug}"),
              "links": [(FORMAT_NAMES[fmt], link(c.slug, fmt)) for fmt in FORMATS]}
             for c in charts.values()]

@@ -50,9 +50,8 @@ def progress_spec(ins: TaskInsights) -> dict:
     rows = ins.progress
     if not rows:
         return empty(NOTHING_LABELLED)
-    data = [{"time": wall_ms(rows[0][0], ins.tz), "done": 0, "series": "labelled"}]
-    data += [{"time": wall_ms(hour + HOUR, ins.tz), "done": done, "series": "labelled"}
-             for hour, _n, done in rows]
+    data = [{"time": wall_ms(rows[0][0], ins.tz), "done": 0}]
+    data += [{"time": wall_ms(hour + HOUR, ins.tz), "done": done} for hour, _n, done in rows]
     total = [{"total": ins.total, "series": f"task clusters ({ins.total})"}]
     return finish(_progress(str(ins.tz)), **{DATA: data, "total": total})
 
@@ -60,9 +59,11 @@ def progress_spec(ins: TaskInsights) -> dict:
 @template
 def _progress(tz: str):
     a = alt()
-    colour = a.Color("series", type="nominal", legend=legend_top(),
-                     scale=a.Scale(range=[VERIFIED_COLOUR, AI_COLOUR]))
-    steps = chart().mark_line(interpolate="step-after", strokeWidth=1.5).encode(
+    scale = a.Scale(range=[VERIFIED_COLOUR, AI_COLOUR])
+    colour = a.Color("series", type="nominal", legend=legend_top(), scale=scale)
+    # The rows carry no series name: it is added here, once, in the browser.
+    steps = chart().transform_calculate(series="'labelled'").mark_line(
+        interpolate="step-after", strokeWidth=1.5).encode(
         x=utc_time(f"time ({tz})", field="time"),
         y=a.Y("done", type="quantitative", axis=a.Axis(title="clusters labelled",
                                                        tickMinStep=1)),
@@ -96,8 +97,10 @@ def hourly_spec(ins: TaskInsights) -> dict:
         return empty(NOTHING_LABELLED)
     counts = _hour_counts(ins)
     first = ins.hourly[0][0]
+    # A point where the count changes (a step holds until the next): quiet stretches are
+    # one point, not one an hour.
     data = [{"time": wall_ms(first + i * HOUR, ins.tz), "clusters": n}
-            for i, n in enumerate(counts)]
+            for i, n in enumerate(counts) if i == 0 or n != counts[i - 1]]
     end = first + len(counts) * HOUR  # the last hour's end: its step is drawn whole
     data.append({"time": wall_ms(end, ins.tz), "clusters": counts[-1]})
     return finish(_hourly(str(ins.tz)), **{DATA: data})
