@@ -121,6 +121,27 @@ def wall_ms(moment: datetime, tz) -> int:
     return int((local - EPOCH).total_seconds() * 1000)
 
 
+def wall_ms_many(moments: list[datetime], tz) -> list[int]:
+    """``wall_ms`` of many moments (a task's hours: thousands), fast: POSIX time plus the
+    zone's offset, looked up at the start and end of each UTC day the moments fall on and
+    per moment only on a day whose two differ (a clock change: no zone changes its clocks
+    twice in a day). Converting each moment took most of the task page's chart time."""
+    def offset(ts: float) -> float:
+        return datetime.fromtimestamp(ts, tz).utcoffset().total_seconds()
+
+    days: dict[int, float | None] = {}
+    out = []
+    for moment in moments:
+        ts = moment.timestamp()
+        day = int(ts // 86_400)
+        if day not in days:
+            start, end = offset(day * 86_400), offset(day * 86_400 + 86_399)
+            days[day] = start if start == end else None
+        shift = days[day]
+        out.append(int((ts + (offset(ts) if shift is None else shift)) * 1000))
+    return out
+
+
 def day_ms(day: date) -> int:
     """A local day's start, as ``wall_ms``."""
     return (day - EPOCH.date()).days * 86_400_000

@@ -23,7 +23,7 @@ from .charts import (
     time_tip,
     tip,
     utc_time,
-    wall_ms,
+    wall_ms_many,
     zoom_x,
 )
 from .task_aggregates import TaskInsights
@@ -50,8 +50,9 @@ def progress_spec(ins: TaskInsights) -> dict:
     rows = ins.progress
     if not rows:
         return empty(NOTHING_LABELLED)
-    data = [{"time": wall_ms(rows[0][0], ins.tz), "done": 0}]
-    data += [{"time": wall_ms(hour + HOUR, ins.tz), "done": done} for hour, _n, done in rows]
+    times = wall_ms_many([rows[0][0]] + [hour + HOUR for hour, _n, _d in rows], ins.tz)
+    data = [{"time": t, "done": done}
+            for t, done in zip(times, [0] + [done for _h, _n, done in rows], strict=True)]
     total = [{"total": ins.total, "series": f"task clusters ({ins.total})"}]
     return finish(_progress(str(ins.tz)), **{DATA: data, "total": total})
 
@@ -99,10 +100,11 @@ def hourly_spec(ins: TaskInsights) -> dict:
     first = ins.hourly[0][0]
     # A point where the count changes (a step holds until the next): quiet stretches are
     # one point, not one an hour.
-    data = [{"time": wall_ms(first + i * HOUR, ins.tz), "clusters": n}
-            for i, n in enumerate(counts) if i == 0 or n != counts[i - 1]]
-    end = first + len(counts) * HOUR  # the last hour's end: its step is drawn whole
-    data.append({"time": wall_ms(end, ins.tz), "clusters": counts[-1]})
+    changes = [i for i, n in enumerate(counts) if i == 0 or n != counts[i - 1]]
+    changes.append(len(counts))  # the last hour's end: its step is drawn whole
+    times = wall_ms_many([first + i * HOUR for i in changes], ins.tz)
+    data = [{"time": t, "clusters": counts[min(i, len(counts) - 1)]}
+            for t, i in zip(times, changes, strict=True)]
     return finish(_hourly(str(ins.tz)), **{DATA: data})
 
 

@@ -104,10 +104,10 @@ def test_a_spec_is_written_by_altair_once_and_rows_never_leak_between_views():
         k: v for k, v in second.items() if k != "datasets"}
 
 
-def test_specs_of_a_large_survey_and_task_are_made_in_milliseconds():
-    """The page's first view must not get slower than the hand-written SVG it replaced
-    (whose test allowed 0.5 s for six charts): after the first chart of each kind, a spec
-    is its rows and a dict copy. Here 40 cameras over a year and 120 days of hours."""
+def test_a_view_after_the_first_spends_its_time_on_rows_not_on_altair():
+    """Altair writes a chart's template once (10-40 ms); later views only add the rows. On
+    a large survey and a task over months, the page's specs after the first cost a small
+    part of the first's (measured against each other: the machine may be busy)."""
     big = insights(verified={(s, f"Species {k}"): 10 * k for s in (1, 2) for k in range(30)},
                    cameras=[CameraOperation(n, f"S/CAM{n}", 1,
                                             first=datetime(2024, 1, 1, tzinfo=UTC),
@@ -116,13 +116,18 @@ def test_specs_of_a_large_survey_and_task_are_made_in_milliseconds():
                                                   for d in range(0, 366, 2)})
                             for n in range(40)])
     months = task_insights(hourly=[(h, 1 + h % 7) for h in range(0, 24 * 120)])
-    for plots, ins in ((PLOTS, big), (TASK_PLOTS, months)):
-        for chart in plots.values():
-            chart.spec(ins)  # Altair writes each template once
+
+    def page_time() -> float:
         start = time.perf_counter()
-        for chart in plots.values():
-            chart.spec(ins)
-        assert time.perf_counter() - start < 0.25
+        for plots, ins in ((PLOTS, big), (TASK_PLOTS, months)):
+            for chart in plots.values():
+                chart.spec(ins)
+        return time.perf_counter() - start
+
+    charts.clear_templates()
+    first = page_time()
+    later = min(page_time() for _ in range(3))
+    assert later < first / 3, (first, later)
 
 
 def test_downloads_need_no_network():
@@ -312,3 +317,12 @@ def test_a_30_class_matrix_keeps_its_largest_rows_and_columns():
     spec = CLASSIFIER_PLOTS["confusion"].spec(wide)
     assert len({r["human"] for r in rows(spec)}) == MAX_CELLS < 30
     assert len(rows(spec, "agreed")) == MAX_CELLS
+
+
+@pytest.mark.parametrize("zone", ["Europe/London", "Asia/Kolkata", "America/St_Johns", "UTC"])
+def test_many_wall_clock_times_match_one_by_one_across_clock_changes(zone):
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(zone)
+    hours = [datetime(2024, 3, 1, tzinfo=UTC) + timedelta(minutes=30 * n) for n in range(24 * 80)]
+    assert charts.wall_ms_many(hours, tz) == [charts.wall_ms(h, tz) for h in hours]
