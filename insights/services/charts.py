@@ -121,18 +121,18 @@ def wall_ms(moment: datetime, tz) -> int:
     return int((local - EPOCH).total_seconds() * 1000)
 
 
-def wall_ms_many(moments: list[datetime], tz) -> list[int]:
-    """``wall_ms`` of many moments (a task's hours: thousands), fast: POSIX time plus the
-    zone's offset, looked up at the start and end of each UTC day the moments fall on and
-    per moment only on a day whose two differ (a clock change: no zone changes its clocks
-    twice in a day). Converting each moment took most of the task page's chart time."""
+def wall_ms_many(seconds: list[float], tz) -> list[int]:
+    """``wall_ms`` of many moments given as POSIX seconds (a task's hours: thousands),
+    fast: POSIX time plus the zone's offset, looked up at the start and end of each UTC day
+    the moments fall on and per moment only on a day whose two differ (a clock change: no
+    zone changes its clocks twice in a day). Converting each moment as a datetime took
+    most of the task page's chart time."""
     def offset(ts: float) -> float:
         return datetime.fromtimestamp(ts, tz).utcoffset().total_seconds()
 
     days: dict[int, float | None] = {}
     out = []
-    for moment in moments:
-        ts = moment.timestamp()
+    for ts in seconds:
         day = int(ts // 86_400)
         if day not in days:
             start, end = offset(day * 86_400), offset(day * 86_400 + 86_399)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from .charts import (
     AI_COLOUR,
     DATA,
@@ -29,7 +27,6 @@ from .charts import (
 from .task_aggregates import TaskInsights
 
 NOTHING_LABELLED = "No cluster of this task is labelled yet"
-HOUR = timedelta(hours=1)
 NO_ANNOTATORS = "Nobody has labelled a cluster of this task yet"
 NO_SUGGESTIONS = "No labelled cluster of this task carried an AI suggestion"
 SPEED_AXIS = "clusters per hour of measured labelling time"
@@ -50,7 +47,8 @@ def progress_spec(ins: TaskInsights) -> dict:
     rows = ins.progress
     if not rows:
         return empty(NOTHING_LABELLED)
-    times = wall_ms_many([rows[0][0]] + [hour + HOUR for hour, _n, _d in rows], ins.tz)
+    start = rows[0][0].timestamp()
+    times = wall_ms_many([start] + [hour.timestamp() + 3600 for hour, _n, _d in rows], ins.tz)
     data = [{"time": t, "done": done}
             for t, done in zip(times, [0] + [done for _h, _n, done in rows], strict=True)]
     total = [{"total": ins.total, "series": f"task clusters ({ins.total})"}]
@@ -102,7 +100,7 @@ def hourly_spec(ins: TaskInsights) -> dict:
     # one point, not one an hour.
     changes = [i for i, n in enumerate(counts) if i == 0 or n != counts[i - 1]]
     changes.append(len(counts))  # the last hour's end: its step is drawn whole
-    times = wall_ms_many([first + i * HOUR for i in changes], ins.tz)
+    times = wall_ms_many([first.timestamp() + 3600 * i for i in changes], ins.tz)
     data = [{"time": t, "clusters": counts[min(i, len(counts) - 1)]}
             for t, i in zip(times, changes, strict=True)]
     return finish(_hourly(str(ins.tz)), **{DATA: data})
