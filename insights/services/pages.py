@@ -9,10 +9,10 @@ from annotation.models import Label, Task
 from surveys.models import Cluster, Site, Survey
 
 from .aggregates import Filters, survey_insights
+from .charts import FORMATS, render, sections
 from .classifier_aggregates import classifier_insights
 from .classifier_plots import CLASSIFIER_PLOTS
 from .plots import PLOTS
-from .plotting import FORMATS, render, sections
 from .task_aggregates import task_insights
 from .task_plots import TASK_PLOTS
 
@@ -45,7 +45,7 @@ def filter_choices(survey: Survey) -> Choices:
 
 
 def survey_page(survey: Survey, filters: Filters, link: Link) -> dict:
-    """The headline numbers and every plot as inline SVG, for the survey's page."""
+    """The headline numbers and every chart as a Vega-Lite spec, for the survey's page."""
     ins = survey_insights(survey, filters)
     return {"insights": ins, "headline": ins.headline, "plots": sections(PLOTS, ins, link)}
 
@@ -59,7 +59,7 @@ def survey_download(survey: Survey, filters: Filters, slug: str, fmt: str) -> tu
 
 
 def task_page(task: Task, link: Link) -> dict:
-    """A task's progress, throughput and agreement, every plot as inline SVG."""
+    """A task's progress, throughput and agreement, every chart as a Vega-Lite spec."""
     ins = task_insights(task)
     return {"insights": ins, "plots": sections(TASK_PLOTS, ins, link)}
 

@@ -1,41 +1,43 @@
-"""The survey insights page's plots, drawn on the server.
+"""The survey insights page's charts: a Vega-Lite spec each (see insights.services.charts).
 
-Each plot is a ``Plot`` (insights.services.plotting): a title, a note saying what is
-counted, ``table`` (the CSV's columns and rows), ``draw`` (the matplotlib figure: the
-PNG download) and ``svg`` (the same plot written by insights.services.svg: the page and
-the SVG download), all from one ``SurveyInsights``. The page's first view after the data
-changed draws all six, so they are written directly, not through matplotlib.
+Each is a ``Chart``: a title, a note saying what is counted, ``table`` (the CSV's columns
+and rows) and ``spec``, both from one ``SurveyInsights``.
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
-from . import svg
 from .aggregates import ALL_SITES, SurveyInsights
-from .plotting import (
+from .charts import (
     AI_COLOUR,
+    DATA,
     GAP_COLOUR,
+    GREY,
+    INK,
     MAX_SERIES,
+    ROW,
     VERIFIED_COLOUR,
+    WHITE,
     WIDTH,
-    Plot,
+    Chart,
+    alt,
+    chart,
+    chart_dict,
+    day_ms,
     empty,
-    figure,
-    fit,
-    height,
-    label,
-    mpl,
-    plot_dict,
-    short,
+    finish,
+    heatmap,
+    legend_top,
+    names,
+    template,
+    tip,
+    utc_time,
+    wall_ms,
+    world_url,
+    zoom_x,
 )
-from .svg import Canvas, Entry
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 NO_DETECTIONS = "No species detections for these filters"
 
@@ -62,91 +64,54 @@ def species_table(ins: SurveyInsights):
     return ["site", "species", "verified_detections", "ai_only_detections"], rows
 
 
-def species_figure(ins: SurveyInsights) -> Figure:
+def species_spec(ins: SurveyInsights) -> dict:
+    """A bar per species, verified then AI-only stacked after it; the first species on top."""
     _cols, rows = species_table(ins)
     overall = [r for r in rows if r[0] == ALL_SITES]
-    fig = figure(len(overall))
     if not overall:
-        return empty(fig, "No species detections for these filters")
-    ax = fig.add_subplot()
-    names = [label(r[1]) for r in overall][::-1]
-    verified = [r[2] for r in overall][::-1]
-    ai = [r[3] for r in overall][::-1]
-    y = range(len(names))
-    ax.barh(y, verified, color=VERIFIED_COLOUR, label="verified")
-    ax.barh(y, ai, left=verified, color=AI_COLOUR, label="AI-only")
-    ax.set_yticks(list(y), names)
-    fit(fig, names)
-    ax.set_xlabel("detections (clusters)")
-    ax.legend(loc="lower right")
-    return fig
+        return empty(NO_DETECTIONS)
+    data = [{"species": s, "kind": kind, "order": k, "detections": n}
+            for _all, s, verified, ai in overall
+            for k, (kind, n) in enumerate((("verified", verified), ("AI-only", ai)))]
+    return finish(_species(), **{DATA: data})
 
 
-def species_svg(ins: SurveyInsights) -> Canvas:
-    _cols, rows = species_table(ins)
-    overall = [r for r in rows if r[0] == ALL_SITES]
-    size = (WIDTH, height(len(overall)))
-    if not overall:
-        return svg.empty(*size, NO_DETECTIONS)
-    names = [short(r[1]) for r in overall]
-    legend, room = svg.legend_above([Entry(VERIFIED_COLOUR, "verified"),
-                                     Entry(AI_COLOUR, "AI-only")], WIDTH)
-    c, f = svg.chart(*size, left=names, top=room)
-    f.x1 = 1.05 * max(r[2] + r[3] for r in overall) or 1.0
-    f.y0, f.y1 = len(names) - 0.5, -0.5  # the first species on top
-    verified = [r[2] for r in overall]
-    svg.hbars(c, f, verified, VERIFIED_COLOUR)
-    svg.hbars(c, f, [r[3] for r in overall], AI_COLOUR, starts=verified)
-    svg.spines(c, f)
-    svg.x_axis(c, f, svg.number_ticks(0, f.x1, integer=True, room=f.width),
-               label="detections (clusters)")
-    svg.y_axis(c, f, list(enumerate(names)))
-    svg.legend(c, f.left, f.top - room, legend)
-    return c
+@template
+def _species():
+    a = alt()
+    return chart().mark_bar().encode(
+        x=a.X("detections", type="quantitative", stack="zero",
+              axis=a.Axis(title="detections (clusters)", tickMinStep=1)),
+        y=a.Y("species", type="nominal", sort=None, axis=names()),
+        color=a.Color("kind", type="nominal", legend=legend_top(),
+                      scale=a.Scale(domain=["verified", "AI-only"],
+                                    range=[VERIFIED_COLOUR, AI_COLOUR])),
+        order=a.Order("order", type="quantitative"),
+        tooltip=[tip("species"), tip("kind"), tip("detections", "quantitative")],
+    ).properties(width=WIDTH, height=a.Step(ROW))
 
 
-def species_sites_figure(ins: SurveyInsights) -> Figure:
+def species_sites_spec(ins: SurveyInsights) -> dict:
+    """Verified detections per species (rows) and site (columns); cells say "v+a"."""
     sites = [(sid, name) for sid, (name, _a, _b) in ins.sites.items()
              if any(ins.verified[(sid, s)] or ins.ai_only[(sid, s)] for s in ins.species)]
-    species = ins.species
-    fig = figure(len(species), per_row=0.35)
-    if not sites or not species:
-        return empty(fig, "No species detections for these filters")
-    ax = fig.add_subplot()
-    grid = [[ins.verified[(sid, s)] for sid, _n in sites] for s in species]
-    image = ax.imshow(grid, aspect="auto", cmap="Greens")
-    dark = max(max(row) for row in grid) / 2
-    for i, s in enumerate(species):
-        for j, (sid, _n) in enumerate(sites):
-            v, a = ins.verified[(sid, s)], ins.ai_only[(sid, s)]
-            if v or a:
-                ax.text(j, i, f"{v}" + (f"+{a}" if a else ""), ha="center", va="center",
-                        fontsize=7, color="white" if v > dark else "black")
-    ax.set_yticks(range(len(species)), [label(s) for s in species])
-    ax.set_xticks(range(len(sites)), [label(n) for _sid, n in sites], rotation=45, ha="right")
-    fit(fig, [label(s) for s in species], [label(n) for _sid, n in sites])
-    fig.colorbar(image, ax=ax, label="verified detections (cell: verified+AI-only)")
-    return fig
+    if not sites or not ins.species:
+        return empty(NO_DETECTIONS)
+    darkest = max(ins.verified[(sid, s)] for sid, _n in sites for s in ins.species)
+    data = []
+    for species in ins.species:
+        for sid, site in sites:
+            v, a = ins.verified[(sid, species)], ins.ai_only[(sid, species)]
+            data.append({"species": species, "site": site, "verified": v, "ai_only": a,
+                         "text": (f"{v}" + (f"+{a}" if a else "")) if v or a else "",
+                         "ink": WHITE if v > darkest / 2 else INK})
+    return finish(_species_sites(), **{DATA: data})
 
 
-def species_sites_svg(ins: SurveyInsights) -> Canvas:
-    sites = [(sid, name) for sid, (name, _a, _b) in ins.sites.items()
-             if any(ins.verified[(sid, s)] or ins.ai_only[(sid, s)] for s in ins.species)]
-    species = ins.species
-    size = (WIDTH, height(len(species), per_row=0.35))
-    if not sites or not species:
-        return svg.empty(*size, NO_DETECTIONS)
-    grid = [[ins.verified[(sid, s)] for sid, _n in sites] for s in species]
-    names, site_names = [short(s) for s in species], [short(n) for _sid, n in sites]
-
-    def texts(i, j, share):
-        v, a = grid[i][j], ins.ai_only[(sites[j][0], species[i])]
-        if v or a:
-            return f"{v}" + (f"+{a}" if a else ""), "#ffffff" if share > 0.5 else svg.INK
-        return None
-
-    return svg.heatmap_chart(size, grid, names, site_names, svg.GREENS, texts,
-                             "verified detections (cell: verified+AI-only)")
+@template
+def _species_sites():
+    return heatmap("site", "species", "verified", "greens",
+                   "verified detections (cell: verified+AI-only)")
 
 
 # --- activity ------------------------------------------------------------------------------
@@ -157,54 +122,33 @@ def activity_table(ins: SurveyInsights):
     return ["species", "hour", "independent_detections"], rows
 
 
-def activity_figure(ins: SurveyInsights) -> Figure:
-    fig = figure(minimum=3.2)
+def activity_spec(ins: SurveyInsights) -> dict:
+    """Detections by hour: bars for one species, a line each for the commonest others."""
     if not ins.activity:
-        return empty(fig, "No timed detections for these filters")
-    ax = fig.add_subplot()
+        return empty("No timed detections for these filters")
     ranked = sorted(ins.activity.items(), key=lambda kv: (-sum(kv[1]), kv[0].casefold()))
-    if len(ranked) == 1:
-        species, counts = ranked[0]
-        ax.bar(range(24), counts, width=0.9, color=VERIFIED_COLOUR, label=label(species))
-    else:
-        for species, counts in ranked[:MAX_SERIES]:
-            ax.plot(range(24), counts, marker="o", markersize=3, label=label(species))
-    ax.set_xticks(range(0, 24, 2))
-    ax.set_xlim(-0.5, 23.5)
-    ax.set_xlabel(f"hour of day ({ins.survey.timezone})")
-    ax.set_ylabel("independent detections")
-    fit(fig, ylabel=True)
-    ax.legend(fontsize=7, ncols=2)
-    return fig
+    shown = ranked[:MAX_SERIES]
+    data = [{"species": s, "hour": h, "detections": n} for s, counts in shown
+            for h, n in enumerate(counts)]
+    return finish(_activity(str(ins.survey.timezone), len(shown) == 1), **{DATA: data})
 
 
-def activity_svg(ins: SurveyInsights) -> Canvas:
-    size = (WIDTH, height(minimum=3.2))
-    if not ins.activity:
-        return svg.empty(*size, "No timed detections for these filters")
-    ranked = sorted(ins.activity.items(), key=lambda kv: (-sum(kv[1]), kv[0].casefold()))
-    shown = ranked[:1] if len(ranked) == 1 else ranked[:MAX_SERIES]
-    bars = len(shown) == 1
-    entries = [Entry(VERIFIED_COLOUR if bars else svg.CYCLE[k], short(species),
-                     "bar" if bars else "line") for k, (species, _c) in enumerate(shown)]
-    legend, room = svg.legend_above(entries, WIDTH)
-    c, f = svg.chart(*size, ylabel=True, top=room)
-    f.x0, f.x1 = -0.5, 23.5
-    f.y1 = 1.05 * max(max(counts) for _s, counts in shown) or 1.0
-    for entry, (_species, counts) in zip(entries, shown, strict=True):
-        if bars:
-            for hour, n in enumerate(counts):
-                if n:
-                    c.rect(f.x(hour - 0.45), f.y(n), f.x(hour + 0.45) - f.x(hour - 0.45),
-                           f.y(0) - f.y(n), entry.colour)
-            continue
-        svg.series(c, [(f.x(hour), f.y(n)) for hour, n in enumerate(counts)], entry.colour)
-    svg.spines(c, f)
-    svg.x_axis(c, f, [(h, str(h)) for h in range(0, 24, 2)],
-               label=f"hour of day ({ins.survey.timezone})")
-    svg.y_axis(c, f, svg.number_ticks(0, f.y1, integer=True), label="independent detections")
-    svg.legend(c, f.left, f.top - room, legend)
-    return c
+@template
+def _activity(timezone: str, bars: bool):
+    """Bars for one species; else a line each, coloured in the rows' order (commonest first)."""
+    a = alt()
+    mark = chart().mark_bar(color=VERIFIED_COLOUR) if bars else chart().mark_line(point=True)
+    colour = a.Color("species", type="nominal", sort=None, legend=legend_top(),
+                     scale=a.Scale(range=[VERIFIED_COLOUR]) if bars
+                     else a.Scale(scheme="tableau10"))
+    return mark.encode(
+        x=a.X("hour", type="ordinal", sort=None, scale=a.Scale(domain=list(range(24))),
+              axis=a.Axis(title=f"hour of day ({timezone})", labelAngle=0)),
+        y=a.Y("detections", type="quantitative",
+              axis=a.Axis(title="independent detections", tickMinStep=1)),
+        color=colour,
+        tooltip=[tip("species"), tip("hour", "ordinal"), tip("detections", "quantitative")],
+    ).properties(width=WIDTH, height=220)
 
 
 # --- detection rate -------------------------------------------------------------------------
@@ -229,47 +173,29 @@ def detection_rate_table(ins: SurveyInsights):
             "per_100_trap_nights"], rows
 
 
-def detection_rate_figure(ins: SurveyInsights) -> Figure:
+def detection_rate_spec(ins: SurveyInsights) -> dict:
+    """Detections per 100 trap-nights per species (rows) and site (columns, all first)."""
     _cols, rows = detection_rate_table(ins)
     columns = [ALL_SITES] + [name for sid, (name, _a, _b) in ins.sites.items()
                              if ins.trap_nights.get(sid)]
     species = sorted({r[1] for r in rows}, key=str.casefold)
-    fig = figure(len(species), per_row=0.35)
     if not species:
-        return empty(fig, "No independent detections for these filters")
-    values = {(r[0], r[1]): r[4] for r in rows}
-    grid = [[values.get((c, s)) or 0.0 for c in columns] for s in species]
-    ax = fig.add_subplot()
-    image = ax.imshow(grid, aspect="auto", cmap="YlOrBr")
-    for i, s in enumerate(species):
-        for j, c in enumerate(columns):
-            if values.get((c, s)):
-                ax.text(j, i, f"{values[(c, s)]:.3g}", ha="center", va="center", fontsize=7)
-    ax.set_yticks(range(len(species)), [label(s) for s in species])
-    ax.set_xticks(range(len(columns)), [label(c) for c in columns], rotation=45, ha="right")
-    fit(fig, [label(s) for s in species], [label(c) for c in columns])
-    fig.colorbar(image, ax=ax, label="independent detections per 100 trap-nights")
-    return fig
+        return empty("No independent detections for these filters")
+    values = {(r[0], r[1]): r for r in rows}
+    data = []
+    for s in species:
+        for column in columns:
+            _site, _s, n, nights, per_100 = values.get((column, s), (0, 0, 0, 0, None))
+            data.append({"species": s, "site": column, "rate": per_100 or 0.0,
+                         "detections": n, "trap_nights": nights,
+                         "text": f"{per_100:.3g}" if per_100 else "", "ink": INK})
+    return finish(_detection_rate(), **{DATA: data})
 
 
-def detection_rate_svg(ins: SurveyInsights) -> Canvas:
-    _cols, rows = detection_rate_table(ins)
-    columns = [ALL_SITES] + [name for sid, (name, _a, _b) in ins.sites.items()
-                             if ins.trap_nights.get(sid)]
-    species = sorted({r[1] for r in rows}, key=str.casefold)
-    size = (WIDTH, height(len(species), per_row=0.35))
-    if not species:
-        return svg.empty(*size, "No independent detections for these filters")
-    values = {(r[0], r[1]): r[4] for r in rows}
-    grid = [[values.get((col, s)) or 0.0 for col in columns] for s in species]
-    names, column_names = [short(s) for s in species], [short(col) for col in columns]
-
-    def texts(i, j, _share):
-        value = values.get((columns[j], species[i]))
-        return (f"{value:.3g}", svg.INK) if value else None
-
-    return svg.heatmap_chart(size, grid, names, column_names, svg.YLORBR, texts,
-                             "independent detections per 100 trap-nights")
+@template
+def _detection_rate():
+    return heatmap("site", "species", "rate", "yelloworangebrown",
+                   "independent detections per 100 trap-nights")
 
 
 # --- camera operation ----------------------------------------------------------------------
@@ -298,61 +224,40 @@ def operation_table(ins: SurveyInsights):
     return ["site", "camera", "kind", "from", "to", "days"], rows
 
 
-def operation_figure(ins: SurveyInsights) -> Figure:
+def operation_spec(ins: SurveyInsights) -> dict:
+    """A row per camera: working days as wide green bars, gaps as narrow red ones, on a
+    date axis in the survey's zone (zoomable)."""
     cameras = [c for c in ins.cameras if c.first is not None]
-    fig = figure(len(cameras), per_row=0.3)
     if not cameras:
-        return empty(fig, "No timed images for these filters")
-    mdates = mpl().dates
-    ax = fig.add_subplot()
-    for y, cam in enumerate(cameras):
-        working = [(mdates.date2num(a), (b - a).days + 1) for a, b in _spans(cam.days)]
-        ax.broken_barh(working, (y - 0.35, 0.7), color=VERIFIED_COLOUR)
-        gaps = [(mdates.date2num(s.astimezone(ins.tz)),
-                 (e - s).total_seconds() / 86400) for s, e in cam.gaps]
-        if gaps:
-            ax.broken_barh(gaps, (y - 0.15, 0.3), color=GAP_COLOUR)
-    ax.set_yticks(range(len(cameras)), [label(c.path) for c in cameras])
-    fit(fig, [label(c.path) for c in cameras], title=True)
-    ax.invert_yaxis()
-    ax.xaxis_date()
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
-    ax.set_title(f"working days (green); gaps over {ins.gap_days:g} days flagged (red)",
-                 fontsize=9)
-    return fig
+        return empty("No timed images for these filters")
+    working = [{"camera": cam.path, "start": day_ms(first),
+                "end": day_ms(last + timedelta(days=1)), "from": first.isoformat(),
+                "to": last.isoformat(), "days": (last - first).days + 1}
+               for cam in cameras for first, last in _spans(cam.days)]
+    gaps = [{"camera": cam.path, "start": wall_ms(s, ins.tz), "end": wall_ms(e, ins.tz),
+             "from": s.astimezone(ins.tz).strftime("%Y-%m-%d %H:%M"),
+             "to": e.astimezone(ins.tz).strftime("%Y-%m-%d %H:%M"),
+             "days": round((e - s).total_seconds() / 86400, 2)}
+            for cam in cameras for s, e in cam.gaps]
+    return finish(_operation(f"{ins.gap_days:g}"), working=working, gaps=gaps)
 
 
-def _local_day(moment, tz) -> float:
-    """A moment as a day ordinal with the fraction of its local day (the date axis)."""
-    local = moment.astimezone(tz)
-    return local.toordinal() + (local.hour * 3600 + local.minute * 60 + local.second) / 86400
+@template
+def _operation(gap_days: str):
+    """Cameras in the working rows' order (every shown camera has working days)."""
+    a = alt()
+    y = a.Y("camera", type="nominal", sort=None, axis=names())
+    tips = [tip("camera"), tip("from"), tip("to"), tip("days", "quantitative")]
 
+    def layer(name: str, colour: str, band: float):
+        return chart(name).mark_bar(color=colour, height={"band": band}).encode(
+            x=utc_time(field="start"), x2=a.X2("end"), y=y, tooltip=tips)
 
-def operation_svg(ins: SurveyInsights) -> Canvas:
-    cameras = [c for c in ins.cameras if c.first is not None]
-    size = (WIDTH, height(len(cameras), per_row=0.3))
-    if not cameras:
-        return svg.empty(*size, "No timed images for these filters")
-    names = [short(cam.path) for cam in cameras]
-    c, f = svg.chart(*size, left=names, title=True)
-    first = min(cam.first.astimezone(ins.tz).date() for cam in cameras)
-    last = max(cam.last.astimezone(ins.tz).date() for cam in cameras)
-    pad = 0.05 * (last.toordinal() + 1 - first.toordinal())
-    f.x0, f.x1 = first.toordinal() - pad, last.toordinal() + 1 + pad
-    f.y0, f.y1 = len(cameras) - 0.5, -0.5  # the first camera on top
-    for y, cam in enumerate(cameras):
-        for a, b in _spans(cam.days):
-            c.rect(f.x(a.toordinal()), f.y(y - 0.35), f.x(b.toordinal() + 1) - f.x(a.toordinal()),
-                   f.y(y + 0.35) - f.y(y - 0.35), VERIFIED_COLOUR)
-        for start, end in cam.gaps:
-            x0, x1 = f.x(_local_day(start, ins.tz)), f.x(_local_day(end, ins.tz))
-            c.rect(x0, f.y(y - 0.15), x1 - x0, f.y(y + 0.15) - f.y(y - 0.15), GAP_COLOUR)
-    svg.spines(c, f)
-    svg.x_axis(c, f, svg.date_ticks(first, last))
-    svg.y_axis(c, f, list(enumerate(names)))
-    c.text(f.left + f.width / 2, f.top - 8, f"working days (green); gaps over {ins.gap_days:g} "
-           "days flagged (red)", anchor="middle", middle=False)
-    return c
+    return a.layer(layer("working", VERIFIED_COLOUR, 0.7).add_params(zoom_x()),
+                   layer("gaps", GAP_COLOUR, 0.3)).properties(
+        width=WIDTH, height=a.Step(ROW),
+        title=a.Title(f"working days (green); gaps over {gap_days} days flagged (red)",
+                      fontSize=11, fontWeight="normal"))
 
 
 # --- site map ----------------------------------------------------------------------------
@@ -364,89 +269,94 @@ def map_table(ins: SurveyInsights):
     return ["site", "latitude", "longitude", "independent_detections"], rows
 
 
-def map_figure(ins: SurveyInsights) -> Figure:
-    _cols, rows = map_table(ins)
-    placed = [r for r in rows if r[1] is not None and r[2] is not None]
-    fig = mpl().Figure(figsize=(WIDTH, 5.5))
-    if not placed:
-        return empty(fig, "No site has coordinates yet")
-    ax = fig.add_subplot()
-    # Equirectangular projection at the sites' mean latitude: distances look right
-    # at survey scale, and nothing (no tiles, no scripts) is fetched.
-    ax.set_aspect(1 / max(0.05, math.cos(math.radians(sum(r[1] for r in placed) / len(placed)))))
-    biggest = max(r[3] for r in placed) or 1
-    sizes = [20 + 580 * r[3] / biggest for r in placed]
-    ax.scatter([r[2] for r in placed], [r[1] for r in placed], s=sizes,
-               c=[VERIFIED_COLOUR if r[3] else "#999999" for r in placed], alpha=0.6,
-               edgecolors="black", linewidths=0.5)
-    for name, lat, lon, n in placed:
-        ax.annotate(f"{label(name)} ({n})", (lon, lat), xytext=(5, 5),
-                    textcoords="offset points", fontsize=7)
-    ax.set_xlabel("longitude")
-    ax.set_ylabel("latitude")
-    fit(fig, ["-00.00"], title=True, ylabel=True)
-    what = ins.filters.species or "all species"
-    ax.set_title(label(f"independent detections of {what} (marker area)"), fontsize=9)
-    ax.margins(0.15)
-    return fig
-
-
 def _padded(values: list[float], share: float = 0.15) -> tuple[float, float]:
     lo, hi = min(values), max(values)
     pad = share * (hi - lo) if hi > lo else 0.01
     return lo - pad, hi + pad
 
 
-def map_svg(ins: SurveyInsights) -> Canvas:
+def map_spec(ins: SurveyInsights) -> dict:
+    """Sites as discs (area by independent detections) and named, on a Mercator
+    projection fitted to the sites, over the countries' outlines (a static file)."""
     _cols, rows = map_table(ins)
     placed = [r for r in rows if r[1] is not None and r[2] is not None]
     if not placed:
-        return svg.empty(WIDTH, 5.5, "No site has coordinates yet")
-    c, f = svg.chart(WIDTH, 5.5, left=["-00.00"], title=True, ylabel=True)
-    # Equirectangular projection at the sites' mean latitude (as map_figure): the box
-    # shrinks, centred, until a degree of latitude is 1/cos(latitude) degrees of longitude.
-    stretch = 1 / max(0.05, math.cos(math.radians(sum(r[1] for r in placed) / len(placed))))
-    f.x0, f.x1 = _padded([r[2] for r in placed])
-    f.y0, f.y1 = _padded([r[1] for r in placed])
-    scale = min(f.width / (f.x1 - f.x0), f.height / ((f.y1 - f.y0) * stretch))
-    width, tall = scale * (f.x1 - f.x0), scale * (f.y1 - f.y0) * stretch
-    f.left, f.top = f.left + (f.width - width) / 2, f.top + (f.height - tall) / 2
-    f.width, f.height = width, tall
-    biggest = max(r[3] for r in placed) or 1
-    for _name, lat, lon, n in placed:
-        radius = math.sqrt(20 + 580 * n / biggest) / 2  # matplotlib's s: area in pt²
-        c.circle(f.x(lon), f.y(lat), radius, VERIFIED_COLOUR if n else "#999999",
-                 stroke=svg.INK, width=0.5, opacity=0.6)
-    for name, lat, lon, n in placed:
-        c.text(f.x(lon) + 5, f.y(lat) - 5, f"{short(name)} ({n})", size=7, middle=False)
-    svg.spines(c, f)
-    svg.x_axis(c, f, svg.number_ticks(f.x0, f.x1, room=f.width), label="longitude")
-    svg.y_axis(c, f, svg.number_ticks(f.y0, f.y1), label="latitude")
+        return empty("No site has coordinates yet")
+    west, east = _padded([r[2] for r in placed])
+    south, north = _padded([r[1] for r in placed])
+    data = [{"site": name, "latitude": lat, "longitude": lon, "detections": n,
+             "label": f"{name} ({n})", "fill": VERIFIED_COLOUR if n else GREY}
+            for name, lat, lon, n in placed]
     what = ins.filters.species or "all species"
-    c.text(c.width / 2, f.top - 8, f"independent detections of {short(what)} (marker area)",
-           anchor="middle", middle=False)
-    return c
+    box = tuple(round(v, 6) for v in (west, south, east, north))
+    return finish(_map(what, box, _grid_step(east - west, north - south), world_url()),
+                  **{DATA: data})
 
 
-PLOTS = plot_dict(
-    Plot("species", "Species counts",
-         "Detections (clusters) per species over the whole survey; verified labels and "
-         "AI-only suggestions (clusters nobody has labelled) apart.", species_table,
-         species_figure, species_svg),
-    Plot("species-sites", "Species per site",
-         "Verified detections per species and site; the cells also give AI-only ones (+n).",
-         species_table, species_sites_figure, species_sites_svg),
-    Plot("activity", "Activity by hour",
-         "Independent detections by hour of the day, in the survey's time zone.",
-         activity_table, activity_figure, activity_svg),
-    Plot("detection-rate", "Detection rate",
-         "Independent detections per 100 trap-nights, per species and site.",
-         detection_rate_table, detection_rate_figure,
-         detection_rate_svg),
-    Plot("operation", "Camera operation",
-         "Each camera from its first to its last image; long silences flagged as gaps.",
-         operation_table, operation_figure, operation_svg),
-    Plot("map", "Site map",
-         "Sites at their coordinates (plain projection, no map tiles); marker area by "
-         "independent detections of the chosen species.", map_table, map_figure, map_svg),
+def _grid_step(width: float, height: float) -> float:
+    """A round step in degrees giving the grid 3 to 8 lines across the wider side."""
+    span = max(width, height)
+    for step in (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 30):
+        if span / step <= 8:
+            return step
+    return 45
+
+
+@template
+def _map(what: str, box: tuple, step: float, outlines_url: str):
+    a = alt()
+    west, south, east, north = box
+    outlines = a.Chart(a.UrlData(url=outlines_url, format=a.TopoDataFormat(
+        type="topojson", feature="countries"))).mark_geoshape(
+        fill="#f2f2ee", stroke="#b8b8b0", strokeWidth=0.7)
+    # Grid lines around the sites only (a 0.01° grid of the whole sphere is millions of
+    # segments): the box widened by its span each way covers whatever the fit shows.
+    span = max(east - west, north - south)
+    extent = [[west - span, max(-89.9, south - span)], [east + span, min(89.9, north + span)]]
+    grid = a.Chart(a.GraticuleGenerator(graticule={
+        "step": [step, step], "extentMinor": extent, "stepMajor": [360, 360]})).mark_geoshape(
+        filled=False, stroke="#d8d8d8", strokeWidth=0.5)
+    where = {"longitude": a.Longitude("longitude", type="quantitative"),
+             "latitude": a.Latitude("latitude", type="quantitative")}
+    discs = chart().mark_circle(opacity=0.6, stroke=INK, strokeWidth=0.5).encode(
+        **where,
+        size=a.Size("detections", type="quantitative", legend=None,
+                    scale=a.Scale(range=[20, 600], zero=True)),
+        color=a.Color("fill", type="nominal", scale=None),
+        tooltip=[tip("site"), tip("detections", "quantitative", title="independent detections"),
+                 tip("latitude", "quantitative"), tip("longitude", "quantitative")])
+    labels = chart().mark_text(align="left", dx=6, dy=-6, fontSize=10).encode(
+        **where, text=a.Text("label", type="nominal"))
+    corners = {"type": "Feature", "properties": {},
+               "geometry": {"type": "MultiPoint", "coordinates": [[west, south], [east, north]]}}
+    height = 380
+    return a.layer(outlines, grid, discs, labels).project(
+        type="mercator", fit=corners, clipExtent=[[0, 0], [WIDTH, height]]).properties(
+        width=WIDTH, height=height,
+        title=a.Title(f"independent detections of {what} (marker area); grid every {step:g}°",
+                      fontSize=11, fontWeight="normal", limit=WIDTH))
+
+
+PLOTS = chart_dict(
+    Chart("species", "Species counts",
+          "Detections (clusters) per species over the whole survey; verified labels and "
+          "AI-only suggestions (clusters nobody has labelled) apart.", species_table,
+          species_spec),
+    Chart("species-sites", "Species per site",
+          "Verified detections per species and site; the cells also give AI-only ones (+n).",
+          species_table, species_sites_spec),
+    Chart("activity", "Activity by hour",
+          "Independent detections by hour of the day, in the survey's time zone.",
+          activity_table, activity_spec),
+    Chart("detection-rate", "Detection rate",
+          "Independent detections per 100 trap-nights, per species and site.",
+          detection_rate_table, detection_rate_spec),
+    Chart("operation", "Camera operation",
+          "Each camera from its first to its last image; long silences flagged as gaps. "
+          "Drag or scroll on the chart to move or zoom in time.",
+          operation_table, operation_spec),
+    Chart("map", "Site map",
+          "Sites at their coordinates (Mercator projection over country outlines, no map "
+          "tiles); marker area by independent detections of the chosen species.",
+          map_table, map_spec),
 )

@@ -1,36 +1,32 @@
-"""Plots of a task's annotation page (see plotting.Plot): ``svg`` draws the page and the
-SVG download (insights.services.svg), ``draw`` the PNG download (matplotlib)."""
+"""Charts of a task's annotation page: a Vega-Lite spec each (see insights.services.charts)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import TYPE_CHECKING
-
-from . import svg
-from .plotting import (
+from .charts import (
     AI_COLOUR,
+    DATA,
+    ROW,
     VERIFIED_COLOUR,
     WIDTH,
-    Plot,
+    Chart,
+    alt,
+    chart,
+    chart_dict,
     empty,
-    figure,
-    fit,
-    height,
-    label,
-    mpl,
-    plot_dict,
+    finish,
+    legend_top,
+    names,
     ratio_cell,
-    short,
+    template,
+    time_tip,
+    tip,
+    utc_time,
+    wall_ms_many,
+    zoom_x,
 )
-from .svg import Canvas, Entry
 from .task_aggregates import TaskInsights
 
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
 NOTHING_LABELLED = "No cluster of this task is labelled yet"
-HOUR = timedelta(hours=1)
-DASHED = "5 2"
 NO_ANNOTATORS = "Nobody has labelled a cluster of this task yet"
 NO_SUGGESTIONS = "No labelled cluster of this task carried an AI suggestion"
 SPEED_AXIS = "clusters per hour of measured labelling time"
@@ -38,14 +34,6 @@ AGREEMENT_AXIS = "% of clusters with an AI suggestion where the annotator gave t
 NO_CHECKS = ("No labelled cluster of this task was checked by another person (launch the "
              "task at the AI check level)")
 KEPT_AXIS = "% of clusters another person checked where the annotator's labels were kept"
-
-
-def _time_axis(ax, tz) -> None:
-    mdates = mpl().dates
-    ax.xaxis_date(tz)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator(), tz=tz))
-
-
 # --- progress ---------------------------------------------------------------------------
 def progress_table(ins: TaskInsights):
     return (["hour_start", "labelled_in_hour", "labelled_by_hour_end", "task_clusters"],
@@ -53,61 +41,38 @@ def progress_table(ins: TaskInsights):
              for hour, n, done in ins.progress])
 
 
-def _days(moment) -> float:
-    """matplotlib's date number of an aware datetime (days since 1970, its default epoch),
-    computed here: matplotlib converting thousands of datetimes one by one is slow."""
-    return moment.timestamp() / 86400
-
-
-def progress_figure(ins: TaskInsights) -> Figure:
-    fig = figure(minimum=3.2)
+def progress_spec(ins: TaskInsights) -> dict:
+    """Clusters labelled by the end of each hour (a staircase from 0 at the first hour's
+    start), against the task's clusters (dashed)."""
     rows = ins.progress
     if not rows:
-        return empty(fig, NOTHING_LABELLED)
-    ax = fig.add_subplot()
-    ends = [_days(hour) + 1 / 24 for hour, _n, _done in rows]
-    ax.step([_days(rows[0][0]), *ends], [0, *[done for _h, _n, done in rows]], where="post",
-            color=VERIFIED_COLOUR, label="labelled")
-    ax.axhline(ins.total, color=AI_COLOUR, linestyle="--", label=f"task clusters ({ins.total})")
-    ax.set_ylim(0, max(ins.total, rows[-1][2]) * 1.05 or 1)
-    ax.yaxis.set_major_locator(mpl().MaxNLocator(integer=True))
-    ax.set_ylabel("clusters labelled")
-    _time_axis(ax, ins.tz)
-    fit(fig, ylabel=True)
-    ax.legend(loc="lower right")
-    return fig
+        return empty(NOTHING_LABELLED)
+    start = rows[0][0].timestamp()
+    times = wall_ms_many([start] + [hour.timestamp() + 3600 for hour, _n, _d in rows], ins.tz)
+    data = [{"time": t, "done": done}
+            for t, done in zip(times, [0] + [done for _h, _n, done in rows], strict=True)]
+    total = [{"total": ins.total, "series": f"task clusters ({ins.total})"}]
+    return finish(_progress(str(ins.tz)), **{DATA: data, "total": total})
 
 
-def _time_chart(ins: TaskInsights, top: float = 0.0) -> tuple[Canvas, svg.Frame]:
-    """A plot over the task's labelling hours, x axis drawn: from the first hour's start
-    to the last one's end (POSIX seconds), ticks on round times of the task's zone."""
-    c, f = svg.chart(WIDTH, height(minimum=3.2), ylabel=True, top=top)
-    first, last = ins.hourly[0][0], ins.hourly[-1][0] + HOUR
-    f.x0, f.x1 = first.timestamp(), last.timestamp()
-    svg.x_axis(c, f, svg.time_ticks(first, last, ins.tz), label=f"time ({ins.tz})")
-    return c, f
-
-
-def progress_svg(ins: TaskInsights) -> Canvas:
-    rows = ins.progress
-    size = (WIDTH, height(minimum=3.2))
-    if not rows:
-        return svg.empty(*size, NOTHING_LABELLED)
-    legend, room = svg.legend_above(
-        [Entry(VERIFIED_COLOUR, "labelled", "rule"),
-         Entry(AI_COLOUR, f"task clusters ({ins.total})", "rule", DASHED)], WIDTH)
-    c, f = _time_chart(ins, room)
-    f.y1 = max(ins.total, rows[-1][2]) * 1.05 or 1.0
-    # Clusters labelled by the end of each hour: 0 until the first hour's end.
-    xs = [f.x(rows[0][0].timestamp())] + [f.x((hour + HOUR).timestamp()) for hour, _n, _d in rows]
-    c.steps(xs, [f.y(0)] + [f.y(done) for _h, _n, done in rows], stroke=VERIFIED_COLOUR,
-            width=1.5)
-    c.line([(f.left, f.y(ins.total)), (f.right, f.y(ins.total))], stroke=AI_COLOUR,
-           width=1.5, dash=DASHED)
-    svg.spines(c, f)
-    svg.y_axis(c, f, svg.number_ticks(0, f.y1, integer=True), label="clusters labelled")
-    svg.legend(c, f.left, f.top - room, legend)
-    return c
+@template
+def _progress(tz: str):
+    a = alt()
+    scale = a.Scale(range=[VERIFIED_COLOUR, AI_COLOUR])
+    colour = a.Color("series", type="nominal", legend=legend_top(), scale=scale)
+    # The rows carry no series name: it is added here, once, in the browser.
+    steps = chart().transform_calculate(series="'labelled'").mark_line(
+        interpolate="step-after", strokeWidth=1.5).encode(
+        x=utc_time(f"time ({tz})", field="time"),
+        y=a.Y("done", type="quantitative", axis=a.Axis(title="clusters labelled",
+                                                       tickMinStep=1)),
+        color=colour, tooltip=[time_tip("time", "by"),
+                              tip("done", "quantitative", title="clusters labelled")],
+    ).add_params(zoom_x())
+    target = chart("total").mark_rule(strokeDash=[5, 2], strokeWidth=1.5).encode(
+        y=a.Y("total", type="quantitative"), color=colour,
+        tooltip=[tip("total", "quantitative", title="task clusters")])
+    return a.layer(steps, target).properties(width=WIDTH, height=220)
 
 
 def hourly_table(ins: TaskInsights):
@@ -124,37 +89,32 @@ def _hour_counts(ins: TaskInsights) -> list[int]:
     return counts
 
 
-def hourly_figure(ins: TaskInsights) -> Figure:
-    """One filled outline over every hour from the first to the last (quiet hours at 0):
+def hourly_spec(ins: TaskInsights) -> dict:
+    """One filled staircase over every hour from the first to the last (quiet hours at 0):
     a bar per hour would be thousands of shapes for a task labelled over months."""
-    fig = figure(minimum=3.2)
     if not ins.hourly:
-        return empty(fig, NOTHING_LABELLED)
-    ax = fig.add_subplot()
+        return empty(NOTHING_LABELLED)
     counts = _hour_counts(ins)
-    start = _days(ins.hourly[0][0])
-    ax.stairs(counts, [start + i / 24 for i in range(len(counts) + 1)], fill=True,
-              color=VERIFIED_COLOUR)
-    ax.yaxis.set_major_locator(mpl().MaxNLocator(integer=True))
-    ax.set_ylabel("clusters labelled in the hour")
-    _time_axis(ax, ins.tz)
-    fit(fig, ylabel=True)
-    return fig
+    first = ins.hourly[0][0]
+    # A point where the count changes (a step holds until the next): quiet stretches are
+    # one point, not one an hour.
+    changes = [i for i, n in enumerate(counts) if i == 0 or n != counts[i - 1]]
+    changes.append(len(counts))  # the last hour's end: its step is drawn whole
+    times = wall_ms_many([first.timestamp() + 3600 * i for i in changes], ins.tz)
+    data = [{"time": t, "clusters": counts[min(i, len(counts) - 1)]}
+            for t, i in zip(times, changes, strict=True)]
+    return finish(_hourly(str(ins.tz)), **{DATA: data})
 
 
-def hourly_svg(ins: TaskInsights) -> Canvas:
-    """One filled staircase over every hour, as ``hourly_figure``."""
-    if not ins.hourly:
-        return svg.empty(WIDTH, height(minimum=3.2), NOTHING_LABELLED)
-    counts = _hour_counts(ins)
-    c, f = _time_chart(ins)
-    f.y1 = 1.05 * max(counts) or 1.0
-    edges = [f.x(f.x0 + 3600 * i) for i in range(len(counts) + 1)]
-    c.steps([edges[0], *edges], [f.y(0), *map(f.y, counts), f.y(0)], fill=VERIFIED_COLOUR)
-    svg.spines(c, f)
-    svg.y_axis(c, f, svg.number_ticks(0, f.y1, integer=True),
-               label="clusters labelled in the hour")
-    return c
+@template
+def _hourly(tz: str):
+    a = alt()
+    return chart().mark_area(interpolate="step-after", color=VERIFIED_COLOUR).encode(
+        x=utc_time(f"time ({tz})", field="time"),
+        y=a.Y("clusters", type="quantitative",
+              axis=a.Axis(title="clusters labelled in the hour", tickMinStep=1)),
+        tooltip=[time_tip("time", "hour from"), tip("clusters", "quantitative")],
+    ).add_params(zoom_x()).properties(width=WIDTH, height=220)
 
 
 # --- annotators ---------------------------------------------------------------------------
@@ -169,51 +129,38 @@ def annotators_table(ins: TaskInsights):
              for r in ins.annotators])
 
 
-def annotators_figure(ins: TaskInsights) -> Figure:
-    rows = ins.annotators
-    fig = figure(len(rows), per_row=0.4)
-    if not rows:
-        return empty(fig, NO_ANNOTATORS)
-    ax = fig.add_subplot()
-    names = [label(r.name) for r in rows]
-    speeds = [r.clusters_per_hour or 0 for r in rows]
-    ax.barh(range(len(rows)), speeds, color=VERIFIED_COLOUR)
-    for y, r in enumerate(rows):
-        ax.text(speeds[y], y, f" {r.clusters} clusters, median {_median_text(r)}",
-                va="center", fontsize=7)
-    ax.set_yticks(range(len(rows)), names)
-    ax.invert_yaxis()
-    ax.set_xlim(0, max(max(speeds), 1) * 1.45)
-    ax.set_xlabel(SPEED_AXIS)
-    fit(fig, names)
-    return fig
-
-
-def _noted_bars(names: list[str], values: list[float], notes: list[str], x1: float,
-                xlabel: str) -> Canvas:
-    """A bar per name (the first on top), each with a note at its end."""
-    c, f = svg.chart(WIDTH, height(len(names), per_row=0.4), left=names)
-    f.x1, f.y0, f.y1 = x1, len(names) - 0.5, -0.5
-    svg.hbars(c, f, values, VERIFIED_COLOUR)
-    for i, (value, note) in enumerate(zip(values, notes, strict=True)):
-        c.text(f.x(value) + 3, f.y(i), note, size=7)
-    svg.spines(c, f)
-    svg.x_axis(c, f, svg.number_ticks(0, x1, room=f.width), label=xlabel)
-    svg.y_axis(c, f, list(enumerate(names)))
-    return c
-
-
 def _median_text(row) -> str:
     return "–" if row.median_seconds is None else f"{row.median_seconds:.1f} s"
 
 
-def annotators_svg(ins: TaskInsights) -> Canvas:
+def _noted_bars(rows: list[dict], room: float, xlabel: str) -> dict:
+    """A bar per name (``rows``: name, value, note; the first on top), each noted at its
+    end; ``room``: where the x axis ends (past the longest bar, for its note)."""
+    return finish(_bars(xlabel), **{DATA: rows, "room": [{"value": room}]})
+
+
+@template
+def _bars(xlabel: str):
+    a = alt()
+    y = a.Y("name", type="nominal", sort=None, axis=names())
+    x = a.X("value", type="quantitative", axis=a.Axis(title=xlabel))
+    bars = chart().mark_bar(color=VERIFIED_COLOUR).encode(
+        x=x, y=y, tooltip=[tip("name"), tip("value", "quantitative", title=xlabel,
+                                             format=".3~f"), tip("note")])
+    notes = chart().mark_text(align="left", dx=3, fontSize=10).encode(
+        x=x, y=y, text=a.Text("note", type="nominal"))
+    room = chart("room").mark_point(opacity=0).encode(x=x)  # the axis' end
+    return a.layer(bars, notes, room).properties(width=WIDTH, height=a.Step(ROW + 4))
+
+
+def annotators_spec(ins: TaskInsights) -> dict:
     rows = ins.annotators
     if not rows:
-        return svg.empty(WIDTH, height(per_row=0.4), NO_ANNOTATORS)
+        return empty(NO_ANNOTATORS)
     speeds = [r.clusters_per_hour or 0 for r in rows]
-    return _noted_bars([short(r.name) for r in rows], speeds,
-                       [f"{r.clusters} clusters, median {_median_text(r)}" for r in rows],
+    return _noted_bars([{"name": r.name, "value": speed,
+                         "note": f"{r.clusters} clusters, median {_median_text(r)}"}
+                        for r, speed in zip(rows, speeds, strict=True)],
                        max(max(speeds), 1) * 1.45, SPEED_AXIS)
 
 
@@ -224,42 +171,18 @@ def agreement_table(ins: TaskInsights):
              for r in ins.annotators])
 
 
-def _share_figure(rows, part: str, whole: str, xlabel: str, nothing: str) -> Figure:
+def _shares(rows, part: str, whole: str, xlabel: str, nothing: str) -> dict:
     """A bar per annotator: ``part`` of ``whole`` (AnnotatorRow counts) as a share."""
     rows = [r for r in rows if getattr(r, whole)]
-    fig = figure(len(rows), per_row=0.4)
     if not rows:
-        return empty(fig, nothing)
-    ax = fig.add_subplot()
-    names = [label(r.name) for r in rows]
-    shares = [100 * getattr(r, part) / getattr(r, whole) for r in rows]
-    ax.barh(range(len(rows)), shares, color=VERIFIED_COLOUR)
-    for y, r in enumerate(rows):
-        ax.text(shares[y], y, f" {getattr(r, part)}/{getattr(r, whole)}", va="center",
-                fontsize=7)
-    ax.set_yticks(range(len(rows)), names)
-    ax.invert_yaxis()
-    ax.set_xlim(0, 115)
-    ax.set_xlabel(xlabel)
-    fit(fig, names)
-    return fig
+        return empty(nothing)
+    return _noted_bars([{"name": r.name, "value": 100 * getattr(r, part) / getattr(r, whole),
+                         "note": f"{getattr(r, part)}/{getattr(r, whole)}"} for r in rows],
+                       115, xlabel)
 
 
-def _share_svg(rows, part: str, whole: str, xlabel: str, nothing: str) -> Canvas:
-    rows = [r for r in rows if getattr(r, whole)]
-    if not rows:
-        return svg.empty(WIDTH, height(per_row=0.4), nothing)
-    return _noted_bars([short(r.name) for r in rows],
-                       [100 * getattr(r, part) / getattr(r, whole) for r in rows],
-                       [f"{getattr(r, part)}/{getattr(r, whole)}" for r in rows], 115, xlabel)
-
-
-def agreement_figure(ins: TaskInsights) -> Figure:
-    return _share_figure(ins.annotators, "agreed", "suggested", AGREEMENT_AXIS, NO_SUGGESTIONS)
-
-
-def agreement_svg(ins: TaskInsights) -> Canvas:
-    return _share_svg(ins.annotators, "agreed", "suggested", AGREEMENT_AXIS, NO_SUGGESTIONS)
+def agreement_spec(ins: TaskInsights) -> dict:
+    return _shares(ins.annotators, "agreed", "suggested", AGREEMENT_AXIS, NO_SUGGESTIONS)
 
 
 def kept_table(ins: TaskInsights):
@@ -269,34 +192,30 @@ def kept_table(ins: TaskInsights):
              for r in ins.annotators])
 
 
-def kept_figure(ins: TaskInsights) -> Figure:
-    return _share_figure(ins.annotators, "kept", "checked", KEPT_AXIS, NO_CHECKS)
+def kept_spec(ins: TaskInsights) -> dict:
+    return _shares(ins.annotators, "kept", "checked", KEPT_AXIS, NO_CHECKS)
 
 
-def kept_svg(ins: TaskInsights) -> Canvas:
-    return _share_svg(ins.annotators, "kept", "checked", KEPT_AXIS, NO_CHECKS)
-
-
-TASK_PLOTS = plot_dict(
-    Plot("progress", "Progress",
-         "Clusters labelled by the end of each hour, against the task's clusters.",
-         progress_table, progress_figure, progress_svg),
-    Plot("per-hour", "Clusters per hour",
-         "Clusters labelled in each clock hour (all annotators together).",
-         hourly_table, hourly_figure, hourly_svg),
-    Plot("annotators", "Throughput per annotator",
-         "Clusters per hour of measured time (from a cluster being shown to its label being "
-         "saved; pauses between clusters are not counted), clusters labelled and the median "
-         "seconds per cluster.", annotators_table, annotators_figure, annotators_svg),
-    Plot("agreement", "Agreement with the AI",
-         "Of each annotator's clusters that carried a classifier suggestion, the share where "
-         "the annotator gave the suggested label (a cluster queued for the AI check counts "
-         "as a disagreement, whatever the check did to its labels).",
-         agreement_table, agreement_figure, agreement_svg),
-    Plot("kept", "Kept on check",
-         "Of each annotator's clusters that another person checked at the AI check level, "
-         "the share where the checker kept the annotator's labels (rejected the AI) rather "
-         "than accepting the AI's label or giving others. Only clusters where the annotator "
-         "and the AI disagreed are checked, so this is agreement between people on the hard "
-         "cases, not on a random sample.", kept_table, kept_figure, kept_svg),
+TASK_PLOTS = chart_dict(
+    Chart("progress", "Progress",
+          "Clusters labelled by the end of each hour, against the task's clusters. Drag or "
+          "scroll on the chart to move or zoom in time.", progress_table, progress_spec),
+    Chart("per-hour", "Clusters per hour",
+          "Clusters labelled in each clock hour (all annotators together).",
+          hourly_table, hourly_spec),
+    Chart("annotators", "Throughput per annotator",
+          "Clusters per hour of measured time (from a cluster being shown to its label being "
+          "saved; pauses between clusters are not counted), clusters labelled and the median "
+          "seconds per cluster.", annotators_table, annotators_spec),
+    Chart("agreement", "Agreement with the AI",
+          "Of each annotator's clusters that carried a classifier suggestion, the share where "
+          "the annotator gave the suggested label (a cluster queued for the AI check counts "
+          "as a disagreement, whatever the check did to its labels).",
+          agreement_table, agreement_spec),
+    Chart("kept", "Kept on check",
+          "Of each annotator's clusters that another person checked at the AI check level, "
+          "the share where the checker kept the annotator's labels (rejected the AI) rather "
+          "than accepting the AI's label or giving others. Only clusters where the annotator "
+          "and the AI disagreed are checked, so this is agreement between people on the hard "
+          "cases, not on a random sample.", kept_table, kept_spec),
 )

@@ -169,25 +169,33 @@ def markdown(report: Report) -> str:
 
 
 def plot_confusion(report: Report, path: Path) -> None:
-    """The confusion matrix as a PNG (rows true, columns predicted; counts in the cells)."""
-    import matplotlib
+    """The confusion matrix as a PNG, rendered by vl-convert (no browser, no network)."""
+    import vl_convert
 
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
+    path.write_bytes(vl_convert.vegalite_to_png(confusion_spec(report), scale=2,
+                                                allowed_base_urls=[]))
 
+
+def confusion_spec(report: Report) -> dict:
+    """The confusion matrix as a Vega-Lite heat map (rows true, columns predicted; counts
+    in the cells). Plain JSON: one chart, written once per training run, needs no Altair.
+    Class names come from the training data's own export (no control characters)."""
     names = [row["class"] for row in report.classes]
-    matrix = np.array(report.confusion) if names else np.zeros((0, 0))
-    side = max(3.0, 0.6 * len(names) + 2)
-    fig = Figure(figsize=(side, side))
-    ax = fig.add_subplot()
-    ax.imshow(matrix, cmap="Blues")
-    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
-    ax.set_yticks(range(len(names)), names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true (held-out)")
-    top = matrix.max() if matrix.size else 0
-    for (i, j), value in np.ndenumerate(matrix):
-        ax.text(j, i, str(value), ha="center", va="center",
-                color="white" if value > top / 2 else "black")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    top = max((v for row in report.confusion for v in row), default=0)
+    cells = [{"true": t, "predicted": p, "count": report.confusion[i][j],
+              "ink": "white" if report.confusion[i][j] > top / 2 else "black"}
+             for i, t in enumerate(names) for j, p in enumerate(names)]
+    axes = {"x": {"field": "predicted", "type": "nominal", "sort": names,
+                  "axis": {"labelAngle": -45, "title": "predicted"}},
+            "y": {"field": "true", "type": "nominal", "sort": names,
+                  "axis": {"title": "true (held-out)"}}}
+    spec = {"$schema": "https://vega.github.io/schema/vega-lite/v6.json",
+            "data": {"values": cells}, "width": {"step": 40}, "height": {"step": 40},
+            "layer": [
+                {"mark": "rect", "encoding": {**axes, "color": {
+                    "field": "count", "type": "quantitative",
+                    "scale": {"scheme": "blues"}, "title": "crops"}}},
+                {"mark": "text", "encoding": {**axes, "text": {"field": "count"},
+                                              "color": {"field": "ink", "scale": None}}}],
+            "resolve": {"scale": {"color": "independent"}}}
+    return spec
