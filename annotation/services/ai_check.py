@@ -118,7 +118,8 @@ def do_save_check(task: Task, user, *, annotation_id: int, token: str, verdict: 
     check_note(note)
     with transaction.atomic():
         annotation = (ClusterAnnotation.objects.select_for_update()
-                      .filter(pk=annotation_id, task=task).select_related("cluster").first())
+                      .filter(pk=annotation_id, task=task).select_related("cluster").order_by()
+                      .first())  # no ordering: it would lock the task's row (leases)
         if annotation is not None and annotation.ai_check == verdict and (
                 annotation.checked_by_id == user.pk):
             return annotation  # a page resending what was saved before its socket dropped

@@ -230,13 +230,15 @@ DEADLOCK = 1213
 
 
 def _retried(write, attempts: int = 5):
-    """Run the one-statement ``write`` again when MariaDB chose it as a deadlock's victim
-    (it was rolled back whole: nothing to undo)."""
+    """Run ``write`` (one statement, or its own transaction) again when MariaDB chose it as
+    a deadlock's victim: it was rolled back whole, so there is nothing to undo. Inside
+    a caller's transaction it is not retried (the whole transaction was lost)."""
     for attempt in range(attempts):
         try:
             return write()
         except OperationalError as exc:
-            if exc.args[0] != DEADLOCK or attempt == attempts - 1:
+            if (exc.args[0] != DEADLOCK or attempt == attempts - 1
+                    or connections["default"].in_atomic_block):
                 raise
 
 
@@ -310,27 +312,35 @@ def do_save_labels(task: Task, user, *, annotation_id: int, token: str,
     labels = check_labels(task, label_ids)
     check_note(note)
     now = timezone.now()
-    with transaction.atomic():
-        annotation = (
-            ClusterAnnotation.objects.select_for_update()
-            .filter(pk=annotation_id, task=task).first()
-        )
-        if annotation is not None and _is_resend(annotation, user, labels):
-            return annotation  # a page resending what was saved before its socket dropped
-        if not holds_lease(annotation, user, token) or annotation.labelled_at is not None:
-            raise StaleLease(
-                "This cluster is no longer yours to label (your lease ran out and it was "
-                "handed to someone else); your label was not saved."
+
+    def save() -> ClusterAnnotation:
+        with transaction.atomic():
+            annotation = (
+                # Unordered: the default ordering (task, then the task's own) would join and
+                # lock the task's row too, and every save of the task would wait on it.
+                ClusterAnnotation.objects.select_for_update()
+                .filter(pk=annotation_id, task=task).order_by().first()
             )
-        annotation.annotator = user
-        annotation.labelled_at = now
-        annotation.note = note
-        annotation.seconds_spent = time_spent(annotation, now, seconds)
-        annotation.save(update_fields=[
-            "annotator", "labelled_at", "note", "seconds_spent", *end_lease(annotation)])
-        annotation.labels.set(labels)
-        count_done(task.pk, task.tagging_level)
-    return annotation
+            if annotation is not None and _is_resend(annotation, user, labels):
+                return annotation  # a page resending what was saved before its socket dropped
+            if not holds_lease(annotation, user, token) or annotation.labelled_at is not None:
+                raise StaleLease(
+                    "This cluster is no longer yours to label (your lease ran out and it was "
+                    "handed to someone else); your label was not saved."
+                )
+            annotation.annotator = user
+            annotation.labelled_at = now
+            annotation.note = note
+            annotation.seconds_spent = time_spent(annotation, now, seconds)
+            annotation.save(update_fields=[
+                "annotator", "labelled_at", "note", "seconds_spent", *end_lease(annotation)])
+            annotation.labels.set(labels)
+            count_done(task.pk, task.tagging_level)
+        return annotation
+
+    # MariaDB may pick this transaction as a deadlock's victim against a claim (which
+    # reads the rows it skips with shared locks): it is run again.
+    return _retried(save)
 
 
 def time_spent(annotation: ClusterAnnotation, now, shown_seconds: float | None) -> float | None:
