@@ -77,8 +77,8 @@ class TaggingConsumer(MemberConsumer):
         """Give back ``tokens`` (default: the whole window, after a grace if the socket
         dropped: the page reconnects and resends its labels within it)."""
         grace = settings.LEASE_RELEASE_GRACE_SECONDS if tokens is None and self.dropped else 0
-        tokens = list(self.window.values()) if tokens is None else tokens
-        if self.task is not None and tokens:
+        tokens = list(getattr(self, "window", {}).values()) if tokens is None else tokens
+        if getattr(self, "task", None) is not None and tokens:
             await in_db_thread(leases.release_leases, self.user, self.task.pk, tokens,
                                grace_seconds=grace)
 

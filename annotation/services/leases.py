@@ -20,6 +20,7 @@ nothing the slow path (``do_save_labels``, ``check_may_annotate``) says why.
 from __future__ import annotations
 
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -409,7 +410,21 @@ def open_labeller(user, task_id: int) -> Labeller | None:
     if task is None:
         return None
     labels = {label.pk: label for label in Label.objects.filter(Q(task=task) | Q(task=None))}
-    return Labeller(task=task, user=user, labels=labels, relevance=relevance_of(task.survey))
+    return Labeller(task=task, user=user, labels=labels, relevance=_relevance(task.survey))
+
+
+RELEVANCE_SECONDS = 60
+_relevances: dict[int, tuple[float, Relevance]] = {}
+
+
+def _relevance(survey) -> Relevance:
+    """The survey's box relevance, worked out at most once a minute per process: it reads
+    the sources of every box of the survey, and hundreds of pages open at once."""
+    now = time.monotonic()
+    cached = _relevances.get(survey.pk)
+    if cached is None or cached[0] < now:
+        cached = _relevances[survey.pk] = (now + RELEVANCE_SECONDS, relevance_of(survey))
+    return cached[1]
 
 
 class SecondsSince(Func):

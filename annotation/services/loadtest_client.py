@@ -231,6 +231,10 @@ class Annotator:
         except TimeoutError:
             self.tally.errors.append(f"annotator {self.index}: no answer in {ANSWER_TIMEOUT} s")
         finally:
+            # What the window holds goes back to the pool as the socket closes: others
+            # may be offered it from now on.
+            for offer in list(self.window):
+                self._drop(offer["annotation_id"])
             await self.ws.close()
             try:
                 await asyncio.wait_for(reader, DRAIN_SECONDS)

@@ -135,11 +135,15 @@ class Server:
         self.log.close()
 
 
-def queries_per_label(task) -> int:
-    """Queries of one label on the consumer's path (save + top-up of the window)."""
+def queries_per_label(task) -> str:
+    """Statements of one label on the consumer's path (save + top-up of the window)."""
+    from accounts.services.organisations import do_ensure_members
     from tests.annotation.query_budget import count_label_queries
 
-    return count_label_queries(task)
+    users, _ = do_ensure_members(task.survey.organisation,
+                                 [f"loadtest-{task.survey.organisation_id}-queries"])
+    count, sql = count_label_queries(task, users[0])
+    return f"{count} statements ({len(sql)} with BEGIN/COMMIT)"
 
 
 def bench_annotation(args, tmp: Path) -> None:
