@@ -157,10 +157,13 @@ class ClusterAnnotation(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["task", "cluster"], name="annotation_unique"),
         ]
-        # A level's waiting clusters in id order, which the claim reads (services.leases:
-        # TODO_INDEX): the table's id follows the two columns in each index entry.
-        indexes = [models.Index(fields=["task", "labelled_at"], name="annotation_todo"),
-                   models.Index(fields=["task", "ai_check"], name="annotation_check_todo")]
+        # A level's waiting clusters in id order with their lease, which the claim reads
+        # (services.leases: TODO_INDEX) without touching the rows it skips (held by others,
+        # perhaps being saved): reading those rows would lock them and deadlock with saves.
+        indexes = [models.Index(fields=["task", "labelled_at", "id", "leased_to",
+                                        "lease_expires_at"], name="annotation_todo"),
+                   models.Index(fields=["task", "ai_check", "id", "leased_to",
+                                        "lease_expires_at"], name="annotation_check_todo")]
 
     def __str__(self):
         return f"{self.task} / cluster {self.cluster_id}"

@@ -19,6 +19,7 @@ nothing the slow path (``do_save_labels``, ``check_may_annotate``) says why.
 
 from __future__ import annotations
 
+import random
 import secrets
 import time
 import uuid
@@ -241,6 +242,7 @@ def _retried(write, attempts: int = 5):
             if (exc.args[0] != DEADLOCK or attempt == attempts - 1
                     or connections["default"].in_atomic_block):
                 raise
+        time.sleep(random.uniform(0, 0.005) * (attempt + 1))  # let the winner finish
 
 
 def extend_leases(user, task_id: int, tokens) -> int:
@@ -249,9 +251,9 @@ def extend_leases(user, task_id: int, tokens) -> int:
     if not tokens:
         return 0
     # A saved answer clears the token, so a matching token means the work is still open.
-    return ClusterAnnotation.objects.filter(
+    return _retried(lambda: ClusterAnnotation.objects.filter(
         task_id=task_id, leased_to=user, lease_token__in=tokens
-    ).update(lease_expires_at=timezone.now() + _lease_length())
+    ).update(lease_expires_at=timezone.now() + _lease_length()))
 
 
 def check_labels(task: Task, label_ids: list[int]) -> list[Label]:
@@ -375,9 +377,9 @@ def release_leases(user, task_id: int, tokens, *, grace_seconds: float = 0) -> i
     if not tokens:
         return 0
     until = timezone.now() + timedelta(seconds=grace_seconds)
-    return ClusterAnnotation.objects.filter(
+    return _retried(lambda: ClusterAnnotation.objects.filter(
         task_id=task_id, leased_to=user, lease_token__in=tokens
-    ).update(lease_expires_at=Least(Coalesce("lease_expires_at", Value(until)), Value(until)))
+    ).update(lease_expires_at=Least(Coalesce("lease_expires_at", Value(until)), Value(until))))
 
 
 def release_expired_leases() -> int:
