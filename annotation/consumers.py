@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from core.consumers import (
@@ -16,11 +15,13 @@ from core.consumers import (
     parse_message,
     refuse,
 )
+from core.db_threads import in_db_thread
 
 from . import events
 from .exceptions import AnnotationError, NotAllowed
-from .selectors import annotatable_task, cluster_payload, task_progress
+from .selectors import annotatable_task, cluster_payload
 from .services import ai_check, leases
+from .services.progress import progress_of
 from .taxonomy import AI_VERDICTS
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,11 @@ class TaggingConsumer(MemberConsumer):
 
     Stops (4401/4403) when the session logs out or the annotator loses the
     task (core.consumers.MemberConsumer); its leases go back whenever it ends.
+
+    The right to annotate, the task's labels and the survey's box relevance are
+    read once, at connect (``leases.Labeller``); each write still carries the access
+    check in its own statement. Database work runs on the pool of
+    core.db_threads, so one process serves many sockets' labels at once.
     """
 
     async def connect(self):
@@ -55,25 +61,26 @@ class TaggingConsumer(MemberConsumer):
             await refuse(self, 4401)
             return
         task_id = self.scope["url_route"]["kwargs"]["task_id"]
-        self.task = await database_sync_to_async(annotatable_task)(self.user, task_id)
-        if self.task is None:
+        self.labeller = await in_db_thread(leases.open_labeller, self.user, task_id)
+        if self.labeller is None:
             await refuse(self, 4403)
             return
+        self.task = self.labeller.task
         self.organisation_id = self.task.survey.organisation_id
         await self.join_member_groups()
         await self.accept()
 
     async def still_allowed(self) -> bool:
-        return await database_sync_to_async(annotatable_task)(self.user, self.task.pk) is not None
+        return await in_db_thread(annotatable_task, self.user, self.task.pk) is not None
 
     async def release(self, tokens=None):
         """Give back ``tokens`` (default: the whole window, after a grace if the socket
         dropped: the page reconnects and resends its labels within it)."""
         grace = settings.LEASE_RELEASE_GRACE_SECONDS if tokens is None and self.dropped else 0
-        tokens = list(self.window.values()) if tokens is None else tokens
-        if self.task is not None and tokens:
-            await database_sync_to_async(leases.release_leases)(
-                self.user, self.task.pk, tokens, grace_seconds=grace)
+        tokens = list(getattr(self, "window", {}).values()) if tokens is None else tokens
+        if getattr(self, "task", None) is not None and tokens:
+            await in_db_thread(leases.release_leases, self.user, self.task.pk, tokens,
+                               grace_seconds=grace)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         """Every frame: paced, parsed, dispatched. Bad input gets an ``error``, not a close."""
@@ -105,7 +112,7 @@ class TaggingConsumer(MemberConsumer):
             parse_id(content.get("annotation_id"))
             # The whole window: clusters waiting in the page's queue must not expire either.
             tokens = {*self.window.values(), str(content.get("lease", ""))[:64]}
-            await database_sync_to_async(leases.extend_leases)(self.user, self.task.pk, tokens)
+            await in_db_thread(leases.extend_leases, self.user, self.task.pk, tokens)
         else:
             await self.send_json(events.error(f"Unknown message type {kind[:40]!r}."))
 
@@ -136,14 +143,15 @@ class TaggingConsumer(MemberConsumer):
             return
         try:
             if verdict is None:
-                await database_sync_to_async(leases.do_save_labels)(
-                    self.task, self.user, annotation_id=annotation_id,
+                await in_db_thread(
+                    leases.do_label, self.labeller, annotation_id=annotation_id,
                     token=lease, label_ids=label_ids, note=note, seconds=seconds,
                 )
             else:  # the AI-check level
-                await database_sync_to_async(ai_check.do_save_check)(
-                    self.task, self.user, annotation_id=annotation_id, token=lease,
-                    verdict=verdict, label_ids=label_ids, note=note,
+                await in_db_thread(
+                    ai_check.do_save_check, self.labeller.task, self.user,
+                    annotation_id=annotation_id, token=lease, verdict=verdict,
+                    label_ids=label_ids, note=note,
                 )
         except AnnotationError as exc:
             await self.send_json(events.label_refused(annotation_id, str(exc)))
@@ -171,8 +179,7 @@ class TaggingConsumer(MemberConsumer):
         if dropped:  # leases this socket gave out that the page says it no longer holds
             await self.release(dropped)
         try:
-            task, kept, claimed = await database_sync_to_async(leases.resume_window)(
-                self.task, self.user, held, self.size)
+            offer, kept = await in_db_thread(_resume, self.labeller, held, self.size)
         except NotAllowed as exc:
             await self.stop(exc)
             return
@@ -181,25 +188,31 @@ class TaggingConsumer(MemberConsumer):
             await self.send_json(events.cluster_withdrawn(
                 pk, "A cluster you held while the connection was down is no longer yours "
                     "(someone else took it, or it is done); it was taken off your queue."))
-        await self.offer(task, claimed)
+        await self.offer(offer)
 
     async def top_up(self):
         """After a label: lease clusters until the window is full again."""
         if len(self.window) >= self.size:
             return
         try:
-            task, claimed = await database_sync_to_async(leases.claim_clusters)(
-                self.task, self.user, self.size - len(self.window), holding=list(self.window))
+            offer = await in_db_thread(leases.top_up, self.labeller,
+                                       self.size - len(self.window), list(self.window))
         except NotAllowed as exc:
             await self.stop(exc)
             return
-        await self.offer(task, claimed)
+        await self.offer(offer)
 
-    async def offer(self, task, claimed):
-        """Send ``claimed`` (or, with none, the progress or the end) to the page."""
-        messages = await database_sync_to_async(_offers)(task, claimed, bool(self.window))
-        for annotation in claimed:
-            self.window[annotation.pk] = annotation.lease_token
+    async def offer(self, offer: leases.Offer):
+        """Send the clusters offered (or, with none, the progress or the end) to the page."""
+        self.task = offer.task
+        for payload in offer.payloads:
+            self.window[payload["annotation_id"]] = payload["lease"]
+        if offer.payloads:
+            messages = [events.cluster_offered(p, offer.progress) for p in offer.payloads]
+        elif self.window:
+            messages = [events.task_progress(offer.progress)]
+        else:
+            messages = [events.task_finished(offer.progress)]
         for message in messages:
             await self.send_json(message)
 
@@ -208,11 +221,10 @@ class TaggingConsumer(MemberConsumer):
         await self.close(code=4403)
 
 
-def _offers(task, claimed, page_has_work: bool) -> list[dict]:
-    """The messages for newly leased clusters, with the task's progress at its level now."""
-    progress = task_progress(task)
-    if claimed:
-        return [events.cluster_offered(cluster_payload(a), progress) for a in claimed]
-    if page_has_work:
-        return [events.task_progress(progress)]
-    return [events.task_finished(progress)]
+def _resume(labeller: leases.Labeller, held: dict[int, str], size: int
+            ) -> tuple[leases.Offer, set[int]]:
+    """A page (re)joins: leases.resume_window, with the payloads and progress of an offer."""
+    task, kept, claimed = leases.resume_window(labeller.task, labeller.user, held, size)
+    labeller.task = task
+    return leases.Offer(task=task, payloads=[cluster_payload(a) for a in claimed],
+                        progress=progress_of(task)), kept

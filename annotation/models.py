@@ -157,8 +157,13 @@ class ClusterAnnotation(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["task", "cluster"], name="annotation_unique"),
         ]
-        indexes = [models.Index(fields=["task", "labelled_at", "lease_expires_at"]),
-                   models.Index(fields=["task", "ai_check", "lease_expires_at"])]
+        # A level's waiting clusters in id order with their lease, which the claim reads
+        # (services.leases: TODO_INDEX) without touching the rows it skips (held by others,
+        # perhaps being saved): reading those rows would lock them and deadlock with saves.
+        indexes = [models.Index(fields=["task", "labelled_at", "id", "leased_to",
+                                        "lease_expires_at"], name="annotation_todo"),
+                   models.Index(fields=["task", "ai_check", "id", "leased_to",
+                                        "lease_expires_at"], name="annotation_check_todo")]
 
     def __str__(self):
         return f"{self.task} / cluster {self.cluster_id}"

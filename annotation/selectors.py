@@ -61,12 +61,19 @@ def suggested_label(task: Task, suggestion: str) -> Label | None:
 
 def image_rank(image: Image) -> float:
     """How well an image shows its cluster's animal: big, centred, classified boxes score high."""
+    return boxes_rank([{"left": d.left, "top": d.top, "right": d.right, "bottom": d.bottom,
+                        "classification": d.classification} for d in image.detections.all()])
+
+
+def boxes_rank(boxes: list[dict]) -> float:
+    """``image_rank`` of an image with ``boxes`` ({left, top, right, bottom, classification})."""
     best = 0.0
-    for d in image.detections.all():
-        area = max(0.0, d.right - d.left) * max(0.0, d.bottom - d.top)
-        off_centre = ((d.left + d.right) / 2 - 0.5) ** 2 + ((d.top + d.bottom) / 2 - 0.5) ** 2
+    for d in boxes:
+        area = max(0.0, d["right"] - d["left"]) * max(0.0, d["bottom"] - d["top"])
+        off_centre = (((d["left"] + d["right"]) / 2 - 0.5) ** 2
+                      + ((d["top"] + d["bottom"]) / 2 - 0.5) ** 2)
         centred = 1.0 - min(1.0, (off_centre ** 0.5) / 0.7072)
-        best = max(best, area * (0.5 + 0.5 * centred) * (1.0 if d.classification else 0.5))
+        best = max(best, area * (0.5 + 0.5 * centred) * (1.0 if d["classification"] else 0.5))
     return best
 
 
@@ -98,31 +105,72 @@ def cluster_payload(annotation: ClusterAnnotation) -> dict:
                        for label in annotation.labels.order_by("name")],
             "suggested": {"id": suggested.pk, "name": suggested.name} if suggested else None,
         }
-    return {
-        "level": task.tagging_level,
-        "check": check,
-        "annotation_id": annotation.pk,
-        "lease": annotation.lease_token,
-        "cluster_id": cluster.pk,
-        "site": cluster.site.name,
-        "suggestion": cluster.suggestion,
-        "images": [
-            {
-                "id": image.pk,
-                "url": f"/images/{image.pk}/web/",
-                "filename": image.filename,
-                # The camera's local time: ISO with the UTC offset, and as people read it.
-                "timestamp": camera_time_iso(image.corrected_timestamp, zone),
-                "local_time": camera_time(image.corrected_timestamp, zone, empty=""),
-                "detections": [
-                    {"left": d.left, "top": d.top, "right": d.right, "bottom": d.bottom,
-                     "score": d.score, "classification": d.classification}
-                    for d in image.detections.all()
-                ],
-            }
-            for image in images
-        ],
-    }
+    return _payload(task.tagging_level, check, annotation.pk, annotation.lease_token,
+                    cluster.pk, cluster.site.name, cluster.suggestion, [
+                        _image(image.pk, image.filename, image.corrected_timestamp, zone, [
+                            _box(d.left, d.top, d.right, d.bottom, d.score, d.classification)
+                            for d in image.detections.all()])
+                        for image in images])
+
+
+def _payload(level, check, annotation_id, lease, cluster_id, site, suggestion, images):
+    return {"level": level, "check": check, "annotation_id": annotation_id, "lease": lease,
+            "cluster_id": cluster_id, "site": site, "suggestion": suggestion, "images": images}
+
+
+def _image(pk, filename, timestamp, zone, boxes) -> dict:
+    # The camera's local time: ISO with the UTC offset, and as people read it.
+    return {"id": pk, "url": f"/images/{pk}/web/", "filename": filename,
+            "timestamp": camera_time_iso(timestamp, zone),
+            "local_time": camera_time(timestamp, zone, empty=""), "detections": boxes}
+
+
+def _box(left, top, right, bottom, score, classification) -> dict:
+    return {"left": left, "top": top, "right": right, "bottom": bottom, "score": score,
+            "classification": classification}
+
+
+def leased_payloads(task_id: int, level: str, user, token_prefix: str, relevance) -> list[dict]:
+    """``cluster_payload`` of every cluster of the task leased to ``user`` under a token
+    starting ``token_prefix`` (one claim), in one query: annotations joined to their
+    clusters, sites, images and boxes; boxes flagged by ``relevance``
+    (classifiers.selectors.Relevance of the survey) and the others left out here.
+
+    Species level only (the AI check's payload needs the labels and the suggestion's
+    translation: ``cluster_payload``). Lowest annotation id first.
+    """
+    rows = relevance.flag(
+        ClusterAnnotation.objects.filter(task_id=task_id, leased_to=user,
+                                         lease_token__startswith=token_prefix),
+        "cluster__images__detections", "relevant",
+    ).order_by("pk", "cluster__images__corrected_timestamp", "cluster__images__filename",
+               "-cluster__images__detections__score").values_list(
+        "pk", "lease_token", "cluster_id", "cluster__site__name", "cluster__suggestion",
+        "cluster__survey__timezone",
+        "cluster__images__id", "cluster__images__filename",
+        "cluster__images__corrected_timestamp", "cluster__images__detections__left",
+        "cluster__images__detections__top", "cluster__images__detections__right",
+        "cluster__images__detections__bottom", "cluster__images__detections__score",
+        "cluster__images__detections__classification", "relevant")
+    payloads: dict[int, dict] = {}
+    images: dict[int, dict] = {}
+    for (pk, lease, cluster_id, site, suggestion, zone, image_id, filename, timestamp,
+         left, top, right, bottom, score, classification, relevant) in rows:
+        payload = payloads.get(pk)
+        if payload is None:
+            payload = payloads[pk] = _payload(level, None, pk, lease, cluster_id, site,
+                                              suggestion, [])
+        if image_id is None:
+            continue
+        image = images.get(image_id)
+        if image is None:
+            image = images[image_id] = _image(image_id, filename, timestamp, zone, [])
+            payload["images"].append(image)
+        if relevant:
+            image["detections"].append(_box(left, top, right, bottom, score, classification))
+    for payload in payloads.values():  # stable: equal ranks keep their time order
+        payload["images"].sort(key=lambda image: boxes_rank(image["detections"]), reverse=True)
+    return list(payloads.values())
 
 
 def task_progress(task: Task) -> dict:

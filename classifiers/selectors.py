@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, QuerySet
 
 from surveys.models import Camera, Cluster, Image, Survey
 
@@ -94,6 +94,29 @@ class Relevance:
         """The relevant ones among ``boxes`` (with the ``box_area`` alias it may need)."""
         return boxes.alias(box_area=(F("right") - F("left")) * (F("bottom") - F("top"))).filter(
             self.condition)
+
+    def flag(self, rows: QuerySet, path: str, name: str) -> QuerySet:
+        """``rows`` annotated with ``name``: whether the box reached through ``path``
+        (``"cluster__images__detections"``) is relevant; rows with no box get None.
+
+        For reading boxes joined to other rows in one query, the rule unchanged.
+        """
+        def via(field):
+            return F(f"{path}__{field}")
+
+        return rows.alias(box_area=(via("right") - via("left")) * (via("bottom") - via("top"))
+                          ).annotate(**{name: ExpressionWrapper(
+                              _prefixed(self.condition, f"{path}__"),
+                              output_field=BooleanField())})
+
+
+def _prefixed(condition: Q, prefix: str) -> Q:
+    """``condition`` with every lookup but the ``box_area`` alias reached through ``prefix``."""
+    copy = Q(*(_prefixed(child, prefix) if isinstance(child, Q) else (
+        child if child[0].startswith("box_area") else (prefix + child[0], child[1]))
+        for child in condition.children), _connector=condition.connector,
+        _negated=condition.negated)
+    return copy
 
 
 def relevance_of(survey: Survey, boxes: QuerySet | None = None) -> Relevance:

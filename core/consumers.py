@@ -21,6 +21,7 @@ import json
 import logging
 import time
 
+from channels.consumer import get_handler_name
 from channels.db import aclose_old_connections
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -112,6 +113,17 @@ class MemberConsumer(AsyncJsonWebsocketConsumer):
             return
         if not await self.still_allowed():
             await self.end(4403)
+
+    async def dispatch(self, message):
+        """Channels' dispatch without its per-message ``close_old_connections`` (a hop to
+        the process's one database thread for every frame, queued behind every other
+        socket's): the consumers' database work runs on core.db_threads, whose threads
+        keep and check their own connections, or through ``database_sync_to_async``,
+        which closes old connections around each call itself."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def websocket_receive(self, message):
         if self.ending:  # frames already queued when the socket was revoked

@@ -26,8 +26,9 @@ def systemd_commands() -> dict[str, list[str]]:
 def normalised(argv: list[str]) -> list[str]:
     """The bind address differs by design (loopback on a host, all interfaces in a container)."""
     argv = list(argv)
-    if "-b" in argv:
-        argv[argv.index("-b") + 1] = "ADDRESS"
+    for flag in ("-b", "--host"):
+        if flag in argv:
+            argv[argv.index(flag) + 1] = "ADDRESS"
     return argv
 
 

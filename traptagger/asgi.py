@@ -1,7 +1,7 @@
 """ASGI entry point: HTTP to Django, websockets to Channels consumers.
 
-Websockets go through session authentication and an origin check against
-ALLOWED_HOSTS.
+Websockets go through session authentication (core.websocket_auth) and an origin
+check against ALLOWED_HOSTS.
 """
 
 import os
@@ -11,13 +11,13 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "traptagger.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import get_resolver  # noqa: E402
 
 from annotation import routing as annotation_routing  # noqa: E402
 from core.startup import check_or_exit  # noqa: E402
+from core.websocket_auth import AuthMiddlewareStack  # noqa: E402
 from surveys import routing as survey_routing  # noqa: E402
 
 check_or_exit("web server")

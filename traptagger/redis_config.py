@@ -29,7 +29,11 @@ KEEPALIVE = {
     "socket_connect_timeout": 5,
     "health_check_interval": 30,
 }
-CHANNEL_LAYER_OPTIONS = {"socket_timeout": None, **KEEPALIVE}
+# redis-py's asyncio pool refuses a command ("Too many connections") once 100 are in use
+# at once; a web process with hundreds of sockets joining their groups together needs more.
+CHANNEL_LAYER_MAX_CONNECTIONS = 1000
+CHANNEL_LAYER_OPTIONS = {"socket_timeout": None, "max_connections": CHANNEL_LAYER_MAX_CONNECTIONS,
+                         **KEEPALIVE}
 BROKER_SOCKET_TIMEOUT = 60  # seconds; well above kombu's 1 s blocking read
 # Tasks run up to 12 h (the gpu stages' hard limit is 12 h 10 min). Redis
 # re-delivers an unacknowledged message after the visibility timeout, so it

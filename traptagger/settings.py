@@ -15,6 +15,7 @@ can run side by side on one machine without sharing state.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -506,6 +507,16 @@ if not 3 <= ANNOTATION_PREFETCH_WINDOW <= 5:
     raise ImproperlyConfigured(
         f"ANNOTATION_PREFETCH_WINDOW is {ANNOTATION_PREFETCH_WINDOW}; set it between 3 and 5 "
         "(clusters a tagging page holds ahead of need).")
+# Database threads of each web process for websocket work that may run in parallel
+# (a label, a claim): each holds one database connection for the life of the process,
+# so a web process opens at most this many plus one (core.db_threads).
+WEBSOCKET_DB_THREADS = env.int("WEBSOCKET_DB_THREADS", default=8)
+# daphne processes behind one address (manage.py serve_web, serve_local): one per core.
+# More than one needs REDIS_URL (core.webserver).
+WEB_WORKERS = env.int("WEB_WORKERS", default=os.cpu_count() or 1)
+# How long the task progress counted in the cache (annotation.progress) is trusted before
+# it is counted again from the database; labels add to it in between.
+ANNOTATION_PROGRESS_SECONDS = env.float("ANNOTATION_PROGRESS_SECONDS", default=60)
 # Insights: a camera silent for longer than this between two images is taken to have
 # stopped (a flagged gap; its days are no trap-nights).
 INSIGHTS_GAP_DAYS = env.float("INSIGHTS_GAP_DAYS", default=7)

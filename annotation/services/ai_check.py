@@ -26,10 +26,11 @@ from surveys.taxonomy import SurveyStatus
 from ..exceptions import AnnotationError, StaleLease
 from ..models import ClusterAnnotation, Label, Task
 from ..selectors import suggested_label
-from ..taxonomy import AI_VERDICTS, AiCheck, TaskStatus
+from ..taxonomy import AI_VERDICTS, AiCheck, TaggingLevel, TaskStatus
 from .auto_label import do_match_translations
 from .common import check_may_change, ensure_special_labels
 from .leases import check_labels, check_may_annotate, check_note, end_lease, holds_lease
+from .progress import count_done, forget_progress
 
 PAGE = 900
 # Clusters set aside because the camera moved are not checked.
@@ -97,6 +98,7 @@ def do_launch_ai_check(task: Task, *, acting_user) -> int:
             ).update(ai_check=AiCheck.PENDING)
         Task.objects.filter(pk=task.pk).update(status=TaskStatus.LAUNCHED)
         task.status = TaskStatus.LAUNCHED
+        forget_progress(task.pk)
     return len(queued)
 
 
@@ -116,7 +118,8 @@ def do_save_check(task: Task, user, *, annotation_id: int, token: str, verdict: 
     check_note(note)
     with transaction.atomic():
         annotation = (ClusterAnnotation.objects.select_for_update()
-                      .filter(pk=annotation_id, task=task).select_related("cluster").first())
+                      .filter(pk=annotation_id, task=task).select_related("cluster").order_by()
+                      .first())  # no ordering: it would lock the task's row (leases)
         if annotation is not None and annotation.ai_check == verdict and (
                 annotation.checked_by_id == user.pk):
             return annotation  # a page resending what was saved before its socket dropped
@@ -140,4 +143,5 @@ def do_save_check(task: Task, user, *, annotation_id: int, token: str, verdict: 
                                        *end_lease(annotation)])
         if labels is not None:
             annotation.labels.set(labels)
+        count_done(task.pk, TaggingLevel.AI_CHECK)
     return annotation

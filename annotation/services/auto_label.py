@@ -31,6 +31,7 @@ from ..exceptions import NotAllowed
 from ..models import ClusterAnnotation, Label, Task, Translation
 from ..taxonomy import AutoLabelRule
 from .common import check_may_change, ensure_special_labels
+from .progress import forget_progress
 
 PEOPLE_LABEL = "Vehicles/Humans/Livestock"
 PAGE = 900
@@ -142,4 +143,5 @@ def do_auto_label(task: Task, *, acting_user=None) -> AutoLabelled:
         people = sum(chosen[pk] == auto[PEOPLE_LABEL] for pk in locked)
         done.people += people
         done.species += len(locked) - people
+    forget_progress(task.pk)
     return done

@@ -22,6 +22,7 @@ from ..selectors import suggested_label
 from ..taxonomy import BulkKind
 from .common import check_may_change
 from .leases import check_labels
+from .progress import forget_progress
 
 MAX_RELABEL = 10_000
 CHUNK = 5_000
@@ -134,4 +135,5 @@ def _apply(task, ids, labels, kind, description, acting_user, *, before) -> Bulk
         through.objects.bulk_create(
             [through(clusterannotation_id=pk, label_id=label.pk)
              for pk in chunk for label in labels], batch_size=1000)
+    forget_progress(task.pk)
     return action

@@ -15,6 +15,7 @@ from .ai_check import do_launch_ai_check
 from .auto_label import do_auto_label, do_match_translations
 from .common import check_may_change, ensure_special_labels
 from .label_sets import LabelSpec, check_label_specs, specs_of_labels
+from .progress import forget_progress
 
 
 def do_save_task(task: Task, *, acting_user) -> Task:
@@ -189,6 +190,7 @@ def do_launch_task(task: Task, *, acting_user) -> int:
     if task.survey.classifier_id:
         do_match_translations(task, acting_user=acting_user)
         do_auto_label(task, acting_user=acting_user)
+    forget_progress(task.pk)
     return len(new)
 
 

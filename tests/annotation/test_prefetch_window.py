@@ -7,7 +7,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
 from annotation.models import ClusterAnnotation, Label
@@ -223,37 +223,6 @@ def test_windows_claimed_by_threads_at_once_are_disjoint():
     assert not errors, errors
     assert len(claimed) == len(set(claimed)) == 36
     assert sorted(labelled) == sorted(claimed)
-
-
-def test_a_label_and_its_top_up_take_no_more_queries_than_before(settings):
-    """One label through the socket, with the window topped up: 17 queries (it was 18 with
-    one cluster at a time: the per-label hand-back query is gone)."""
-    settings.ANNOTATION_PREFETCH_WINDOW = 3
-    task = launched_task(6)
-    user = annotator_for(task)
-    zebra = Label.objects.get(task=task, name="Zebra").pk
-    comm = communicator(task, user)
-    counts = []
-    db = connections["default"]  # this thread's connection: the consumer's queries run on it
-
-    async def run():
-        assert (await comm.connect())[0]
-        await comm.send_json_to(JOIN)
-        offers = [await comm.receive_json_from(timeout=10) for _ in range(3)]
-        for offer in offers[:2]:
-            before = len(db.queries_log)
-            await comm.send_json_to(label_msg(offer, zebra))
-            assert (await comm.receive_json_from(timeout=10))["type"] == "label.saved"
-            assert (await comm.receive_json_from(timeout=10))["type"] == "cluster.offered"
-            counts.append(len(db.queries_log) - before)
-        await comm.disconnect()
-
-    db.force_debug_cursor = True  # log its queries (what CaptureQueriesContext does)
-    try:
-        async_to_sync(run)()
-    finally:
-        db.force_debug_cursor = False
-    assert counts[0] == counts[1] <= 17, counts
 
 
 def test_time_spent_is_the_time_shown_capped_by_the_time_since_the_offer():

@@ -63,6 +63,8 @@ Classification (``--classify-crops`` crops, 2,000 by default, from 12 MP JPEGs):
 tests/benchmarks/classify.py.
 Static detections (``--static-detections``): see tests/benchmarks/static.py.
 Training-data crops (``--crop-detections``): see tests/benchmarks/crops.py.
+Live annotation under load (``--annotation-clusters``, ``--human-annotators``,
+``--web-workers``; MariaDB and Redis only): see tests/benchmarks/annotation.py.
 """
 
 from __future__ import annotations
@@ -699,7 +701,8 @@ def main() -> None:
     parser.add_argument("--page-rounds", type=int, default=5,
                         help="Insights: rounds of first view + repeat; medians are printed.")
     parser.add_argument("--only", choices=["import", "results", "camtrapdp", "insights",
-                                           "megadetector", "static", "classify", "crops"])
+                                           "megadetector", "static", "classify", "crops",
+                                           "annotation"])
     parser.add_argument("--database-url", help="Run on this database (default: SQLite).")
     parser.add_argument("--reuse-data", action="store_true", help="Camtrap DP: use the "
                         "survey an earlier run left in --database-url instead of a new one.")
@@ -709,6 +712,14 @@ def main() -> None:
     parser.add_argument("--crop-detections", type=int, default=10_000)
     parser.add_argument("--crop-files", type=int, default=40)
     parser.add_argument("--naive-crops", type=int, default=300)
+    parser.add_argument("--annotation-clusters", type=int, default=20_000)
+    parser.add_argument("--annotation-seconds", type=float, default=15)
+    parser.add_argument("--human-annotators", type=int, default=200)
+    parser.add_argument("--web-workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL")
+                        or "redis://127.0.0.1:6379/0", help="Annotation: the channel layer.")
+    parser.add_argument("--annotation-server-root", help="Annotation: serve from this "
+                        "checkout instead (1 plain daphne process), for a before/after figure.")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="tt-bench-"))
@@ -753,6 +764,10 @@ def main() -> None:
         from tests.benchmarks.crops import bench_crops
 
         bench_crops(args.crop_detections, args.crop_files, args.naive_crops)
+    if args.only in (None, "annotation"):
+        from tests.benchmarks.annotation import bench_annotation
+
+        bench_annotation(args, tmp)
     if args.only not in (None, "import"):
         return
     source = tmp / "source"

@@ -102,8 +102,9 @@ def test_processes_match_the_systemd_units(docs):
     for unit, deployment in pairs.items():
         command = container(by_kind(docs, "Deployment", deployment)[0])["command"]
         expected = units[unit]
-        if "-b" in expected:  # loopback on a host, all interfaces in a pod
-            expected[expected.index("-b") + 1] = "0.0.0.0"
+        for flag in ("-b", "--host"):  # loopback on a host, all interfaces in a pod
+            if flag in expected:
+                expected[expected.index(flag) + 1] = "0.0.0.0"
         assert command == expected, unit
     assert "--autoscale" in units["traptagger-worker"]
 

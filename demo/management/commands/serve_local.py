@@ -14,6 +14,8 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from core.webserver import daphne_argv, listening_socket
+from core.webserver import web_workers as count_web_workers
 from traptagger.celery import QUEUES
 
 
@@ -25,18 +27,27 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--demo", action="store_true", help="Seed the demo first.")
         parser.add_argument("--concurrency", type=int, default=2)
+        parser.add_argument("--web-workers", type=int, help="daphne processes behind the "
+                            "port (default: WEB_WORKERS with REDIS_URL set, else 1; more than "
+                            "one needs REDIS_URL).")
 
-    def handle(self, *args, host, port, demo, concurrency, **options):
+    def handle(self, *args, host, port, demo, concurrency, web_workers, **options):
         check_port_free(host, port)
+        if web_workers is None and not settings.CHANNEL_LAYER_SHARED:
+            web_workers = 1  # the embedded mode: one process, nothing to say
+        workers, note = count_web_workers(web_workers)
+        if note:
+            self.stderr.write(note)
         python = sys.executable
         logs = settings.VAR_DIR / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         env = os.environ.copy()
         children = []
 
-        def start(name, argv):
+        def start(name, argv, pass_fds=()):
             log = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                    pass_fds=pass_fds)
             children.append(proc)
             self.stdout.write(f"Started {name} (pid {proc.pid}); log: {logs / (name + '.log')}")
             return proc
@@ -67,11 +78,15 @@ class Command(BaseCommand):
                 except TimeoutError as exc:
                     raise CommandError(str(exc)) from exc
                 self._banner(host, port, result)
-            server = start("daphne", [python, "-m", "daphne", "-b", host, "-p", str(port),
-                                      "traptagger.asgi:application"])
-            wait_until_serving(server, host, port, logs / "daphne.log")
-            self.stdout.write(f"Serving on http://{host}:{port}/ — press Ctrl+C to stop.")
-            server.wait()
+            # Every web worker accepts on one socket (core.webserver).
+            sock = listening_socket(host, port)
+            servers = [start("daphne" if n == 0 else f"daphne-{n + 1}", daphne_argv(sock),
+                             pass_fds=[sock.fileno()]) for n in range(workers)]
+            sock.close()  # the workers hold it now
+            wait_until_serving(servers[0], host, port, logs / "daphne.log")
+            self.stdout.write(f"Serving on http://{host}:{port}/ with {workers} web "
+                              "worker(s) — press Ctrl+C to stop.")
+            servers[0].wait()
         except KeyboardInterrupt:
             self.stdout.write("\nStopping…")
         finally:
