@@ -122,6 +122,7 @@ INSTALLED_APPS = [
     "surveys",
     "classifiers",
     "annotation",
+    "results",
     "training",
     "demo",
     "insights",
@@ -349,6 +350,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.purge_broadcasts",
         "schedule": 600.0,
     },
+    # Named as when exports lived in the training app (results.tasks keeps the names).
     "training-expire-exports": {
         "task": "training.expire_exports",
         "schedule": 3600.0,

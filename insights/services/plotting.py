@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from django.core.cache import cache
 
-from training.services.results import safe_cell
+from results.services.results import safe_cell
 
 from . import svg as svg_writer
 

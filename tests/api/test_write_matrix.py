@@ -16,11 +16,11 @@ from rest_framework.test import APIClient
 
 from accounts.services.api_tokens import do_create_api_token
 from accounts.taxonomy import CAPABILITY_ROLES, Capability, Role
+from results.models import Export
 from surveys.models import Survey
 from surveys.taxonomy import SurveyStatus
 from tests.accounts.test_admin_scoping import make_world
 from tests.factories import OrganisationFactory, UserFactory, member
-from training.models import Export
 from traptagger.api import router
 
 pytestmark = [pytest.mark.django_db, pytest.mark.hostile]

@@ -3,9 +3,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from core.exceptions import UserError
+from results.selectors import task_for
+from results.services.workbook import export_workbook
 from surveys.selectors import survey_named
-from training.selectors import task_for
-from training.services.workbook import export_workbook
 
 
 class Command(BaseCommand):

@@ -3,8 +3,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from core.exceptions import UserError
+from results.services.record_table import export_record_table
 from surveys.selectors import survey_named
-from training.services.record_table import export_record_table
 
 
 class Command(BaseCommand):

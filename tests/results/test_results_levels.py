@@ -9,11 +9,11 @@ from django.core.management.base import CommandError
 
 from classifiers.models import Detection
 from classifiers.taxonomy import Category, DetectionStatus
+from results.exceptions import ExportError
+from results.services.results import ResultsOptions, default_columns, write_results_csv
 from surveys.models import Camera, Image
 from tests.factories import ImageFactory
-from tests.training.helpers import T0, labelled_task
-from training.exceptions import ExportError
-from training.services.results import ResultsOptions, default_columns, write_results_csv
+from tests.results.helpers import T0, labelled_task
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,8 @@ from django.core.management.base import CommandError
 
 from annotation.models import ClusterAnnotation, Label
 from annotation.services.leases import claim_next_cluster, do_save_labels
+from results.services.results import safe_cell, write_results_csv
 from tests.annotation.helpers import annotator_for, launched_task
-from training.services.results import safe_cell, write_results_csv
 
 
 @pytest.mark.parametrize("value, expected", [
@@ -76,8 +76,8 @@ def test_pages_give_the_same_rows_in_site_then_time_order(monkeypatch):
     """Written a page at a time (pages of 2 here): same rows, same order, as one big page."""
     from datetime import UTC, datetime, timedelta
 
+    from results.services import results
     from surveys.models import Cluster, Site
-    from training.services import results
 
     task = launched_task(7)
     clusters = list(Cluster.objects.filter(survey=task.survey).order_by("id"))

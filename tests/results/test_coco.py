@@ -6,10 +6,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from results.exceptions import ExportError
+from results.services.coco import export_coco
 from surveys.models import Image
-from tests.training.test_camtrapdp import small_survey
-from training.exceptions import ExportError
-from training.services.coco import export_coco
+from tests.results.test_camtrapdp import small_survey
 
 pytestmark = pytest.mark.django_db
 

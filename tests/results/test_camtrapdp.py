@@ -10,12 +10,12 @@ from django.core.management.base import CommandError
 
 from classifiers.models import Detection
 from classifiers.taxonomy import Category, DetectionStatus
+from results.exceptions import ExportError
+from results.services.camtrapdp import export_camtrapdp
+from results.services.camtrapdp_check import check_camtrapdp
 from surveys.models import Camera, Image, Site
 from tests.factories import ClusterFactory, ImageFactory, OrganisationFactory
-from tests.training.helpers import T0, labelled_task
-from training.exceptions import ExportError
-from training.services.camtrapdp import export_camtrapdp
-from training.services.camtrapdp_check import check_camtrapdp
+from tests.results.helpers import T0, labelled_task
 
 pytestmark = pytest.mark.django_db
 

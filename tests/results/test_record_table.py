@@ -7,8 +7,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from tests.training.helpers import labelled_task
-from training.services.record_table import write_camera_operation, write_record_table
+from results.services.record_table import write_camera_operation, write_record_table
+from tests.results.helpers import labelled_task
 
 pytestmark = pytest.mark.django_db
 

@@ -3,9 +3,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from core.exceptions import UserError
+from results.services.camtrapdp import export_camtrapdp
+from results.services.camtrapdp_check import check_camtrapdp
 from surveys.selectors import survey_named
-from training.services.camtrapdp import export_camtrapdp
-from training.services.camtrapdp_check import check_camtrapdp
 
 
 class Command(BaseCommand):

@@ -18,11 +18,11 @@ import pytest
 
 from classifiers.models import Detection, Detector
 from classifiers.taxonomy import Category, DetectionStatus
+from results.services.camtrapdp import export_camtrapdp
+from results.services.coco import export_coco
+from results.services.results import ResultsOptions, default_columns, write_results_csv
 from surveys.models import Image
-from tests.training.test_camtrapdp import read, small_survey
-from training.services.camtrapdp import export_camtrapdp
-from training.services.coco import export_coco
-from training.services.results import ResultsOptions, default_columns, write_results_csv
+from tests.results.test_camtrapdp import read, small_survey
 
 pytestmark = pytest.mark.django_db
 
@@ -138,7 +138,8 @@ def test_relevance_is_worked_out_once_per_export_not_per_page(tmp_path, monkeypa
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from training.services import camtrapdp, coco, paging, results
+    from core import paging
+    from results.services import camtrapdp, coco, results
 
     task, _zebra, _guess = small_survey()  # three labelled clusters: three pages of one
     monkeypatch.setattr(results, "PAGE", 1)

@@ -28,9 +28,9 @@ from django.db.models import Q
 from annotation.models import ClusterAnnotation, Label, Task
 from classifiers.selectors import relevance_of
 from classifiers.taxonomy import Category
+from core.paging import pages_by_pk
 
 from ..selectors import task_for
-from .paging import pages_by_pk
 from .results import boxes_of, images_of
 
 EMPTY = "empty"

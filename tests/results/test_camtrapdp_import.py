@@ -25,19 +25,19 @@ from annotation.models import ClusterAnnotation, Label, Task
 from annotation.taxonomy import TaskStatus
 from classifiers.models import Detection
 from classifiers.taxonomy import Category, DetectionStatus
-from surveys.models import Camera, Cluster, Image, Site, Survey
-from surveys.taxonomy import SurveyStatus
-from tests.factories import ImageFactory, OrganisationFactory, SurveyFactory
-from training.exceptions import PackageError
-from training.services.camtrapdp import (
+from results.exceptions import PackageError
+from results.services.camtrapdp import (
     PROFILE_URL,
     SCHEMA_URL,
     TABLES,
     export_camtrapdp,
     table_schema,
 )
-from training.services.camtrapdp_check import check_camtrapdp
-from training.services.camtrapdp_import import TASK_NAME, do_import_camtrapdp
+from results.services.camtrapdp_check import check_camtrapdp
+from results.services.camtrapdp_import import TASK_NAME, do_import_camtrapdp
+from surveys.models import Camera, Cluster, Image, Site, Survey
+from surveys.taxonomy import SurveyStatus
+from tests.factories import ImageFactory, OrganisationFactory, SurveyFactory
 
 pytestmark = pytest.mark.django_db
 

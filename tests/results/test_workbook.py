@@ -5,8 +5,8 @@ from django.core.management import call_command
 from openpyxl import load_workbook
 
 from annotation.models import Label
-from tests.training.helpers import labelled_task
-from training.services.workbook import export_workbook
+from results.services.workbook import export_workbook
+from tests.results.helpers import labelled_task
 
 pytestmark = pytest.mark.django_db
 

@@ -43,13 +43,13 @@ from annotation.taxonomy import SPECIAL_LABELS
 from classifiers.models import Detection
 from classifiers.selectors import Relevance, relevance_of
 from classifiers.taxonomy import HUMAN_STATUSES, Category
+from core.paging import pages_by_pk
 from core.progress import Progress, ignore_progress
 from surveys.models import Camera, Cluster, Image, Survey
 from surveys.taxonomy import TriggerSource
 
 from ..exceptions import ExportError
 from ..selectors import task_for
-from .paging import pages_by_pk
 from .results import animal_counts, label_facts, safe_cell
 
 VERSION = "1.0.2"

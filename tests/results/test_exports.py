@@ -11,13 +11,13 @@ from django.utils import timezone
 
 from accounts.taxonomy import Role
 from core.exceptions import AccessDenied
+from results.exceptions import ExportError
+from results.models import Export
+from results.services.exports import do_expire_exports, do_request_export, do_run_export
+from results.taxonomy import ExportKind, ExportStatus
 from surveys.models import Site
 from tests.factories import OrganisationFactory, member
-from tests.training.test_camtrapdp import small_survey
-from training.exceptions import ExportError
-from training.models import Export
-from training.services.exports import do_expire_exports, do_request_export, do_run_export
-from training.taxonomy import ExportKind, ExportStatus
+from tests.results.test_camtrapdp import small_survey
 from traptagger.celery import discover_tasks
 
 pytestmark = pytest.mark.django_db
@@ -102,11 +102,26 @@ def test_expired_exports_lose_their_file(client):
 def test_admin_requests_an_export_and_lists_its_download_link(client):
     task, admin, _first = requested(ExportKind.COCO)
     client.force_login(admin)
-    response = client.post(reverse("admin:training_export_add"),
+    response = client.post(reverse("admin:results_export_add"),
                            {"survey": task.survey.pk, "task": task.pk, "kind": "coco"})
     assert response.status_code == 302, response.content[:2000]
     export = Export.objects.exclude(pk=_first.pk).get()
     assert (export.kind, export.task_id, export.created_by) == ("coco", task.pk, admin)
     do_run_export(export.pk)
-    page = client.get(reverse("admin:training_export_changelist")).content.decode()
+    page = client.get(reverse("admin:results_export_changelist")).content.decode()
     assert reverse("export_download", args=[export.pk]) in page
+
+
+def test_old_admin_addresses_of_exports_lead_to_the_same_pages(client):
+    """Exports moved from the training app to results: bookmarks of the old pages still work."""
+    task, admin, export = requested(ExportKind.COCO)
+    client.force_login(admin)
+    for old, new in (("/admin/training/export/?status=done",
+                      reverse("admin:results_export_changelist") + "?status=done"),
+                     (f"/admin/training/export/{export.pk}/change/",
+                      reverse("admin:results_export_change", args=[export.pk])),
+                     ("/admin/training/export/training-data/",
+                      reverse("admin:results_export_training_data"))):
+        response = client.get(old, follow=True)
+        assert response.redirect_chain[0] == (new, 302)
+        assert response.status_code == 200

@@ -3,8 +3,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from core.exceptions import UserError
+from results.services.coco import export_coco
 from surveys.selectors import survey_named
-from training.services.coco import export_coco
 
 
 class Command(BaseCommand):

@@ -9,7 +9,7 @@ reference given as a URL or a path out; a ``$ref``; a package profile other than
 the Camtrap DP 1.0.2 one. (Frictionless fetches remote resources even with its
 ``trusted`` flag off, and JSON Schema libraries follow ``$ref`` to the network.)
 The published Camtrap DP profile and table schema URLs are not fetched either:
-they name the copies shipped under ``training/schemas``.
+they name the copies shipped under ``results/schemas``.
 
 Then ``datapackage.json`` is checked with the Camtrap DP profile (JSON Schema; its
 references to the general Data Package profile and to GeoJSON resolve to

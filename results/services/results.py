@@ -20,10 +20,10 @@ from annotation.models import ClusterAnnotation, Label, Task
 from classifiers.models import Detection
 from classifiers.selectors import Relevance, relevance_of
 from classifiers.taxonomy import Category
+from core.paging import PAGE
 from surveys.models import Image, Site
 
 from ..exceptions import ExportError
-from .paging import PAGE
 
 RESULT_COLUMNS = ["cluster_id", "site", "camera", "first_timestamp", "species", "count",
                   "annotator"]

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotation.models import Task
 from core.exceptions import UserError
-from training.services.results import (
+from results.services.results import (
     AGGREGATE_COLUMNS,
     AVAILABLE_COLUMNS,
     DETECTION_COLUMNS,

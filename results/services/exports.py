@@ -5,6 +5,11 @@ the ``default`` queue) after commit; ``do_run_export`` builds the file in a
 temporary folder (folders are zipped), stores it under
 ``exports/<organisation>/<export>/`` and keeps it for ``EXPORT_KEEP_DAYS`` days;
 ``do_expire_exports`` (beat, hourly) deletes files past that.
+
+Each kind is an ``ExportFormat``: how it is built, and how its request is checked.
+This module knows the results formats; an app that exports something else registers
+its format with ``register_format`` when it loads (the training app: training data),
+so this app never imports it.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,22 +33,58 @@ from django.utils import timezone
 from accounts.access import check_capability
 from accounts.taxonomy import Capability
 from core.exceptions import UserError
+from core.progress import Progress
 from surveys.services.pipeline import enqueue
 
 from ..exceptions import ExportError
 from ..models import Export
-from ..selectors import task_for, training_tasks
+from ..selectors import task_for
 from ..taxonomy import ExportKind, ExportStatus
 from .camtrapdp import export_camtrapdp
 from .camtrapdp_check import check_camtrapdp
 from .coco import export_coco
 from .record_table import export_record_table
 from .results import write_results_csv
-from .training_data import TrainingDataOptions, check_options, export_training_data
 from .workbook import export_workbook
 
 log = logging.getLogger(__name__)
+# The task names the exports had when they lived in the training app: messages
+# already queued and beat entries keep naming them.
 TASK_NAME = "training.run_export"
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """How one kind of export is made.
+
+    ``build(export, folder, progress)`` writes the export into the empty ``folder``
+    and returns the file or folder to keep (a folder is zipped); a UserError it
+    raises fails the export with its message. ``check(survey, task, options,
+    acting_user)``, when given, checks a request's ``options`` and returns the ones to
+    record; it raises ExportError naming what to fix.
+    """
+
+    build: Callable[[Export, Path, Progress], Path]
+    check: Callable[..., dict] | None = None
+
+
+_FORMATS: dict[str, ExportFormat] = {}
+
+
+def register_format(kind: str, export_format: ExportFormat) -> None:
+    """Make ``kind`` (one of ExportKind) buildable; an app calls this when it loads."""
+    if kind not in ExportKind.values:
+        raise ValueError(f"{kind!r} is not an ExportKind; add it to results.taxonomy.")
+    _FORMATS[kind] = export_format
+
+
+def format_of(kind: str) -> ExportFormat:
+    """The registered format of ``kind``; ExportError for a kind nothing builds."""
+    export_format = _FORMATS.get(kind)
+    if export_format is None:
+        raise ExportError(f"Unknown export kind {kind!r}; choose one of "
+                          f"{', '.join(k for k in ExportKind.values if k in _FORMATS)}.")
+    return export_format
 
 
 def do_request_export(survey, kind: str, *, task=None, acting_user=None,
@@ -49,77 +92,93 @@ def do_request_export(survey, kind: str, *, task=None, acting_user=None,
     """Record an export of ``survey`` and start it on a worker once this commits.
 
     ``acting_user`` needs CHANGE on the survey's organisation (the admin and write roles,
-    as for every other write; None: an operator).
-    A training-data export takes ``options``: ``tasks`` (ids, default: ``task``, else
-    the survey's latest) and the TrainingDataOptions fields; every task must be of
-    the survey's organisation and visible to ``acting_user``. Raises ExportError for
-    an unknown kind, a task of another survey, or bad training-data options.
+    as for every other write; None: an operator). ``options`` are checked by the
+    kind's format (a training-data export takes its tasks and crop options there).
+    Raises ExportError for an unknown kind, a task of another survey, or options
+    the format refuses.
     """
     if acting_user is not None:
         check_capability(acting_user, survey.organisation, Capability.CHANGE)
-    if kind not in ExportKind.values:
-        raise ExportError(f"Unknown export kind {kind!r}; choose one of "
-                          f"{', '.join(ExportKind.values)}.")
+    export_format = format_of(kind)
     if task is not None and task.survey_id != survey.pk:
         raise ExportError(f"Task “{task.name}” belongs to another survey than “{survey}”.")
     options = dict(options or {})
-    if kind == ExportKind.TRAINING_DATA:
-        options = _check_training_request(survey, task, options, acting_user)
+    if export_format.check is not None:
+        options = export_format.check(survey, task, options, acting_user)
     export = Export.objects.create(survey=survey, task=task, kind=kind,
                                    created_by=acting_user, options=options)
     enqueue(TASK_NAME, "default", export.pk)
     return export
 
 
-def _check_training_request(survey, task, options: dict, acting_user) -> dict:
-    ids = options.pop("tasks", None) or [(task or task_for(survey, None)).pk]
-    tasks = training_tasks(ids, organisation=survey.organisation, user=acting_user,
-                           capability=Capability.VIEW)
-    chosen = TrainingDataOptions.from_dict(options)
-    check_options(chosen)
-    return {"tasks": [t.pk for t in tasks], **chosen.as_dict()}
-
-
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "survey"
 
 
+def file_stem(export: Export) -> str:
+    """The start of an export's file name: its survey's name, safe in a path."""
+    return _slug(export.survey.name)
+
+
+def package_folder(export: Export, folder: Path) -> Path:
+    """A new folder in ``folder`` for an export of several files (zipped when stored)."""
+    package = folder / f"{file_stem(export)}-{export.kind.replace('_', '-')}"
+    package.mkdir()
+    return package
+
+
+def _results_csv(export: Export, folder: Path, progress) -> Path:
+    path = folder / f"{file_stem(export)}-results.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        write_results_csv(task_for(export.survey, export.task_id), fh)
+    return path
+
+
+def _workbook(export: Export, folder: Path, progress) -> Path:
+    path = folder / f"{file_stem(export)}-counts.xlsx"
+    export_workbook(task_for(export.survey, export.task_id), path)
+    return path
+
+
+def _coco(export: Export, folder: Path, progress) -> Path:
+    path = folder / f"{file_stem(export)}-coco.json"
+    export_coco(export.survey, path, task_id=export.task_id)
+    return path
+
+
+def _camtrapdp(export: Export, folder: Path, progress) -> Path:
+    package = package_folder(export, folder)
+    export_camtrapdp(export.survey, package, task_id=export.task_id, progress=progress)
+    problems = check_camtrapdp(package)
+    if problems:
+        raise ExportError("The package does not pass the Camtrap DP 1.0.2 checks: "
+                          + "; ".join(problems[:5]))
+    return package
+
+
+def _record_table(export: Export, folder: Path, progress) -> Path:
+    package = package_folder(export, folder)
+    export_record_table(export.survey, package,
+                        interval_minutes=settings.EXPORT_RECORD_INTERVAL,
+                        task_id=export.task_id)
+    return package
+
+
+_FORMATS.update({
+    ExportKind.RESULTS_CSV: ExportFormat(build=_results_csv),
+    ExportKind.WORKBOOK: ExportFormat(build=_workbook),
+    ExportKind.COCO: ExportFormat(build=_coco),
+    ExportKind.CAMTRAP_DP: ExportFormat(build=_camtrapdp),
+    ExportKind.RECORD_TABLE: ExportFormat(build=_record_table),
+})
+
+
 def _build(export: Export, folder: Path, progress) -> Path:
     """Write the export into ``folder``; return the one file to keep."""
-    survey, task_id = export.survey, export.task_id
-    name = _slug(survey.name)
-    if export.kind == ExportKind.RESULTS_CSV:
-        path = folder / f"{name}-results.csv"
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            write_results_csv(task_for(survey, task_id), fh)
-        return path
-    if export.kind == ExportKind.WORKBOOK:
-        path = folder / f"{name}-counts.xlsx"
-        export_workbook(task_for(survey, task_id), path)
-        return path
-    if export.kind == ExportKind.COCO:
-        path = folder / f"{name}-coco.json"
-        export_coco(survey, path, task_id=task_id)
-        return path
-    package = folder / f"{name}-{export.kind.replace('_', '-')}"
-    package.mkdir()
-    if export.kind == ExportKind.TRAINING_DATA:
-        # Tasks are read again within the export's organisation: ids recorded by a
-        # request are never trusted across organisations.
-        tasks = training_tasks(export.options.get("tasks", []),
-                               organisation=export.survey.organisation)
-        export_training_data(tasks, package, TrainingDataOptions.from_dict(export.options),
-                             progress=progress)
-    elif export.kind == ExportKind.CAMTRAP_DP:
-        export_camtrapdp(survey, package, task_id=task_id, progress=progress)
-        problems = check_camtrapdp(package)
-        if problems:
-            raise ExportError("The package does not pass the Camtrap DP 1.0.2 checks: "
-                              + "; ".join(problems[:5]))
-    else:
-        export_record_table(survey, package, interval_minutes=settings.EXPORT_RECORD_INTERVAL,
-                            task_id=task_id)
-    return Path(shutil.make_archive(str(package), "zip", root_dir=package))
+    path = format_of(export.kind).build(export, folder, progress)
+    if path.is_dir():
+        path = Path(shutil.make_archive(str(path), "zip", root_dir=path))
+    return path
 
 
 def _progress_of(export: Export):

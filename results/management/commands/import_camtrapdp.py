@@ -4,8 +4,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from core.exceptions import UserError
+from results.services.camtrapdp_import import do_import_camtrapdp
 from surveys.selectors import organisation_named
-from training.services.camtrapdp_import import do_import_camtrapdp
 
 
 class Command(BaseCommand):
