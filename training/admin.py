@@ -19,14 +19,15 @@ from .services.training_data import preview
 from .services.training_runs import do_request_training
 from .taxonomy import TrainingStatus
 
-# The exports list (results.admin) with what training adds to it: the page that asks for
-# training data, and the action that trains a classifier on a finished training-data export.
-admin.site.unregister(Export)
+admin.site.unregister(Export)  # registered by results.admin; extended here
 
 
 @admin.register(Export)
 class ExportAdmin(ResultsExportAdmin):
-    __doc__ = ResultsExportAdmin.__doc__
+    """The exports list (results.admin) with what training adds to it: the page that asks for
+    training data (“Export training data…”), and the action that trains a classifier on a
+    finished training-data export."""
+
     change_list_template = "admin/training/export/change_list.html"
     actions = ["train_classifier"]
 

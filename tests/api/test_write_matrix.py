@@ -69,7 +69,8 @@ def user_for(role: str, org_a, org_b):
 
 def row_counts() -> dict[str, int]:
     return {m._meta.label: m._default_manager.count() for m in apps.get_models()
-            if m._meta.app_label in {"surveys", "annotation", "training", "classifiers"}}
+            if m._meta.app_label in {"surveys", "annotation", "results", "training",
+                                       "classifiers"}}
 
 
 def test_the_schema_lists_every_write():

@@ -125,3 +125,19 @@ def test_old_admin_addresses_of_exports_lead_to_the_same_pages(client):
         response = client.get(old, follow=True)
         assert response.redirect_chain[0] == (new, 302)
         assert response.status_code == 200
+
+
+def test_every_kind_has_a_format_and_an_unknown_kind_is_refused(monkeypatch):
+    """The training app registers training data when it loads; results never imports it."""
+    from results.services import exports
+
+    assert set(exports._FORMATS) == set(ExportKind.values)
+    assert exports.format_of(ExportKind.TRAINING_DATA).build.__module__ == \
+        "training.services.training_export"
+    task, _zebra, _guess = small_survey()
+    with pytest.raises(ExportError, match="Unknown export kind 'pdf'; choose one of"):
+        do_request_export(task.survey, "pdf")
+    monkeypatch.delitem(exports._FORMATS, ExportKind.TRAINING_DATA)
+    with pytest.raises(ExportError, match="Unknown export kind 'training_data'"):
+        do_request_export(task.survey, ExportKind.TRAINING_DATA)
+    assert not Export.objects.exists()
