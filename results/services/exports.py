@@ -82,7 +82,7 @@ def format_of(kind: str) -> ExportFormat:
     """The registered format of ``kind``; ExportError for a kind nothing builds."""
     export_format = _FORMATS.get(kind)
     if export_format is None:
-        raise ExportError(f"Unknown export kind {kind!r}; choose one of "
+        raise ExportError(f"Unknown export kind {str(kind)!r}; choose one of "
                           f"{', '.join(k for k in ExportKind.values if k in _FORMATS)}.")
     return export_format
 

@@ -37,12 +37,13 @@ from results.services.camtrapdp_check import check_camtrapdp
 from results.services.camtrapdp_import import TASK_NAME, do_import_camtrapdp
 from surveys.models import Camera, Cluster, Image, Site, Survey
 from surveys.taxonomy import SurveyStatus
+from tests.conftest import CAMERA_TRAPS
 from tests.factories import ImageFactory, OrganisationFactory, SurveyFactory
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "camera-traps" / \
-    "camtrapdp_example"
+# ../shared beside the repository, or TRAPTAGGER_SHARED (a worktree's checkout).
+EXAMPLE = CAMERA_TRAPS / "camtrapdp_example"
 _EMPTY = {"", "NA", "NaN", "nan"}
 
 
