@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from .exceptions import AccountsError
@@ -12,7 +13,8 @@ from .services.organisations import do_answer_invitation, do_submit_enquiry
 def enquiry(request):
     form = EnquiryForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        do_submit_enquiry(**form.cleaned_data)
+        do_submit_enquiry(**form.cleaned_data, review_url=request.build_absolute_uri(
+            reverse("admin:accounts_enquiry_changelist") + "?status__exact=new"))
         return render(request, "accounts/enquiry_sent.html", {"email": form.cleaned_data["email"]})
     return render(request, "accounts/enquiry.html", {"form": form})
 

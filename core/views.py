@@ -1,10 +1,14 @@
 from django.contrib import admin
+from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
 from django.templatetags.static import static
+from django.utils.safestring import mark_safe
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET
 
 from .health import health
+from .help import readme
 
 
 @never_cache
@@ -26,3 +30,11 @@ def admin_page(view):
     """``view`` for staff only, as an admin page: anonymous people go to the admin log-in,
     and the answer is never cached (pages outside the admin built on its frame)."""
     return admin.site.admin_view(view)
+
+
+@login_required
+@require_GET
+def help_page(request):
+    """The guide (the README), which each admin page's help panel links into."""
+    html, _ = readme()
+    return render(request, "help.html", {"guide": mark_safe(html)})  # noqa: S308 - our README, raw HTML escaped

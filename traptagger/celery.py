@@ -10,10 +10,11 @@ Queues:
 """
 
 import os
-import threading
 
 from celery import Celery, signals
 from kombu import Queue
+
+from core.task_discovery import discover_tasks  # noqa: F401 - the place tests know it by
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "traptagger.settings")
 
@@ -23,28 +24,6 @@ app.conf.task_queues = [Queue("default"), Queue("import"), Queue("gpu")]
 app.autodiscover_tasks()
 
 QUEUES = ("default", "import", "gpu")
-
-_discovering = threading.Lock()
-
-
-def discover_tasks() -> None:
-    """Register every installed app's ``tasks`` module in this process (web, command, test).
-
-    Not ``app.loader.import_default_modules()``: that sends Celery's
-    ``import_modules`` signal, whose Django fix-up calls ``django.setup()``
-    again and runs every system check. ``django.setup()`` re-applies LOGGING,
-    and ``dictConfig`` closes every logging handler the process ever made
-    (``logging._handlerList``), attached or not, streams included: absl's
-    handler (made when TensorFlow is first imported) then closes whatever
-    ``sys.stderr`` was at that moment. Under pytest that is the capture file,
-    and ``import_survey --now`` killed the run ("lost sys.stderr"). Celery's
-    ``autodiscover_tasks(force=True)`` imports the same modules and sends
-    nothing. The lock: Celery's discovery returns nothing to a second thread
-    that arrives while a first is discovering.
-    """
-    with _discovering:
-        app.autodiscover_tasks(force=True)
-
 
 @signals.worker_init.connect
 def _check_services(**kwargs):

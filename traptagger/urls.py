@@ -15,6 +15,7 @@ urlpatterns = [
     path("", annotation_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
     path("favicon.ico", core_views.favicon, name="favicon"),
+    path("help/", core_views.help_page, name="help"),
     path("annotate/<int:task_id>/", annotation_views.tagging_page, name="tagging_page"),
     path("images/<int:image_id>/<str:variant>/", survey_views.image_file, name="image_file"),
     path("exports/<int:export_id>/download/", results_views.export_download,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from ..exceptions import AccountsError, DuplicateOrganisation, PermissionDenied
 from ..models import Enquiry, Invitation, Membership, Organisation, User
 from ..selectors import verified_emails
 from ..taxonomy import Capability, EnquiryStatus, InvitationStatus, Role
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -107,12 +110,40 @@ def check_enquiry(organisation_name: str, email: str) -> None:
 
 
 def do_submit_enquiry(*, organisation_name: str, email: str, contact_name: str = "",
-                      message: str = "") -> Enquiry:
+                      message: str = "", review_url: str = "") -> Enquiry:
+    """Store a public enquiry and tell site staff (by mail, once committed).
+
+    ``review_url`` is where staff decide it (the admin's enquiry list). A mail that cannot
+    be sent is logged; the enquiry is kept and waits in the admin list all the same.
+    """
     check_enquiry(organisation_name, email)
-    return Enquiry.objects.create(
+    enquiry = Enquiry.objects.create(
         organisation_name=organisation_name.strip(), email=email,
         contact_name=contact_name, message=message,
     )
+    staff = sorted({address for address in User.objects.filter(
+        is_superuser=True, is_active=True).exclude(email="").values_list("email", flat=True)})
+    if staff:
+        body = (
+            f"{contact_name or email} asks for an organisation called "
+            f"“{enquiry.organisation_name}”.\n\nAddress: {email}\n"
+            + (f"Message:\n{message}\n" if message else "")
+            + (f"\nApprove or decline it in the admin: {review_url}\n" if review_url else
+               "\nApprove or decline it in the admin, under Accounts › Enquiries.\n")
+        )
+        transaction.on_commit(lambda: _send_or_log(
+            subject=f"New organisation enquiry: {enquiry.organisation_name}",
+            message=body, recipients=staff))
+    return enquiry
+
+
+def _send_or_log(*, subject: str, message: str, recipients: list[str]) -> None:
+    try:
+        send_mail(subject=subject, message=message, from_email=settings.DEFAULT_FROM_EMAIL,
+                  recipient_list=recipients)
+    except Exception:  # the mail server's failure must not lose what was stored
+        logger.exception("could not send “%s” to %d address(es); check EMAIL_URL",
+                         subject, len(recipients))
 
 
 def _username_for(email: str) -> str:

@@ -105,8 +105,12 @@ def read_labels_csv(filename: str, data: bytes) -> list[LabelSpec]:
 
 def labels_of_task(task: Task) -> list[LabelSpec]:
     """A task's own labels as specs (parents first), to copy into another task."""
-    labels = list(Label.objects.filter(task=task).select_related("parent")
-                  .order_by("parent_id", "name"))
+    return specs_of_labels(Label.objects.filter(task=task).select_related("parent"))
+
+
+def specs_of_labels(labels) -> list[LabelSpec]:
+    """``labels`` (with their parents among them or selected) as specs, parents first."""
+    labels = sorted(labels, key=lambda label: (label.parent_id or 0, label.name))
     by_parent: dict[int | None, list[Label]] = {}
     for label in labels:
         by_parent.setdefault(label.parent_id, []).append(label)

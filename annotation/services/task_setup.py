@@ -14,7 +14,7 @@ from ..taxonomy import TaggingLevel, TaskStatus
 from .ai_check import do_launch_ai_check
 from .auto_label import do_auto_label, do_match_translations
 from .common import check_may_change, ensure_special_labels
-from .label_sets import LabelSpec, check_label_specs, labels_of_task
+from .label_sets import LabelSpec, check_label_specs, specs_of_labels
 
 
 def do_save_task(task: Task, *, acting_user) -> Task:
@@ -131,20 +131,27 @@ def do_add_labels(task: Task, specs: list[LabelSpec], *, acting_user) -> list[La
     is written when one is refused. Needs the CHANGE capability on the survey.
     """
     check_may_change(acting_user, task.survey, "change labels")
-    existing = labels_of_task(task)
-    check_label_specs([*existing, *specs], source=f"The labels of the task “{task.name}”")
-    made = {label.name.lower(): label for label in Label.objects.filter(task=task)}
-    new = []
+    labels = list(Label.objects.filter(task=task).select_related("parent"))
+    check_label_specs([*specs_of_labels(labels), *specs],
+                      source=f"The labels of the task “{task.name}”")
+    made = {label.name.lower(): label for label in labels}
     with transaction.atomic():
-        for spec in specs:
-            label = Label(task=task, name=spec.name, hotkey=spec.hotkey.lower(),
-                          description=spec.description,
-                          parent=made[spec.parent.lower()] if spec.parent else None)
-            label.save()
-            made[spec.name.lower()] = label
-            new.append(label)
+        pending = list(specs)
+        while pending:  # one INSERT per level of the hierarchy, parents first
+            level = [s for s in pending if not s.parent or s.parent.lower() in made]
+            rows = [Label(task=task, name=s.name, hotkey=s.hotkey.lower(),
+                          description=s.description,
+                          parent=made[s.parent.lower()] if s.parent else None) for s in level]
+            Label.objects.bulk_create(rows)
+            if any(row.pk is None for row in rows):  # MySQL returns no ids from a bulk insert
+                ids = dict(Label.objects.filter(task=task, name__in=[r.name for r in rows])
+                           .values_list("name", "pk"))
+                for row in rows:
+                    row.pk = ids[row.name]
+            made.update((row.name.lower(), row) for row in rows)
+            pending = [s for s in pending if s.name.lower() not in made]
         do_match_translations(task, acting_user=acting_user)
-    return new
+    return [made[spec.name.lower()] for spec in specs]
 
 
 def do_launch_task(task: Task, *, acting_user) -> int:

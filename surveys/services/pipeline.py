@@ -37,6 +37,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.exceptions import UserError
+from core.task_discovery import discover_tasks
 
 from .. import events
 from ..exceptions import SurveyError
@@ -128,8 +129,6 @@ def _signature(task_name: str, **options):
     app = current_app
     if task_name not in app.tasks:
         # Outside a worker the apps' task modules are discovered lazily.
-        from traptagger.celery import discover_tasks
-
         discover_tasks()
     return app.signature(task_name, **options)
 

@@ -179,3 +179,25 @@ def test_a_labels_description_is_its_buttons_tooltip_as_text(client):
     client.force_login(annotator_for(task))
     body = client.get(f"/annotate/{task.pk}/").content.decode()
     assert 'title="small antelope &quot;&lt;b&gt;x&lt;/b&gt;&quot;"' in body
+
+
+@pytest.mark.django_db
+def test_adding_labels_costs_one_insert_per_level_whatever_their_number():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from annotation.services.task_setup import do_add_labels
+
+    survey = SurveyFactory()
+    admin_user = member(survey.organisation, Role.ADMIN)
+    specs = template_labels("Southern Africa")
+    depth = 1 + any(spec.parent for spec in specs)
+    task = do_create_task(survey, name="Empty", labels=[], acting_user=admin_user)
+    with CaptureQueriesContext(connection) as run:
+        made = do_add_labels(task, specs, acting_user=admin_user)
+    inserts = [q for q in run.captured_queries if q["sql"].lstrip().upper().startswith("INSERT")
+               and "annotation_label" in q["sql"]]
+    assert len(specs) > 20 and len(inserts) == depth
+    assert [label.name for label in made] == [spec.name for spec in specs]
+    assert labels_of_task(task) == labels_of_task(
+        do_create_task(survey, name="Again", labels=specs, acting_user=admin_user))
