@@ -115,11 +115,13 @@ ADMIN_HELP: dict[str, HelpPanel] = {
     "annotation.bulkaction": HelpPanel(
         "Bulk actions taken (accepting AI suggestions, relabelling), each with the clusters it "
         "changed.", "Start a new one from a task's Explore page.", "Exploring and bulk labelling"),
-    # training
-    "training.export": HelpPanel(
-        "Exports of results (CSV, Camtrap DP, COCO, Excel, record table) built by a worker.",
+    # results
+    "results.export": HelpPanel(
+        "Exports of results (CSV, Camtrap DP, COCO, Excel, record table) and of training data, "
+        "built by a worker.",
         "Add an export; the list shows a download link when it is ready (kept "
         "EXPORT_KEEP_DAYS days).", "Everyday commands"),
+    # training
     "training.trainingrun": HelpPanel(
         "Classifier training runs on your labelled data, with their progress and results.",
         "Start one from the command line or here; the trained classifier appears under "

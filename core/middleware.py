@@ -1,11 +1,10 @@
-"""What every request and response passes: text checks on input, security headers,
-and the page a missing service gets."""
+"""What every request and response passes: text checks on input and the page a missing
+service gets. (The Content-Security-Policy header is django-csp's: settings.py.)"""
 
 import json
 import logging
 from urllib.parse import unquote_to_bytes
 
-from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.template.response import TemplateResponse
@@ -16,24 +15,6 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from .text import BadText, check_strings, decode_text
 
 log = logging.getLogger(__name__)
-
-
-class ContentSecurityPolicyMiddleware:
-    """Sets ``Content-Security-Policy`` (settings.CONTENT_SECURITY_POLICY) on every response.
-
-    The policy allows scripts only from this site: a label or file name that
-    slipped through escaping still could not run.
-    """
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        response = self.get_response(request)
-        policy = settings.CONTENT_SECURITY_POLICY
-        if policy and "Content-Security-Policy" not in response:
-            response["Content-Security-Policy"] = policy
-        return response
 
 
 class TextInputMiddleware:

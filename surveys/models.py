@@ -5,9 +5,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django_countries.fields import CountryField
 
 from accounts.access import AccessQuerySet
-from core.countries import COUNTRIES
+from core.places import region_problem
 from core.user_regex import UserRegexValidator
 
 from .taxonomy import (
@@ -173,8 +174,7 @@ class Site(models.Model):
     longitude = models.FloatField(null=True, blank=True)
     altitude = models.FloatField(null=True, blank=True)
     # Where the site lies, for classifiers' species ranges (classifiers.services.geofence).
-    country = models.CharField(max_length=2, blank=True, choices=sorted(
-        COUNTRIES.items(), key=lambda item: item[1]), help_text="ISO 3166 country.")
+    country = CountryField(blank=True, help_text="ISO 3166 country.")
     region = models.CharField(max_length=6, blank=True, help_text="ISO 3166-2 subdivision "
                               "(e.g. US-CA, KE-30), when species ranges name regions.")
     # Camtrap DP locationID of an imported site (empty otherwise).
@@ -190,6 +190,11 @@ class Site(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        self.region = self.region.strip().upper()
+        if self.region and (problem := region_problem(self.region, self.country.code)):
+            raise ValidationError({"region": f"{problem}."})
 
 
 class Camera(models.Model):

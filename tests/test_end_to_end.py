@@ -13,12 +13,12 @@ from accounts.taxonomy import Role
 from annotation.models import ClusterAnnotation, Label
 from annotation.services.task_setup import do_create_task, do_launch_task
 from classifiers import tasks as ai_tasks
+from results.services.results import RESULT_COLUMNS
 from surveys import tasks as survey_tasks
 from surveys.models import Cluster, ImportRun
 from surveys.taxonomy import SurveyStatus
 from tests.conftest import ws_headers
 from tests.factories import OrganisationFactory, SurveyFactory, member
-from training.services.results import RESULT_COLUMNS
 from traptagger.asgi import application
 
 

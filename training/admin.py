@@ -2,65 +2,34 @@ from django.contrib import admin, messages
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
 
 from accounts.scoping import OrgScopedModelAdmin
 from accounts.taxonomy import Capability
 from annotation.models import Task
 from core.exceptions import UserError
+from results.admin import ExportAdmin as ResultsExportAdmin
+from results.models import Export
+from results.services.exports import do_request_export
+from results.taxonomy import ExportKind, ExportStatus
 
 from .forms import TrainingDataForm
-from .models import Export, TrainingRun
+from .models import TrainingRun
 from .selectors import training_tasks
-from .services.exports import do_delete_exports, do_request_export
 from .services.training_data import preview
 from .services.training_runs import do_request_training
-from .taxonomy import ExportKind, ExportStatus, TrainingStatus
+from .taxonomy import TrainingStatus
+
+admin.site.unregister(Export)  # registered by results.admin; extended here
 
 
 @admin.register(Export)
-class ExportAdmin(OrgScopedModelAdmin):
-    """Request an export (a worker makes it) and download it while it is kept."""
+class ExportAdmin(ResultsExportAdmin):
+    """The exports list (results.admin) with what training adds to it: the page that asks for
+    training data (“Export training data…”), and the action that trains a classifier on a
+    finished training-data export."""
 
-    list_display = ["__str__", "task", "status", "progress", "download", "created_at",
-                    "expires_at"]
-    list_filter = ["status", "kind"]
-    fields = ["survey", "task", "kind"]
-    readonly_fields = ["status", "message", "progress", "download", "created_by",
-                       "created_at", "finished_at", "expires_at"]
-    autocomplete_fields = ["survey"]
     change_list_template = "admin/training/export/change_list.html"
     actions = ["train_classifier"]
-
-    def get_fields(self, request, obj=None):
-        return self.fields if obj is None else ["survey", "task", "kind", *self.readonly_fields]
-
-    def has_change_permission(self, request, obj=None):
-        return False  # a worker makes an export; people request, download and delete it
-
-    @admin.display(description="Progress")
-    def progress(self, obj):
-        if obj.status == ExportStatus.RUNNING and obj.total:
-            return f"{obj.done} / {obj.total}"
-        return obj.message or "—"
-
-    @admin.display(description="File")
-    def download(self, obj):
-        if obj.status != ExportStatus.DONE or not obj.file_key:
-            return "—"
-        return format_html('<a href="{}">{}</a> ({} kB)',
-                           reverse("export_download", args=[obj.pk]), obj.file_name,
-                           max(1, obj.file_size // 1024))
-
-    def save_model(self, request, obj, form, change):
-        try:
-            created = do_request_export(obj.survey, obj.kind, task=obj.task,
-                                        acting_user=request.user)
-        except UserError as exc:
-            messages.error(request, str(exc))
-            return
-        obj.pk = created.pk
-        messages.info(request, "The export is queued; this page shows when it is ready.")
 
     @admin.action(description="Train a classifier on this training data (gpu worker)")
     def train_classifier(self, request, queryset):
@@ -71,15 +40,9 @@ class ExportAdmin(OrgScopedModelAdmin):
             return None
         return redirect(f"{reverse('admin:training_trainingrun_add')}?export={chosen[0]}")
 
-    def delete_model(self, request, obj):
-        do_delete_exports(Export.objects.filter(pk=obj.pk))
-
-    def delete_queryset(self, request, queryset):
-        do_delete_exports(queryset)
-
     def get_urls(self):
         return [path("training-data/", self.admin_site.admin_view(self.training_data_view),
-                     name="training_export_training_data"), *super().get_urls()]
+                     name="results_export_training_data"), *super().get_urls()]
 
     def training_data_view(self, request):
         """Choose tasks and options; “Preview” lists the labels with their counts and what
@@ -101,7 +64,7 @@ class ExportAdmin(OrgScopedModelAdmin):
                         options={"tasks": [t.pk for t in tasks], **form.options().as_dict()})
                     messages.info(request, "The training-data export is queued; this page "
                                   "shows when it is ready.")
-                    return redirect("admin:training_export_changelist")
+                    return redirect("admin:results_export_changelist")
                 translation = preview(tasks, form.options())
             except UserError as exc:
                 form.add_error(None, str(exc))

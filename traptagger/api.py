@@ -8,6 +8,7 @@ from rest_framework.routers import DefaultRouter
 
 from annotation.api.views import AnnotationViewSet, LabelViewSet, TaskViewSet
 from classifiers.api.views import DetectionViewSet
+from results.api.views import ExportViewSet
 from surveys.api.views import (
     CameraViewSet,
     ClusterViewSet,
@@ -16,7 +17,6 @@ from surveys.api.views import (
     SiteViewSet,
     SurveyViewSet,
 )
-from training.api.views import ExportViewSet
 
 router = DefaultRouter()
 for prefix, viewset in (

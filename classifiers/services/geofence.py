@@ -18,23 +18,13 @@ import csv
 import io
 import re
 
-from core.countries import COUNTRIES
+from core.places import place_problem
 from core.text import not_utf8_message, utf8_problem
 
 from ..exceptions import ClassifierError
 from ..models import Classifier
 
 FALLBACK = "Animal"
-REGION = re.compile(r"^([A-Z]{2})-[A-Z0-9]{1,3}$")
-
-
-def _place_problem(code: str) -> str | None:
-    match = REGION.match(code)
-    country = match.group(1) if match else code
-    if country not in COUNTRIES:
-        return (f"{code!r} is not an ISO 3166 country code (like KE) or subdivision "
-                "(like US-CA)")
-    return None
 
 
 def check_ranges(ranges, classes: list[str], source: str = "Range table") -> dict:
@@ -51,7 +41,7 @@ def check_ranges(ranges, classes: list[str], source: str = "Range table") -> dic
                                   '[codes], "parent": name}}.')
         allowed = [str(code).strip().upper() for code in entry.get("allowed", [])]
         for code in allowed:
-            problem = _place_problem(code)
+            problem = place_problem(code)
             if problem:
                 raise ClassifierError(f"{source}: {label!r}: {problem}.")
         parent = str(entry.get("parent") or "").strip()[:100]

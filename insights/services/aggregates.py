@@ -6,7 +6,7 @@ Definitions (the page repeats them under each plot):
   cluster labelled by a person. *AI-only*: the classifier's suggestion on a cluster that
   nobody has labelled in the task. Special labels (Nothing, Unknown, …) are no species.
 * **Independent detection**: camtrapR's rule, as in the record table
-  (training.services.record_table.Independence): at least the independence interval
+  (results.services.record_table.Independence): at least the independence interval
   after the last independent detection of the same species at the same site. Activity,
   detection rates and the map count independent detections, timed at the cluster's start
   (its first corrected timestamp) in the survey's time zone.
@@ -39,8 +39,8 @@ from django.utils.functional import cached_property
 from annotation.models import ClusterAnnotation, Label, Task
 from classifiers.models import Detection
 from classifiers.selectors import relevance_of
+from results.services.record_table import Independence, day_range
 from surveys.models import Camera, Cluster, Image, Site, Survey
-from training.services.record_table import Independence, day_range
 
 STREAM_CHUNK = 5000
 ALL_SITES = "All sites"

@@ -34,7 +34,7 @@ from django.conf import settings
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from training.services.results import safe_cell
+from results.services.results import safe_cell
 
 if TYPE_CHECKING:
     import altair

@@ -9,6 +9,7 @@ from accounts.scoping import OrgScopedAdminMixin
 from accounts.taxonomy import Role
 from annotation.models import BulkAction, ClusterAnnotation, Label, Task
 from classifiers.models import Classifier, Detection, Detector, Mask, StaticGroup
+from results.models import Export
 from surveys.models import Camera, Cluster, Image, ImportIssue, ImportRun, Site, Survey
 from tests.factories import (
     ClusterFactory,
@@ -19,7 +20,7 @@ from tests.factories import (
     TaskFactory,
     member,
 )
-from training.models import Export, TrainingRun
+from training.models import TrainingRun
 
 # The cross-organisation matrix belongs to the standing hostile suite (make hostile).
 pytestmark = [pytest.mark.django_db, pytest.mark.hostile]

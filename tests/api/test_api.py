@@ -10,10 +10,10 @@ from accounts.services.api_tokens import do_create_api_token, do_revoke_api_toke
 from accounts.taxonomy import Role
 from annotation.models import ClusterAnnotation, Label, Task
 from classifiers.models import Detection
+from results.models import Export
 from surveys.models import Camera, Cluster, Image, ImportRun, Site, Survey
 from tests.accounts.test_admin_scoping import make_world
 from tests.factories import ImageFactory, OrganisationFactory, member
-from training.models import Export
 
 pytestmark = [pytest.mark.django_db, pytest.mark.hostile]
 

@@ -7,9 +7,9 @@ from rest_framework.test import APIClient
 
 from accounts.services.api_tokens import do_create_api_token
 from accounts.taxonomy import Role
+from results.models import Export
+from results.taxonomy import ExportKind, ExportStatus
 from tests.factories import OrganisationFactory, SurveyFactory, member
-from training.models import Export
-from training.taxonomy import ExportKind, ExportStatus
 
 pytestmark = [pytest.mark.django_db, pytest.mark.hostile]
 

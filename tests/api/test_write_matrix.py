@@ -16,11 +16,11 @@ from rest_framework.test import APIClient
 
 from accounts.services.api_tokens import do_create_api_token
 from accounts.taxonomy import CAPABILITY_ROLES, Capability, Role
+from results.models import Export
 from surveys.models import Survey
 from surveys.taxonomy import SurveyStatus
 from tests.accounts.test_admin_scoping import make_world
 from tests.factories import OrganisationFactory, UserFactory, member
-from training.models import Export
 from traptagger.api import router
 
 pytestmark = [pytest.mark.django_db, pytest.mark.hostile]
@@ -69,7 +69,8 @@ def user_for(role: str, org_a, org_b):
 
 def row_counts() -> dict[str, int]:
     return {m._meta.label: m._default_manager.count() for m in apps.get_models()
-            if m._meta.app_label in {"surveys", "annotation", "training", "classifiers"}}
+            if m._meta.app_label in {"surveys", "annotation", "results", "training",
+                                       "classifiers"}}
 
 
 def test_the_schema_lists_every_write():

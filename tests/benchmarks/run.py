@@ -25,7 +25,7 @@ Results CSV (a labelled task of ``--clusters`` clusters, one image and box each)
   (what the export did before it streamed).
 * ``values_list``: one plain ``values_list().iterator()`` over the annotations, to CSV: the
   floor for any export that writes every row.
-* ``our export``: training.services.results.write_results_csv (pages by key).
+* ``our export``: results.services.results.write_results_csv (pages by key).
 Time is of an untraced pass; peak memory is what tracemalloc saw allocated by Python
 during a second pass.
 
@@ -33,7 +33,7 @@ Camtrap DP (a survey of ``--detections`` boxes, four per image, in one-image clu
 a labelled task), each export in a forked process so its peak RSS is its own:
 * ``naive ORM``: Detection instances with select_related, iterated, a row each, plus
   the media rows from Image instances (what a first export would do).
-* ``our export``: training.services.camtrapdp.export_camtrapdp (pages by key).
+* ``our export``: results.services.camtrapdp.export_camtrapdp (pages by key).
 
 Insights page (a survey of ``--survey-images`` images, 100,000 by default: 20 sites of two
 cameras over 90 days, 5 images a cluster, 70% of clusters labelled, every cluster with a
@@ -205,7 +205,7 @@ def measured(label, fn, task, baseline=None):
 
 
 def bench_results(clusters: int) -> None:
-    from training.services.results import write_results_csv
+    from results.services.results import write_results_csv
 
     start = time.perf_counter()
     task = make_task(clusters)
@@ -312,8 +312,8 @@ def in_child(fn) -> tuple[float, float]:
 def bench_camtrapdp(detections: int, reuse: bool = False) -> None:
     import shutil
 
+    from results.services.camtrapdp import export_camtrapdp
     from surveys.models import Survey
-    from training.services.camtrapdp import export_camtrapdp
 
     start = time.perf_counter()
     survey = (Survey.objects.filter(name="Camtrap bench").order_by("-pk").first() if reuse
@@ -335,7 +335,7 @@ def bench_camtrapdp(detections: int, reuse: bool = False) -> None:
 def bench_results_levels(survey) -> None:
     """Results CSV of the same survey: one row per cluster, and one per box."""
     from annotation.models import Task
-    from training.services.results import ResultsOptions, default_columns, write_results_csv
+    from results.services.results import ResultsOptions, default_columns, write_results_csv
 
     task = Task.objects.filter(survey=survey).get()
     out = Path(tempfile.mkdtemp(prefix="tt-bench-results-"))

@@ -51,6 +51,8 @@ def test_a_parent_cycle_ends():
     (b"class,countries\nTiger,IN\n", "ranges.csv line 2: 'Tiger' is not a class"),
     (b"class,countries\nLion,KE\nLion,XX\n", "line 3: 'Lion': 'XX' is not an ISO 3166"),
     (b"class,countries\nLion,KE-\n", "'KE-' is not an ISO 3166"),
+    # Shaped like a subdivision, but the US has none called ZZ (pycountry's ISO 3166-2).
+    (b"class,countries\nPuma,US-ZZ\n", "line 2: 'Puma': 'US-ZZ' is not an ISO 3166"),
     (b"species,where\nLion,KE\n", "missing column(s) class, countries"),
 ])
 def test_bad_range_tables_name_the_line(data, message):

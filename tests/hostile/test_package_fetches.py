@@ -12,12 +12,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from results.exceptions import PackageError
+from results.services.camtrapdp import PROFILE_URL, SCHEMA_URL
+from results.services.camtrapdp_check import check_camtrapdp
+from results.services.camtrapdp_import import do_import_camtrapdp
 from tests.factories import OrganisationFactory
-from tests.training.test_camtrapdp_import import tiny_package
-from training.exceptions import PackageError
-from training.services.camtrapdp import PROFILE_URL, SCHEMA_URL
-from training.services.camtrapdp_check import check_camtrapdp
-from training.services.camtrapdp_import import do_import_camtrapdp
+from tests.results.test_camtrapdp_import import tiny_package
 
 pytestmark = [pytest.mark.hostile, pytest.mark.django_db]
 

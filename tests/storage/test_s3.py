@@ -104,8 +104,8 @@ def test_pipeline_with_files_on_s3(s3_storage, demo_source, demo_model_file, tmp
 def test_export_lands_on_s3_and_downloads_by_signed_url(s3_storage, client, media_storage):
     import requests
 
-    from tests.training.test_camtrapdp import small_survey
-    from training.services.exports import do_request_export, do_run_export
+    from results.services.exports import do_request_export, do_run_export
+    from tests.results.test_camtrapdp import small_survey
 
     task, _zebra, _guess = small_survey()
     admin = member(task.survey.organisation, "admin")

@@ -414,10 +414,11 @@ def test_admin_starts_training_on_the_gpu_queue_and_the_worker_registers_it(
     from django.urls import reverse
 
     from accounts.taxonomy import Role
+    from results.services.exports import do_request_export, do_run_export
+    from results.taxonomy import ExportKind
     from tests.factories import member
     from training.models import TrainingRun
-    from training.services.exports import do_request_export, do_run_export
-    from training.taxonomy import ExportKind, TrainingStatus
+    from training.taxonomy import TrainingStatus
 
     org = OrganisationFactory()
     survey, task, _truth = generated_survey(org, "S1", ["A", "B", "C"], 6, SPECIES[:2],
@@ -428,7 +429,7 @@ def test_admin_starts_training_on_the_gpu_queue_and_the_worker_registers_it(
                                              options={"tasks": [task.pk],
                                                       "crop_size": 32}).pk)
     client.force_login(admin)
-    response = client.post(reverse("admin:training_export_changelist"),
+    response = client.post(reverse("admin:results_export_changelist"),
                            {"action": "train_classifier", "_selected_action": [export.pk]})
     add_url = reverse("admin:training_trainingrun_add")
     assert response.status_code == 302 and response["Location"] == f"{add_url}?export={export.pk}"

@@ -14,19 +14,19 @@ from PIL import Image as PILImage
 
 from accounts.taxonomy import Role
 from classifiers.taxonomy import DetectionStatus
+from results.exceptions import ExportError
+from results.models import Export
+from results.services.exports import do_request_export, do_run_export
+from results.taxonomy import ExportKind, ExportStatus
 from tests.factories import OrganisationFactory, member
 from tests.training.training_helpers import labelled_survey
-from training.exceptions import ExportError
-from training.models import Export
 from training.services.crops import crop_name
-from training.services.exports import do_request_export, do_run_export
 from training.services.label_translation import translate
 from training.services.training_data import (
     CSV_COLUMNS,
     TrainingDataOptions,
     export_training_data,
 )
-from training.taxonomy import ExportKind, ExportStatus
 
 pytestmark = pytest.mark.django_db
 BOX = (0.0, 0.0, 0.2, 0.5)  # 80 x 160 px of a 400 x 320 image, at the left edge
@@ -212,7 +212,7 @@ def test_admin_request_with_another_organisations_task_is_refused(client):
         do_request_export(mine.survey, ExportKind.TRAINING_DATA, acting_user=admin,
                           options={"tasks": [mine.pk, theirs.pk]})
     client.force_login(admin)
-    response = client.post(reverse("admin:training_export_training_data"),
+    response = client.post(reverse("admin:results_export_training_data"),
                            {"tasks": [mine.pk, theirs.pk], "min_area": "0.005",
                             "group_under": "0", "exclude_under": "0", "crop_size": "256",
                             "export": "1"})
@@ -224,7 +224,7 @@ def test_admin_previews_labels_with_counts_then_exports(client):
     task, _made = small_case()
     admin = member(task.survey.organisation, Role.ADMIN)
     client.force_login(admin)
-    url = reverse("admin:training_export_training_data")
+    url = reverse("admin:results_export_training_data")
     assert client.get(url).status_code == 200
     form = {"tasks": [task.pk], "min_area": "0.005", "group_under": "0",
             "exclude_under": "2", "crop_size": "128"}

@@ -49,6 +49,7 @@ from core import user_regex
 from core.fetch import Fetcher, FetchRefused
 from core.progress import Progress, ignore_progress
 from core.text import file_utf8_problem, not_utf8_message
+from results.services.results import safe_cell
 from surveys.exceptions import ImportSourceError, UnreadableImage
 from surveys.models import Camera, Cluster, Image, Site, Survey
 from surveys.services.images import read_image
@@ -67,7 +68,6 @@ from surveys.taxonomy import JPEG_SUFFIXES, SurveyStatus
 
 from ..exceptions import PipelineError
 from .label_translation import spelling_key
-from .results import safe_cell
 
 COLUMNS = ("filepath", "species")
 NOT_SPECIES = frozenset({"unknown", "none", "blank", "human", ""})

@@ -34,13 +34,13 @@ from django.core.files.storage import default_storage
 from annotation.models import ClusterAnnotation, Label, Task
 from classifiers.selectors import relevant_detections
 from classifiers.taxonomy import Category
+from core.paging import pages_by_pk
 from core.progress import Progress, ignore_progress
+from results.exceptions import ExportError
+from results.services.results import label_facts, labels_by_annotation, safe_cell
 
-from ..exceptions import ExportError
 from .crops import CROP_SIZE, crop_name, crops_of_image
 from .label_translation import Translation, translate
-from .paging import pages_by_pk
-from .results import label_facts, labels_by_annotation, safe_cell
 
 CSV_COLUMNS = ["detection_id", "left", "right", "top", "bottom", "cluster_id", "path", "hash",
                "dataset", "location", "dataset_class", "confidence", "label"]

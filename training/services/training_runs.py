@@ -22,11 +22,13 @@ from django.utils import timezone
 from accounts.access import check_capability
 from accounts.taxonomy import Capability
 from core.exceptions import UserError
+from results.models import Export
+from results.taxonomy import ExportKind, ExportStatus
 from surveys.services.pipeline import enqueue
 
 from ..exceptions import TrainingError
-from ..models import Export, TrainingRun
-from ..taxonomy import ExportKind, ExportStatus, TrainingStatus
+from ..models import TrainingRun
+from ..taxonomy import TrainingStatus
 from .train import TrainOptions, check_options, check_training, do_train_classifier
 
 log = logging.getLogger(__name__)
