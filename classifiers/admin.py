@@ -106,8 +106,8 @@ class DetectorUploadForm(UploadForm):
     """Register a detector version: the model file and its category map."""
 
     model_file = forms.FileField(help_text="A Keras file (.keras, .h5), a zipped TensorFlow "
-                                 "SavedModel folder (.zip) or an ONNX file (.onnx) giving "
-                                 "what its output format says.")
+                                 "SavedModel folder (.zip), an ONNX file (.onnx) or a frozen "
+                                 "TensorFlow graph (.pb) giving what its output format says.")
     category_map_file = forms.FileField(
         label="Category map", help_text='JSON {"0": "animal", "1": "person", "2": "vehicle"}: '
         "the model's class numbers; boxes of classes left out are dropped.")

@@ -168,8 +168,15 @@ def yolox_cells(size: int) -> int:
 
 
 def _opened(path: str) -> tuple[Callable, list | None, object, list]:
-    """(call(images), input shape, input dtype, keep) of a Keras file or zipped SavedModel."""
+    """(call(images), input shape, input dtype, keep) of a Keras file, zipped SavedModel or
+    frozen graph (.pb: services.frozengraph)."""
     import tensorflow as tf
+
+    if path.lower().endswith(".pb"):
+        from .frozengraph import open_frozen_graph
+
+        call, shape, keep = open_frozen_graph(path)
+        return call, shape, tf.float32, keep
 
     if is_zipped_saved_model(path):
         _, signature, name, spec, keep = open_saved_model(path)

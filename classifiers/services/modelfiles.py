@@ -27,7 +27,8 @@ from ..exceptions import ClassifierError
 from .graphcheck import check_saved_model_ops
 
 MODEL_SUFFIXES = (".keras", ".h5", ".zip")
-DETECTOR_SUFFIXES = (*MODEL_SUFFIXES, ".onnx")  # detectors may also be ONNX (services.onnxmodel)
+# Detectors may also be ONNX (services.onnxmodel) or a frozen graph (services.frozengraph).
+DETECTOR_SUFFIXES = (*MODEL_SUFFIXES, ".onnx", ".pb")
 MAX_MODEL_BYTES = 2 * 1024**3
 
 T = TypeVar("T")
@@ -39,8 +40,8 @@ def model_suffix(filename: str, kind: str = "classifier") -> str:
     suffix = os.path.splitext(filename.lower())[1]
     if kind == "detector" and suffix not in DETECTOR_SUFFIXES:
         raise ClassifierError(f"{filename}: a detector's model file is a Keras file (.keras, "
-                              ".h5), a zipped TensorFlow SavedModel folder (.zip) or an ONNX "
-                              "file (.onnx).")
+                              ".h5), a zipped TensorFlow SavedModel folder (.zip), an ONNX "
+                              "file (.onnx) or a frozen TensorFlow graph (.pb).")
     if kind != "detector" and suffix not in MODEL_SUFFIXES:
         raise ClassifierError(f"{filename}: a model file is a Keras file (.keras, .h5) or a "
                               "zipped TensorFlow SavedModel folder (.zip).")

@@ -23,7 +23,8 @@ from ._files import read_file
 
 class Command(BaseCommand):
     help = ("Register an object detector: a Keras file (.keras, .h5), a zipped TensorFlow "
-            "SavedModel or an ONNX file (.onnx) giving what --output-format says, and its "
+            "SavedModel, an ONNX file (.onnx) or a frozen graph (.pb, MegaDetector v4.1) giving "
+            "what --output-format says, and its "
             "category map ({\"0\": \"animal\", \"1\": \"person\"}: the model's class numbers "
             "to animal, person or vehicle). Surveys then choose it with run_detection "
             "--detector NAME.")
