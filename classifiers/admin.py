@@ -105,9 +105,9 @@ class ClassifierChangeForm(forms.ModelForm):
 class DetectorUploadForm(UploadForm):
     """Register a detector version: the model file and its category map."""
 
-    model_file = forms.FileField(help_text="A Keras file (.keras, .h5) or a zipped TensorFlow "
-                                 "SavedModel folder (.zip) giving boxes, scores and classes "
-                                 "or raw YOLO rows.")
+    model_file = forms.FileField(help_text="A Keras file (.keras, .h5), a zipped TensorFlow "
+                                 "SavedModel folder (.zip), an ONNX file (.onnx) or a frozen "
+                                 "TensorFlow graph (.pb) giving what its output format says.")
     category_map_file = forms.FileField(
         label="Category map", help_text='JSON {"0": "animal", "1": "person", "2": "vehicle"}: '
         "the model's class numbers; boxes of classes left out are dropped.")
@@ -124,7 +124,8 @@ class DetectorUploadForm(UploadForm):
 
     class Meta:
         model = Detector
-        fields = ["organisation", "name", "version", "description", "input_size", "box_order",
+        fields = ["organisation", "name", "version", "description", "input_size",
+                  "output_format", "box_order",
                   "preprocessing", "input_source", "placement", "fill", "threshold", "nms_iou"]
 
     def check(self, data):
@@ -133,7 +134,8 @@ class DetectorUploadForm(UploadForm):
         return check_detector(
             files, name=data["name"], version=data["version"],
             organisation=data.get("organisation"), acting_user=self.acting_user,
-            input_size=data.get("input_size"), box_order=data["box_order"],
+            input_size=data.get("input_size"), output_format=data["output_format"],
+            box_order=data["box_order"],
             preprocessing=data["preprocessing"], threshold=data["threshold"],
             nms_iou=data["nms_iou"], description=data.get("description", ""),
             input_source=data.get("input_source") or DetectorInput.WEB,

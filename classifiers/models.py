@@ -148,8 +148,24 @@ class Detector(RegisteredModel):
         return f"{self.name} {self.version}"
 
 
+class CurrentDetections(models.Manager):
+    """Boxes not superseded: what every reader sees (``Detection.objects``)."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(superseded=False)
+
+
 class Detection(models.Model):
-    """A box on an image, normalised 0..1 with the origin top-left."""
+    """A box on an image, normalised 0..1 with the origin top-left.
+
+    One detector's machine boxes are current on an image at a time: importing
+    another detector's results or running another detector marks the earlier
+    machine boxes ``superseded`` (classifiers.services.supersede). Superseded
+    boxes are kept and can be restored, but ``Detection.objects`` (the default
+    manager, hence ``image.detections`` too) leaves them out, so nothing
+    shows, counts, classifies or exports them; ``Detection.all_boxes`` holds
+    every box.
+    """
 
     org_path = "image__camera__site__survey__organisation"
 
@@ -179,11 +195,16 @@ class Detection(models.Model):
     # The observation columns of a box imported from Camtrap DP that TrapTagger has no
     # field for ({"row": {column: cell}}), written back over the derived ones on export.
     extra = models.JSONField(default=dict, blank=True)
+    superseded = models.BooleanField(
+        default=False, help_text="Another detector's results replaced this machine box on its "
+        "image: kept (restore_detections brings it back) but not shown or counted.")
 
-    objects = AccessQuerySet.as_manager()
+    objects = CurrentDetections.from_queryset(AccessQuerySet)()
+    all_boxes = AccessQuerySet.as_manager()
 
     class Meta:
         ordering = ["image", "-score"]
+        base_manager_name = "all_boxes"
         # Counting an image's boxes by kind and state (exports, suggestions) reads this
         # index alone, not every box row.
         indexes = [models.Index(fields=["image", "category", "status", "static"],

@@ -18,10 +18,15 @@ class Preprocessing(models.TextChoices):
 
 
 class DetectorOutput(models.TextChoices):
-    """What a registered detector's model gives (services.detector_inference)."""
+    """What a registered detector's model gives, declared at registration: how its outputs
+    are decoded (services.detector_inference), never guessed from their shapes."""
 
-    BOXES = "boxes", "Boxes, scores and classes"
-    YOLO = "yolo", "Raw YOLO rows: cx, cy, w, h, objectness, class scores"
+    BOXES = "boxes", ("Boxes, scores and classes, boxes 0..1 of the input (TensorFlow Object "
+                      "Detection API)")
+    YOLOV5 = "yolov5", ("YOLOv5 rows [batch, N, 5 + classes]: cx, cy, w, h in input pixels, "
+                        "objectness, class scores (MegaDetector v5)")
+    YOLOX = "yolox", ("YOLOX head rows exported without decoding: cell offsets and log sizes "
+                      "at strides 8, 16, 32, objectness, class scores")
 
 
 class BoxOrder(models.TextChoices):

@@ -2,7 +2,8 @@
 
 ``default_detector()`` builds the Keras model once from the installed zamba
 wheel's weights (services.yolox), stores it as a ``.keras`` file in the model
-store and registers it like a user's detector, shared by every organisation:
+store and registers it like a user's detector, shared by every organisation (its model
+ends in YOLOX's own grid decoding, so it gives YOLOv5-style rows in pixels):
 one class (0 → animal), 640 px input read from the original photo (the web
 copy moves its scores by up to 0.29 on the Peru photos), placed top-left on
 black as YOLOX was trained. Later calls find the record. Without the asset
@@ -56,7 +57,7 @@ def default_detector() -> Detector:
             data = fh.read()
     checked = CheckedDetector(
         DetectorFiles(("model.keras", data), ("category_map.json", b'{"0": "animal"}')),
-        NAME, VERSION, None, {"0": Category.ANIMAL}, yolox.SIZE, DetectorOutput.YOLO,
+        NAME, VERSION, None, {"0": Category.ANIMAL}, yolox.SIZE, DetectorOutput.YOLOV5,
         BoxOrder.XYXY, threshold=THRESHOLD, nms_iou=yolox.NMS_IOU, description=DESCRIPTION,
         input_source=DetectorInput.ORIGINAL, placement=Placement.TOP_LEFT, fill=Fill.BLACK)
     try:

@@ -18,6 +18,7 @@ from ..taxonomy import DetectionStatus, DetectorInput, Fill, Placement
 from .default_detector import default_detector
 from .detector_inference import PAD_VALUE, DetectImage, detections, stored_detector
 from .detectors import DETECTORS, Box
+from .supersede import machine_boxes, supersede_others
 
 PROGRESS_EVERY = 50
 
@@ -70,7 +71,10 @@ def do_detect_survey(survey: Survey, *, progress: Progress = ignore_progress) ->
 
 
 def _save_boxes(image_ids: list[int], boxes: list[list[Box]], source: str) -> int:
-    """Store each image's boxes and mark the images detected, in one transaction."""
+    """Store each image's boxes and mark the images detected, in one transaction.
+
+    Other detectors' machine boxes on these images are superseded (services.supersede).
+    """
     rows = [
         Detection(image_id=image_id, left=b.left, top=b.top, right=b.right, bottom=b.bottom,
                   score=b.score, category=b.category, source=source,
@@ -79,6 +83,9 @@ def _save_boxes(image_ids: list[int], boxes: list[list[Box]], source: str) -> in
         for b in image_boxes
     ]
     with transaction.atomic():
+        # Detecting an image again: the same detector's earlier machine boxes go.
+        machine_boxes().filter(image_id__in=image_ids, source=source).delete()
+        supersede_others(image_ids, source)
         Detection.objects.bulk_create(rows)
         Image.objects.filter(id__in=image_ids).update(detected=True)
     return len(rows)

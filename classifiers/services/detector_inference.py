@@ -8,9 +8,11 @@ the tf.data graph. Batches of letterboxed images go through one compiled
 suppression and maps the boxes back to the original image. The same code runs
 on a GPU and on the CPU.
 
-Output contract: for a batch of images [b, size, size, 3] the model gives either
+Output contract: for a batch of images [b, size, size, 3] the model gives what
+its registration declared (``Detector.output_format``; a probe at registration
+refuses outputs of other shapes, naming them):
 
-(a) boxes, scores and classes:
+(a) ``boxes``: boxes, scores and classes:
       boxes   [b, N, 4]  normalised 0..1 over the model's input, in the
                          Detector's ``box_order``: y1, x1, y2, x2 (the
                          TensorFlow Object Detection API's) or x1, y1, x2, y2;
@@ -21,12 +23,17 @@ Output contract: for a batch of images [b, size, size, 3] the model gives either
     (others, such as ``num_detections``, are ignored); as a tuple or list of the
     three in that order; or as a dict of exactly three outputs taken in key order
     (a Keras export's output_0, output_1, output_2).
-(b) raw YOLO rows: one tensor [b, N, 5 + C]: cx, cy, w, h (normalised over
-    the input), objectness, then C class scores; a box's score for class c is
-    objectness × class score (YOLOv5's convention).
+(b) ``yolov5``: YOLO rows, one tensor [b, N, 5 + C]: cx, cy, w, h in pixels
+    of the model's input, objectness, then C class scores; a box's score for
+    class c is objectness × class score (YOLOv5's convention; MegaDetector v5
+    exported to ONNX gives these at 1280 px).
+(c) ``yolox``: YOLOX's raw head rows (an export without its decoding), one
+    tensor [b, N, 5 + C] with N the cells of strides 8, 16 and 32: cell offsets
+    and log sizes, decoded here as YOLOX does ((offset + cell) × stride,
+    exp(log size) × stride), then read as (b).
 
-Coordinates in pixels of the model's input (any above 2) are divided by the
-input size. Whatever the model did itself, boxes then go through non-max
+The model is a Keras file, a zipped SavedModel or an ONNX file (run by
+onnxruntime: services.onnxmodel). Whatever the model did itself, boxes then go through non-max
 suppression per category at the Detector's ``nms_iou``: model classes mapped
 to one category compete, since only the category is stored. Classes the map
 does not list are dropped, as are scores below MIN_SCORE; at most MAX_BOXES
@@ -60,17 +67,22 @@ from .modelfiles import (
     open_saved_model,
     spec_shape,
 )
+from .yolox import STRIDES as YOLOX_STRIDES
+from .yolox import grid as yolox_grid
 
 MIN_SCORE = 0.05  # MegaDetector's: lower-scoring boxes are not kept
 MAX_BOXES = 100
 PAD_VALUE = 114.0
-PIXEL_COORDINATES = 2.0  # boxes with a coordinate above this are in input pixels
 CATEGORIES = 3  # MegaDetector's: 1 animal, 2 person, 3 vehicle
 NAMES = (("detection_boxes", "boxes"), ("detection_scores", "scores"),
          ("detection_classes", "classes"))
-CONTRACT = ("a detector gives boxes [batch, N, 4], scores [batch, N] and classes [batch, N] "
-            "(named detection_boxes, detection_scores, detection_classes, or in that order), "
-            "or one YOLO tensor [batch, N, 5 + classes]")
+CONTRACT = {
+    DetectorOutput.BOXES: "boxes [batch, N, 4], scores [batch, N] and classes [batch, N] "
+    "(named detection_boxes, detection_scores, detection_classes, or in that order)",
+    DetectorOutput.YOLOV5: "one tensor of YOLO rows [batch, N, 5 + classes]",
+    DetectorOutput.YOLOX: "one tensor of YOLOX head rows [batch, N, 5 + classes], N the "
+    "cells of strides 8, 16 and 32 over the input",
+}
 
 
 @dataclass(frozen=True)
@@ -89,7 +101,7 @@ class ProbedDetector:
     call: Callable
     size: int
     batch_one: bool  # the model takes one image at a time
-    output_format: str
+    output_format: str  # as declared (DetectorOutput), checked against the probe
     classes: int | None  # YOLO: the number of class scores per row
     keep: list = field(default_factory=list)  # what must live as long as the model
 
@@ -112,24 +124,59 @@ def _describe(out) -> str:
     return ", ".join(str(tuple(t.shape)) for t in _outputs(out))
 
 
-def output_format_of(out, batch: int) -> tuple[str, int | None]:
-    """(output format, YOLO class count) of a probe's outputs; ClassifierError naming shapes."""
-    values = [np.asarray(v) for v in _outputs(out)]
-    shapes = [v.shape for v in values]
-    if len(values) == 1 and len(shapes[0]) == 3 and shapes[0][0] == batch and shapes[0][2] >= 6:
-        return DetectorOutput.YOLO, int(shapes[0][2]) - 5
-    if len(values) == 3:
+def _shape_family(shapes: list[tuple], batch: int) -> str | None:
+    """Which contract the shapes fit (YOLOv5 for any rows): for the refusal's hint only."""
+    if len(shapes) == 1 and len(shapes[0]) == 3 and shapes[0][0] == batch and shapes[0][2] >= 6:
+        return DetectorOutput.YOLOV5
+    if len(shapes) == 3:
         boxes, scores, classes = shapes
         if (len(boxes) == 3 and boxes[2] == 4 and scores == classes == boxes[:2]
                 and boxes[0] == batch):
-            return DetectorOutput.BOXES, None
+            return DetectorOutput.BOXES
+    return None
+
+
+def check_outputs(out, batch: int, output_format: str, size: int) -> int | None:
+    """The YOLO class count of a probe's outputs, when they fit the declared ``output_format``.
+
+    Raises ClassifierError naming the shapes and what the format expects.
+    """
+    if output_format not in DetectorOutput.values:
+        raise ClassifierError(f"Unknown output format {output_format!r}; choose one of "
+                              f"{', '.join(DetectorOutput.values)}.")
+    shapes = [np.asarray(v).shape for v in _outputs(out)]
+    family = _shape_family(shapes, batch)
+    rows = shapes[0][1] if family == DetectorOutput.YOLOV5 else None
+    if output_format == DetectorOutput.YOLOX and rows is not None and rows != yolox_cells(size):
+        raise ClassifierError(
+            f"The model gives {rows} rows for {size}×{size} images, but YOLOX's head has "
+            f"{yolox_cells(size)} (strides 8, 16, 32); if its rows are decoded already, "
+            "declare the output format yolov5.")
+    if family == output_format or (family, output_format) == (DetectorOutput.YOLOV5,
+                                                              DetectorOutput.YOLOX):
+        return int(shapes[0][2]) - 5 if rows is not None else None
+    hint = (f" (they look like {CONTRACT[family]}: declare the output format "
+            f"{'yolov5 or yolox' if family == DetectorOutput.YOLOV5 else family})"
+            if family else "")
     raise ClassifierError(f"The model gives outputs of shapes {_describe(out)} for {batch} "
-                          f"image(s); {CONTRACT}.")
+                          f"image(s); the output format {output_format} expects "
+                          f"{CONTRACT[output_format]}{hint}.")
+
+
+def yolox_cells(size: int) -> int:
+    return sum((size // stride) ** 2 for stride in YOLOX_STRIDES)
 
 
 def _opened(path: str) -> tuple[Callable, list | None, object, list]:
-    """(call(images), input shape, input dtype, keep) of a Keras file or zipped SavedModel."""
+    """(call(images), input shape, input dtype, keep) of a Keras file, zipped SavedModel or
+    frozen graph (.pb: services.frozengraph)."""
     import tensorflow as tf
+
+    if path.lower().endswith(".pb"):
+        from .frozengraph import open_frozen_graph
+
+        call, shape, keep = open_frozen_graph(path)
+        return call, shape, tf.float32, keep
 
     if is_zipped_saved_model(path):
         _, signature, name, spec, keep = open_saved_model(path)
@@ -143,16 +190,43 @@ def _opened(path: str) -> tuple[Callable, list | None, object, list]:
     return lambda images: model(images, training=False), shape, tf.float32, [model]
 
 
-def load_detector_file(path: str, size: int | None = None) -> ProbedDetector:
-    """Open a Keras file or zipped SavedModel and probe it with blank images.
+def _onnx_outputs(names: list[str], outs: list):
+    """An ONNX model's outputs: by name when they are the boxes contract's, else in graph
+    order (not sorted by name as a SavedModel's dict is)."""
+    if all(any(n in names for n in keys) for keys in NAMES):
+        return dict(zip(names, outs, strict=True))
+    return outs
+
+
+def _load_onnx(path: str, size: int | None, output_format: str) -> ProbedDetector:
+    from .onnxmodel import open_onnx
+
+    model = open_onnx(path)
+    size = input_size_of(model.shape, size, what="a detector", unit="images")
+    try:
+        outs = model.run(np.zeros([2, size, size, 3], np.float32))
+    except Exception as exc:  # onnxruntime's own error: shapes or types it cannot take
+        raise ClassifierError(f"The model fails on {size}×{size} images: {exc}") from exc
+    classes = check_outputs(_onnx_outputs(model.output_names, outs), 2, output_format, size)
+    tf_call = model.tf_call([o.shape for o in outs])
+    return ProbedDetector(lambda images: _onnx_outputs(model.output_names, tf_call(images)),
+                          size, False, output_format, classes, [model])
+
+
+def load_detector_file(path: str, size: int | None = None,
+                       output_format: str = DetectorOutput.BOXES) -> ProbedDetector:
+    """Open a Keras file, zipped SavedModel or ONNX file and probe it with blank images.
 
     ``size``: the side images are letterboxed to; None takes the model's own.
+    ``output_format``: what the model was declared to give (DetectorOutput).
     Raises ClassifierError when the file is not such a model, does not take
-    square RGB images or does not give outputs of the contract (naming their
+    square RGB images or does not give outputs of that format (naming their
     shapes).
     """
     import tensorflow as tf
 
+    if path.lower().endswith(".onnx"):
+        return _load_onnx(path, size, output_format)
     call, shape, dtype, keep = _opened(path)
     size = input_size_of(shape, size, what="a detector", unit="images")
     batch_one = isinstance(shape, list | tuple) and len(shape) == 4 and shape[0] == 1
@@ -161,7 +235,7 @@ def load_detector_file(path: str, size: int | None = None) -> ProbedDetector:
         out = call(tf.zeros([probe_batch, size, size, 3], dtype))
     except Exception as exc:  # the model's own error: shapes or dtypes it cannot take
         raise ClassifierError(f"The model fails on {size}×{size} images: {exc}") from exc
-    output_format, classes = output_format_of(out, probe_batch)
+    classes = check_outputs(out, probe_batch, output_format, size)
     return ProbedDetector(call, size, batch_one, output_format, classes, keep)
 
 
@@ -198,13 +272,26 @@ def _yolo_output(rows, lookup: np.ndarray):
     rows = tf.cast(rows, tf.float32)
     cx, cy, w, h = (rows[..., i] for i in range(4))
     boxes = tf.stack([cy - h / 2, cx - w / 2, cy + h / 2, cx + w / 2], axis=-1)
-    class_scores = rows[..., 4:5] * rows[..., 5:]
-    mask = np.zeros((rows.shape[-1] - 5, CATEGORIES), np.float32)
+    classes = rows.shape[-1] - 5
+    # One class per box, its best (YOLOv5's and YOLOX's NMS without multi-label): a person
+    # box does not come back as an animal box of a lower score too. Unmapped: dropped.
+    best = rows[..., 5:] * tf.one_hot(tf.argmax(rows[..., 5:], axis=-1), classes)
+    class_scores = rows[..., 4:5] * best
+    mask = np.zeros((classes, CATEGORIES), np.float32)
     for number, category in enumerate(lookup[:len(mask)]):
         if category >= 0:
             mask[number, category] = 1.0
-    # Each category's score: its best class's.
     return boxes, tf.reduce_max(class_scores[..., :, None] * mask, axis=-2)
+
+
+def _yolox_decode(rows, size: int):
+    """YOLOX's raw head rows → YOLO rows in input pixels (cx, cy, w, h, scores as they are)."""
+    import tensorflow as tf
+
+    cells, strides = yolox_grid(size, YOLOX_STRIDES)
+    rows = tf.cast(rows, tf.float32)
+    return tf.concat([(rows[..., :2] + cells) * strides, tf.exp(rows[..., 2:4]) * strides,
+                      rows[..., 4:]], axis=-1)
 
 
 def _unletterbox(boxes, geometry, size: int):
@@ -232,12 +319,14 @@ def compile_detector(probed: ProbedDetector, *, box_order: str, category_map: di
 
     def run(images, geometry):
         outputs = _outputs(probed.call(images))
-        if probed.output_format == DetectorOutput.YOLO:
-            boxes, scores = _yolo_output(outputs[0], lookup)
-        else:
+        if probed.output_format == DetectorOutput.BOXES:  # normalised already
             boxes, scores = _boxes_output(outputs, box_order, lookup)
-        boxes = tf.cond(tf.reduce_max(tf.abs(boxes)) > PIXEL_COORDINATES,
-                        lambda: boxes / size, lambda: boxes)
+        else:  # YOLO rows in input pixels
+            rows = outputs[0]
+            if probed.output_format == DetectorOutput.YOLOX:
+                rows = _yolox_decode(rows, size)
+            boxes, scores = _yolo_output(rows, lookup)
+            boxes = boxes / size
         kept = tf.image.combined_non_max_suppression(
             boxes[:, :, None, :], scores, max_output_size_per_class=MAX_BOXES,
             max_total_size=MAX_BOXES, iou_threshold=nms_iou, score_threshold=MIN_SCORE,
@@ -337,9 +426,9 @@ def detections(loaded: LoadedDetector, items: Iterable[DetectImage], preprocessi
 
 
 @functools.lru_cache(maxsize=2)
-def _stored_detector(model_key: str, size: int, box_order: str, category_map: tuple,
-                     nms_iou: float, _stamp: str) -> LoadedDetector:
-    probed = load_stored(model_key, lambda path: load_detector_file(path, size),
+def _stored_detector(model_key: str, size: int, output_format: str, box_order: str,
+                     category_map: tuple, nms_iou: float, _stamp: str) -> LoadedDetector:
+    probed = load_stored(model_key, lambda path: load_detector_file(path, size, output_format),
                          what="detector model")
     return LoadedDetector(compile_detector(probed, box_order=box_order,
                                            category_map=dict(category_map), nms_iou=nms_iou),
@@ -348,11 +437,6 @@ def _stored_detector(model_key: str, size: int, box_order: str, category_map: tu
 
 def stored_detector(detector) -> LoadedDetector:
     """The detector's model, compiled once per process (and per change of its options)."""
-    loaded = _stored_detector(detector.model_key, detector.input_size, detector.box_order,
-                              tuple(sorted(detector.category_map.items())), detector.nms_iou,
-                              detector.created_at.isoformat())
-    if loaded.probed.output_format != detector.output_format:
-        raise ClassifierError(f"The model of {detector} now gives {loaded.probed.output_format} "
-                              f"output, not the {detector.output_format} it was registered "
-                              "with; register it again.")
-    return loaded
+    return _stored_detector(detector.model_key, detector.input_size, detector.output_format,
+                            detector.box_order, tuple(sorted(detector.category_map.items())),
+                            detector.nms_iou, detector.created_at.isoformat())

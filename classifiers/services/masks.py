@@ -36,10 +36,11 @@ def check_polygon(polygon) -> list[list[float]]:
 def apply_masks(camera: Camera) -> Counter:
     """Mask the camera's active boxes wholly inside a mask; un-mask the rest; return counts.
 
-    Only machine boxes change (active ↔ masked). Call inside a transaction.
+    Only machine boxes change (active ↔ masked), superseded ones too (so that they are
+    right when restored). Call inside a transaction.
     """
     polygons = list(Mask.objects.filter(camera=camera).values_list("polygon", flat=True))
-    rows = list(Detection.objects.filter(
+    rows = list(Detection.all_boxes.filter(
         image__camera=camera,
         status__in=[DetectionStatus.ACTIVE, DetectionStatus.MASKED],
     ).values_list("id", "status", "left", "top", "right", "bottom"))
@@ -55,7 +56,7 @@ def apply_masks(camera: Camera) -> Counter:
                 if not hit and row[1] == DetectionStatus.MASKED]
     for ids, status in ((masked, DetectionStatus.MASKED), (unmasked, DetectionStatus.ACTIVE)):
         for start in range(0, len(ids), CHUNK):
-            Detection.objects.filter(id__in=ids[start:start + CHUNK]).update(status=status)
+            Detection.all_boxes.filter(id__in=ids[start:start + CHUNK]).update(status=status)
     return Counter(masked=len(masked), unmasked=len(unmasked))
 
 

@@ -45,6 +45,7 @@ from ..exceptions import DetectionsFileError
 from ..models import Detection
 from ..taxonomy import Category, DetectionStatus
 from .detectors import DETECTORS
+from .supersede import current_detector, describe, machine_boxes, supersede_others, survey_detectors
 
 FORMAT_VERSION = "1.4"  # what we write; we read every 1.x
 # Boxes below this confidence are noise at every threshold anyone uses (domain rules).
@@ -93,6 +94,7 @@ class DetectionsImport:
     detections_stored: int = 0
     detections_replaced: int = 0
     low_confidence_skipped: int = 0
+    detections_superseded: int = 0  # other detectors' machine boxes on the file's images
     failed: list[str] = field(default_factory=list)  # failure records (left as they were)
     missing: list[str] = field(default_factory=list)  # files the survey does not have
 
@@ -101,6 +103,7 @@ class DetectionsImport:
             "source": self.source, "images_in_file": self.images_in_file,
             "images_updated": self.images_updated, "detections_stored": self.detections_stored,
             "detections_replaced": self.detections_replaced,
+            "detections_superseded": self.detections_superseded,
             "low_confidence_skipped": self.low_confidence_skipped,
             "failed": len(self.failed), "missing": len(self.missing),
             "failed_files": self.failed, "missing_files": self.missing,
@@ -373,9 +376,11 @@ def do_import_detections(survey: Survey, batch: BatchOutput, *, detector: str | 
     """Store the boxes of a checked batch output file on ``survey``'s images.
 
     The boxes' source is ``detector`` or else the file's info.detector. On
-    every image the file has results for, that source's earlier boxes are
-    replaced (a second import of the same file changes nothing) and the image
-    is marked detected; failure records and images the file does not list
+    every image the file has results for, that source's earlier machine boxes
+    are replaced (a second import of the same file changes nothing), the
+    machine boxes of other detectors there are superseded (kept, restorable,
+    not shown or counted: services.supersede), people's boxes stay, and the
+    image is marked detected; failure records and images the file does not list
     are left as they were. Files the survey does not have are listed and
     skipped. All in one transaction, holding the survey's row lock (a
     survey in the middle of its own detection stage is refused).
@@ -399,8 +404,9 @@ def do_import_detections(survey: Survey, batch: BatchOutput, *, detector: str | 
         for n, page in enumerate(_chunks(done), start=1):
             ids = [image_id for image_id, _ in page]
             # Nothing refers to a Detection, so this is one DELETE, not a fetch per row.
-            result.detections_replaced += Detection.objects.filter(
+            result.detections_replaced += machine_boxes().filter(
                 image_id__in=ids, source=source).delete()[0]
+            result.detections_superseded += supersede_others(ids, source)
             rows = [
                 Detection(image_id=image_id, category=category, score=round(conf, 4),
                           left=left, top=top, right=right, bottom=bottom, source=source,
@@ -417,27 +423,64 @@ def do_import_detections(survey: Survey, batch: BatchOutput, *, detector: str | 
 
 
 # --- exporting --------------------------------------------------------------------------------
-def write_batch_output(survey: Survey, out: TextIO, *, acting_user=None) -> dict:
-    """Write ``survey``'s boxes to ``out`` as MegaDetector batch output (format 1.4).
+@dataclass
+class _Export:
+    """One detector's part of a survey (see ``write_batch_output``)."""
 
-    Every detected image is listed by its path relative to the folder it was
-    imported from (images no detector has seen yet are left out), with its
-    boxes except those people deleted or filters set aside (static, hidden,
-    masked). info.detector names the boxes' sources. Reads a page of images
-    and their boxes at a time, in one transaction for a consistent picture.
-    ``acting_user`` needs VIEW on the survey (None: an operator). Returns counts.
+    detector: str | None
+    current: bool  # its boxes are the survey's current ones
+
+    def boxes(self):
+        return Detection.all_boxes.filter(source=self.detector, static=False).exclude(
+            status__in=NOT_EXPORTED)
+
+    def listed(self, image_ids: list[int]) -> set[int]:
+        """Which of a page's images it has results on (two indexed queries)."""
+        found = set(Detection.all_boxes.filter(image_id__in=image_ids, source=self.detector)
+                    .values_list("image_id", flat=True))
+        if self.current:  # its empty results: images no machine box is current on
+            taken = set(machine_boxes().filter(image_id__in=image_ids, superseded=False)
+                        .values_list("image_id", flat=True))
+            found |= set(image_ids) - taken
+        return found
+
+
+def _exported(survey: Survey, detector: str | None) -> _Export:
+    detectors = survey_detectors(survey)
+    current = current_detector(detectors)
+    if detector is not None and detector not in detectors:
+        raise _refuse(f"Survey “{survey}” has no boxes of the detector {detector!r}; its "
+                      f"detectors: {describe(detectors)}.")
+    chosen = detector or current
+    return _Export(chosen, chosen == current)
+
+
+def write_batch_output(survey: Survey, out: TextIO, *, detector: str | None = None,
+                       acting_user=None) -> dict:
+    """Write one detector's boxes on ``survey`` to ``out`` as MegaDetector batch output (1.4).
+
+    ``detector``: the boxes' source (an earlier, superseded detector's too);
+    None takes the current one (whose boxes are current on most images).
+    info.detector names it. Its images are listed by their path relative to the
+    folder they were imported from: those it has boxes on and, for the current
+    detector, the detected images where no detector's box is current (its empty
+    results; an earlier detector's empty results are not kept). Boxes people
+    deleted or filters set aside (static, hidden, masked) are left out, and so
+    are other detectors' and people's own. Reads a page of images and their
+    boxes at a time, in one transaction for a consistent picture. ``acting_user``
+    needs VIEW on the survey (None: an operator). Raises DetectionsFileError for
+    a detector the survey has no boxes of. Returns counts.
     """
     if acting_user is not None:
         check_capability(acting_user, survey, Capability.VIEW)
-    boxes = Detection.objects.filter(static=False).exclude(status__in=NOT_EXPORTED)
-    images = Image.objects.filter(camera__site__survey=survey, detected=True)
     counts = {"images": 0, "detections": 0}
     with transaction.atomic():
-        sources = sorted(set(boxes.filter(image__in=images).values_list("source", flat=True)
-                             .distinct()))
+        export = _exported(survey, detector)
+        boxes = export.boxes()
+        images = Image.objects.filter(camera__site__survey=survey, detected=True)
         info = {
             "format_version": FORMAT_VERSION,
-            "detector": ", ".join(sources) or "none",
+            "detector": export.detector or "none",
             "detection_completion_time": timezone.now().strftime("%Y-%m-%d %H:%M:%S"),
         }
         categories = {CATEGORY_IDS[c]: CATEGORY_NAMES[c] for c in CATEGORY_IDS}
@@ -450,6 +493,8 @@ def write_batch_output(survey: Survey, out: TextIO, *, acting_user=None) -> dict
             if not page:
                 break
             last_id = page[-1][0]
+            listed = export.listed([row[0] for row in page])
+            page = [row for row in page if row[0] in listed]
             by_image: dict[int, list] = {}
             for image_id, category, score, left, top, right, bottom in boxes.filter(
                 image_id__in=[row[0] for row in page]

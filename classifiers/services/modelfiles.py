@@ -27,15 +27,22 @@ from ..exceptions import ClassifierError
 from .graphcheck import check_saved_model_ops
 
 MODEL_SUFFIXES = (".keras", ".h5", ".zip")
+# Detectors may also be ONNX (services.onnxmodel) or a frozen graph (services.frozengraph).
+DETECTOR_SUFFIXES = (*MODEL_SUFFIXES, ".onnx", ".pb")
 MAX_MODEL_BYTES = 2 * 1024**3
 
 T = TypeVar("T")
 
 
-def model_suffix(filename: str) -> str:
-    """The file's suffix when it is one a model file may have; ClassifierError otherwise."""
+def model_suffix(filename: str, kind: str = "classifier") -> str:
+    """The file's suffix when it is one a ``kind`` ("classifier" or "detector") model file
+    may have; ClassifierError otherwise."""
     suffix = os.path.splitext(filename.lower())[1]
-    if suffix not in MODEL_SUFFIXES:
+    if kind == "detector" and suffix not in DETECTOR_SUFFIXES:
+        raise ClassifierError(f"{filename}: a detector's model file is a Keras file (.keras, "
+                              ".h5), a zipped TensorFlow SavedModel folder (.zip), an ONNX "
+                              "file (.onnx) or a frozen TensorFlow graph (.pb).")
+    if kind != "detector" and suffix not in MODEL_SUFFIXES:
         raise ClassifierError(f"{filename}: a model file is a Keras file (.keras, .h5) or a "
                               "zipped TensorFlow SavedModel folder (.zip).")
     return suffix

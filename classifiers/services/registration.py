@@ -4,8 +4,9 @@ What an admin uploads (or ``register_classifier``/``register_detector`` or
 training hands over) is checked before anything is stored. A classifier's
 model must load and take square RGB crops, its label index must name one class
 per model output, and thresholds may only name classes of the index. A
-detector's model must load, take square RGB images and give boxes, scores and
-classes or raw YOLO rows (services.detector_inference), and its category map
+detector's model (Keras, SavedModel or ONNX) must load, take square RGB images
+and give what its declared output format says (boxes, scores and classes;
+YOLOv5 rows; YOLOX head rows: services.detector_inference), and its category map
 must map the model's class numbers to animal, person or vehicle. A refused
 upload leaves storage and the database as they were. The model is loaded and
 run only in a short-lived child process with a deadline, a memory cap and a
@@ -31,7 +32,15 @@ from core.text import not_utf8_message, utf8_problem
 
 from ..exceptions import ClassifierError
 from ..models import Classifier, Detector
-from ..taxonomy import BoxOrder, Category, DetectorInput, Fill, Placement, Preprocessing
+from ..taxonomy import (
+    BoxOrder,
+    Category,
+    DetectorInput,
+    DetectorOutput,
+    Fill,
+    Placement,
+    Preprocessing,
+)
 from .detectors import DETECTORS
 from .geofence import check_ranges
 from .modelfiles import model_suffix
@@ -162,7 +171,7 @@ def _check_version(model, *, name: str, version: str, organisation: Organisation
     return name, version
 
 
-def _store_and_create(folder: str, checked, create):
+def _store_and_create(folder: str, checked, create, kind: str = "classifier"):
     """Store the checked upload's model file, then ``create(model_key)`` the record.
 
     The file is deleted again when the record cannot be made.
@@ -171,7 +180,7 @@ def _store_and_create(folder: str, checked, create):
     filename, data = checked.files.model
     key = default_storage.save(
         f"{folder}/{owner}/{_slug(checked.name)}/{_slug(checked.version)}/model"
-        f"{model_suffix(filename)}", ContentFile(data))
+        f"{model_suffix(filename, kind)}", ContentFile(data))
     try:
         with transaction.atomic():
             return create(key)
@@ -348,12 +357,14 @@ def _check_detector_name(name: str, version: str) -> None:
 
 
 def _checked_detector_model(files: DetectorFiles, category_map: dict[str, int],
-                            input_size: int | None, box_order: str, nms_iou: float) -> dict:
-    """Load, probe and run the model once (in a child process); refuse a map naming classes
-    it lacks. Returns the child's findings (size, output_format, classes)."""
+                            input_size: int | None, output_format: str, box_order: str,
+                            nms_iou: float) -> dict:
+    """Load, probe and run the model once (in a child process); refuse outputs that are not
+    of ``output_format`` and a map naming classes the model lacks. Returns the child's
+    findings (size, output_format, classes)."""
     probed = run_model_check("detector", *files.model, {
-        "input_size": input_size, "box_order": box_order, "category_map": category_map,
-        "nms_iou": nms_iou})
+        "input_size": input_size, "output_format": output_format, "box_order": box_order,
+        "category_map": category_map, "nms_iou": nms_iou})
     numbers = sorted(int(k) for k in category_map)
     if probed["classes"] is not None and numbers[-1] >= probed["classes"]:
         raise ClassifierError(
@@ -368,7 +379,8 @@ def _checked_detector_model(files: DetectorFiles, category_map: dict[str, int],
 
 def check_detector(files: DetectorFiles, *, name: str, version: str = "1",
                    organisation: Organisation | None = None, acting_user=None,
-                   input_size: int | None = None, box_order: str = BoxOrder.YXYX,
+                   input_size: int | None = None,
+                   output_format: str = DetectorOutput.BOXES, box_order: str = BoxOrder.YXYX,
                    preprocessing: str = Preprocessing.RAW, threshold: float = 0.2,
                    nms_iou: float = 0.5, description: str = "",
                    input_source: str = DetectorInput.WEB, placement: str = Placement.CENTRED,
@@ -376,6 +388,8 @@ def check_detector(files: DetectorFiles, *, name: str, version: str = "1",
     """Check a detector upload without storing anything (loads and runs the model once, in a
     child process: services.sandbox).
 
+    ``output_format`` says how the model's outputs are decoded (DetectorOutput:
+    boxes, yolov5, yolox); outputs of other shapes are refused, never guessed.
     ``organisation`` None publishes it to every organisation (site staff
     only). Raises ClassifierError naming the file and problem (a file that is
     not a model, outputs of the wrong shapes, a bad category map), AccessDenied
@@ -389,10 +403,14 @@ def check_detector(files: DetectorFiles, *, name: str, version: str = "1",
     if box_order not in BoxOrder.values:
         raise ClassifierError(f"Unknown box order {box_order!r}; choose one of "
                               f"{', '.join(BoxOrder.values)}.")
+    if output_format not in DetectorOutput.values:
+        raise ClassifierError(f"Unknown output format {output_format!r}; choose one of "
+                              f"{', '.join(DetectorOutput.values)}.")
     _check_nms_iou(nms_iou)
     _check_input_options(input_source, placement, fill)
     category_map = read_category_map(*files.category_map)
-    probed = _checked_detector_model(files, category_map, input_size, box_order, nms_iou)
+    probed = _checked_detector_model(files, category_map, input_size, output_format,
+                                     box_order, nms_iou)
     return CheckedDetector(files, name, version, organisation, category_map, probed["size"],
                            probed["output_format"], box_order, preprocessing, threshold, nms_iou,
                            description, input_source, placement, fill)
@@ -406,7 +424,8 @@ def do_register_detector(checked: CheckedDetector) -> Detector:
         output_format=checked.output_format, box_order=checked.box_order,
         preprocessing=checked.preprocessing, category_map=checked.category_map,
         threshold=checked.threshold, nms_iou=checked.nms_iou,
-        input_source=checked.input_source, placement=checked.placement, fill=checked.fill))
+        input_source=checked.input_source, placement=checked.placement, fill=checked.fill),
+        "detector")
 
 
 def do_update_detector(detector: Detector, *, acting_user=None, **fields) -> Detector:

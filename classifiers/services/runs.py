@@ -6,7 +6,7 @@ from django.db import transaction
 
 from accounts.access import check_capability
 from accounts.taxonomy import Capability
-from surveys.models import Cluster, Survey
+from surveys.models import Cluster, Image, Survey
 from surveys.services import pipeline
 from surveys.services.surveys import do_save_survey
 from surveys.taxonomy import DEFAULT_DETECTOR, SurveyStatus
@@ -14,7 +14,9 @@ from surveys.taxonomy import DEFAULT_DETECTOR, SurveyStatus
 from ..exceptions import ClassifierError
 from ..models import Classifier, Detection, Detector
 from ..selectors import detector_named, detectors_for
+from .default_detector import registered_default
 from .detectors import DETECTORS
+from .supersede import current_detector, survey_detectors
 
 
 def do_run_detection(survey: Survey, *, detector: str | None = None, acting_user=None,
@@ -26,7 +28,9 @@ def do_run_detection(survey: Survey, *, detector: str | None = None, acting_user
     registered one that the survey's organisation may use, as ``NAME`` (its
     newest version) or ``NAME:VERSION`` (ClassifierError for any other). The
     stage detects the images no detector has seen yet (new imports,
-    MegaDetector failure records). The survey must be ready or failed
+    MegaDetector failure records); choosing a detector other than the one
+    whose boxes the survey has detects every image again, superseding the
+    earlier machine boxes (services.supersede). The survey must be ready or failed
     (SurveyError otherwise); ``acting_user`` needs CHANGE (None: an operator).
     The task starts on the ``gpu`` queue once the transaction commits
     (``inline``: in this process).
@@ -49,6 +53,8 @@ def do_run_detection(survey: Survey, *, detector: str | None = None, acting_user
 
 def _choose_detector(survey: Survey, name: str, registered: Detector | None,
                      acting_user) -> None:
+    """Make ``name`` the survey's detector. A detector other than the one whose boxes are
+    current on the survey detects every image again (superseding those boxes as it goes)."""
     if registered is not None:
         changed = survey.registered_detector_id != registered.pk
         survey.registered_detector = registered
@@ -57,6 +63,13 @@ def _choose_detector(survey: Survey, name: str, registered: Detector | None,
         survey.detector, survey.registered_detector = name, None
     if changed:
         do_save_survey(survey, acting_user=acting_user)
+    chosen = survey.detector_source
+    if name == DEFAULT_DETECTOR and registered is None:
+        default = registered_default()  # None until its first use
+        chosen = default.source if default else name
+    current = current_detector(survey_detectors(survey))
+    if current is not None and current != chosen:
+        Image.objects.filter(camera__site__survey=survey).update(detected=False)
 
 
 def do_run_classifier(survey: Survey, classifier: Classifier, *, acting_user=None,

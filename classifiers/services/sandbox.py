@@ -53,7 +53,7 @@ def run_model_check(kind: str, filename: str, data: bytes, options: dict) -> dic
 
     if len(data) > MAX_MODEL_BYTES:
         raise ClassifierError(f"{filename}: larger than {MAX_MODEL_BYTES // 1024**2} MB.")
-    suffix = model_suffix(filename)
+    suffix = model_suffix(filename, kind)
     scratch = tempfile.mkdtemp(prefix="model-check-", dir=settings.MODEL_CHECK_SCRATCH_DIR or None)
     try:
         path = os.path.join(scratch, "upload" + suffix)
@@ -112,14 +112,15 @@ def check_classifier_file(path: str, input_size: int | None) -> dict:
     return {"size": model.size, "outputs": model.outputs}
 
 
-def check_detector_file(path: str, input_size: int | None, box_order: str,
+def check_detector_file(path: str, input_size: int | None, output_format: str, box_order: str,
                         category_map: dict, nms_iou: float) -> dict:
-    """Load a detector's model, probe it, and run the whole compiled pass once."""
+    """Load a detector's model, probe it against its declared output format, and run the
+    whole compiled pass once."""
     import tensorflow as tf
 
     from .detector_inference import compile_detector, load_detector_file
 
-    probed = load_detector_file(path, input_size)
+    probed = load_detector_file(path, input_size, output_format)
     run = compile_detector(probed, box_order=box_order, category_map=category_map,
                            nms_iou=nms_iou)
     batch = 1 if probed.batch_one else 2

@@ -176,6 +176,19 @@ def _head(features, classes: int):
     return keras.layers.Concatenate(axis=1, name="head.rows")(levels)
 
 
+def grid(size: int = SIZE, strides=STRIDES) -> tuple[np.ndarray, np.ndarray]:
+    """(cell x, y [1, rows, 2], stride [1, rows, 1]) of each raw head row, in YOLOX's order:
+    stride by stride, each grid row by row (x fastest)."""
+    grids, steps = [], []
+    for stride in strides:
+        cells = size // stride
+        ys, xs = np.meshgrid(np.arange(cells), np.arange(cells), indexing="ij")
+        grids.append(np.stack([xs.ravel(), ys.ravel()], axis=-1))
+        steps.append(np.full((cells * cells, 1), stride))
+    return (np.concatenate(grids).astype(np.float32)[None],
+            np.concatenate(steps).astype(np.float32)[None])
+
+
 def _decode_layer():
     """YoloxDecode, registered with Keras once (a .keras file names it to be loaded)."""
     import keras
@@ -189,14 +202,7 @@ def _decode_layer():
         def __init__(self, size: int = SIZE, strides=STRIDES, **kwargs):
             super().__init__(**kwargs)
             self.size, self.strides = int(size), tuple(int(s) for s in strides)
-            grids, steps = [], []
-            for stride in self.strides:
-                cells = self.size // stride
-                ys, xs = np.meshgrid(np.arange(cells), np.arange(cells), indexing="ij")
-                grids.append(np.stack([xs.ravel(), ys.ravel()], axis=-1))
-                steps.append(np.full((cells * cells, 1), stride))
-            self._grid = np.concatenate(grids).astype(np.float32)[None]
-            self._stride = np.concatenate(steps).astype(np.float32)[None]
+            self._grid, self._stride = grid(self.size, self.strides)
 
         def call(self, rows):
             from keras import ops

@@ -58,6 +58,8 @@ under 0.05):
 * ``our import``: classifiers.services.megadetector read + do_import_detections (one query
   maps every path, bulk inserts a page at a time); then the same file again (replaces).
 * ``our export``: write_batch_output of the same survey.
+* ``other detector``: the same file imported as another detector's (supersedes every box),
+  then the export of the current and of the earlier detector.
 
 Classification (``--classify-crops`` crops, 2,000 by default, from 12 MP JPEGs): see
 tests/benchmarks/classify.py.
@@ -688,6 +690,19 @@ def bench_megadetector(count: int, tmp: Path) -> None:
     print(f"our export     {count / seconds:9.0f} images/s   {seconds:6.2f} s   "
           f"{counts['detections']} boxes")
     print(f"our import / naive import: {rates[0] / naive:5.1f}x")
+    # Another detector's results on every image: the first one's boxes are superseded.
+    start = time.perf_counter()
+    result = do_import_detections(survey, read_batch_output(path), detector="another")
+    seconds = time.perf_counter() - start
+    print(f"other detector {count / seconds:9.0f} images/s   {seconds:6.2f} s   "
+          f"{result.detections_superseded} superseded")
+    for label, detector in (("export current", None), ("export earlier", counts["detector"])):
+        start = time.perf_counter()
+        with open(tmp / "export.json", "w") as fh:
+            exported = write_batch_output(survey, fh, detector=detector)
+        seconds = time.perf_counter() - start
+        print(f"{label:<14} {count / seconds:9.0f} images/s   {seconds:6.2f} s   "
+              f"{exported['detections']} boxes of {exported['detector']}")
 
 
 def main() -> None:

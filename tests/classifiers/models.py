@@ -90,7 +90,8 @@ def _window_boxes() -> np.ndarray:
 
 
 def yolo_keras_detector(path: Path) -> Path:
-    """Raw YOLO rows [b, CELLS², 5 + 2] from built-in Keras layers; takes 0..1 pixels."""
+    """YOLOv5 rows [b, CELLS², 5 + 2] (boxes in input pixels) from built-in Keras layers;
+    takes 0..1 pixels."""
     import keras
 
     inputs = keras.Input((SIDE, SIDE, 3))
@@ -113,7 +114,7 @@ def yolo_keras_detector(path: Path) -> Path:
     blue.set_weights([np.array([0.0, 0.0, 1.0], np.float32).reshape(1, 1, 3, 1)])
     not_white.set_weights([np.full((1, 1, 1, 1), -1.0, np.float32), np.ones(1, np.float32)])
     constant.set_weights([np.zeros((3, CELLS * CELLS * 4), np.float32),
-                          _window_boxes().reshape(-1)])
+                          _window_boxes().reshape(-1) * SIDE])
     model.save(path)
     return path
 

@@ -97,7 +97,7 @@ def test_the_default_detector_is_registered_once_at_first_use(media_storage):
 
     assert (detector.organisation, detector.name, detector.version) == (None, NAME, VERSION)
     assert detector.category_map == {"0": Category.ANIMAL}
-    assert (detector.input_size, detector.output_format) == (640, DetectorOutput.YOLO)
+    assert (detector.input_size, detector.output_format) == (640, DetectorOutput.YOLOV5)
     assert (detector.input_source, detector.placement, detector.fill) == (
         DetectorInput.ORIGINAL, Placement.TOP_LEFT, Fill.BLACK)
     assert default_storage.exists(detector.model_key)
@@ -171,8 +171,8 @@ def test_a_registered_detector_says_what_it_reads_and_how_it_is_placed(tmp_path)
     categories = tmp_path / "categories.json"
     categories.write_text('{"0": "animal"}')
     call_command("register_detector", "--name", "Tl", "--model", str(model), "--category-map",
-                 str(categories), "--input", "original", "--placement", "top_left", "--fill",
-                 "black", stdout=io.StringIO())
+                 str(categories), "--output-format", "yolov5", "--input", "original",
+                 "--placement", "top_left", "--fill", "black", stdout=io.StringIO())
     detector = Detector.objects.get(name="Tl")
     assert (detector.input_source, detector.placement, detector.fill) == (
         DetectorInput.ORIGINAL, Placement.TOP_LEFT, Fill.BLACK)

@@ -147,8 +147,9 @@ def test_import_matches_paths_and_lists_what_the_survey_lacks(survey, tmp_path):
     a, b, c, d = (survey.imgs[k] for k in "abcd")
     assert result.as_dict() | {"missing_files": None, "failed_files": None} == {
         "source": "md_v5a.0.0.pt", "images_in_file": 6, "images_updated": 3,
-        "detections_stored": 2, "detections_replaced": 0, "low_confidence_skipped": 1,
-        "failed": 1, "missing": 2, "missing_files": None, "failed_files": None}
+        "detections_stored": 2, "detections_replaced": 0, "detections_superseded": 0,
+        "low_confidence_skipped": 1, "failed": 1, "missing": 2, "missing_files": None,
+        "failed_files": None}
     assert result.missing == ["Kopje/CAM9/ghost.jpg", "Other/Kopje/CAM1/IMG_0001.JPG"]
     assert result.failed == ["Kopje/CAM2/day 2/IMG 0003.jpg"]
     assert boxes_of(a) == [("md_v5a.0.0.pt", 1, 0.8, 0.1, 0.2, pytest.approx(0.4),
@@ -162,7 +163,12 @@ def test_import_matches_paths_and_lists_what_the_survey_lacks(survey, tmp_path):
                         "flat.jpg": True}
 
 
-def test_importing_again_replaces_only_that_detectors_boxes(survey, tmp_path):
+def every_box(image) -> list[tuple]:
+    """(source, superseded) of each of the image's boxes, superseded ones too."""
+    return sorted(Detection.all_boxes.filter(image=image).values_list("source", "superseded"))
+
+
+def test_importing_again_replaces_that_detectors_boxes_and_supersedes_others(survey, tmp_path):
     a, b = survey.imgs["a"], survey.imgs["b"]
     Detection.objects.create(image=a, left=0, top=0, right=1, bottom=1, score=0.3,
                              source="motion")
@@ -174,15 +180,21 @@ def test_importing_again_replaces_only_that_detectors_boxes(survey, tmp_path):
     second = do_import_detections(survey, read_batch_output(path))
     assert stored(survey) == after_first
     assert (first.detections_replaced, second.detections_replaced) == (1, 2)
-    assert len(after_first) == 3  # motion's box stays beside MegaDetector's
-    # The same file under another name is another source: kept beside, not replaced.
+    assert (first.detections_superseded, second.detections_superseded) == (1, 0)
+    # Motion's box is superseded: kept, but only MegaDetector's are current.
+    assert {row[1] for row in after_first} == {"md_v5a.0.0.pt"} and len(after_first) == 2
+    assert every_box(a) == [("md_v5a.0.0.pt", False), ("motion", True)]
+    # The same file under another name is another detector: it supersedes the first.
     other = do_import_detections(survey, read_batch_output(path), detector="MDv5b")
-    assert (other.detections_replaced, len(stored(survey))) == (0, 5)
+    assert (other.detections_replaced, other.detections_superseded) == (0, 2)
+    assert {row[1] for row in stored(survey)} == {"MDv5b"}
+    assert Detection.all_boxes.count() == 5
     # A later run that finds nothing on an image clears that detector's boxes there.
     do_import_detections(survey, load_batch_output(json.dumps(batch(
         [{"file": "Kopje/CAM1/IMG_0001.JPG", "detections": []}], detector="MDv5b")).encode(),
         "later.json"))
-    assert [s for s, *_ in boxes_of(a)] == ["md_v5a.0.0.pt", "motion"]
+    assert boxes_of(a) == []
+    assert every_box(a) == [("md_v5a.0.0.pt", True), ("motion", True)]
 
 
 def test_import_makes_the_same_number_of_queries_for_few_and_many_images(db):
@@ -228,19 +240,20 @@ def test_a_survey_running_its_detection_stage_is_refused(survey):
 def test_export_round_trips_and_passes_megadetectors_validator(survey, tmp_path):
     a, b = survey.imgs["a"], survey.imgs["b"]
     do_import_detections(survey, read_batch_output(write(tmp_path, MIXED)))
+    md = "md_v5a.0.0.pt"
     Detection.objects.create(image=a, left=0.5, top=0.5, right=0.75, bottom=1.0, score=1.0,
-                             category=Category.VEHICLE, source="whole")
+                             category=Category.VEHICLE, source=md)
     Detection.objects.create(image=b, left=0, top=0, right=1, bottom=1, score=0.9,
-                             source="whole", status=DetectionStatus.DELETED)
+                             source=md, status=DetectionStatus.DELETED)
     Detection.objects.create(image=b, left=0, top=0, right=0.1, bottom=0.1, score=0.9,
-                             source="whole", static=True)
+                             source=md, static=True)
     out = tmp_path / "export.json"
     call_command("export_detections", "--survey", "Season 1", "--out", str(out))
     report = md_validate(str(out), raise_errors=True)
     assert report["errors"] == [] and report["warnings"] == []
     doc = json.loads(out.read_text())
     assert doc["info"]["format_version"] == "1.4"
-    assert doc["info"]["detector"] == "md_v5a.0.0.pt, whole"
+    assert doc["info"]["detector"] == "md_v5a.0.0.pt"
     assert doc["detection_categories"] == CATEGORIES
     files = {im["file"]: im["detections"] for im in doc["images"]}
     # Detected images only (the failed one was not), by path relative to the source folder.

@@ -41,12 +41,19 @@ def test_run_detection_detects_what_no_detector_has_seen(ready_survey, capsys):
     assert counts["status"] == SurveyStatus.READY and counts["detected"] == counts["images"] == 48
     assert counts["by_source"] == {"motion": counts["detections"]} and counts["detections"] > 0
     assert "] 48/48 images detected" in run.progress
-    # Ten images forgotten: a run with --detector whole gives them one box each, no more.
+    # Ten images forgotten: a run detects them, no more.
     forgotten = list(images.order_by("id").values_list("id", flat=True)[:10])
     Detection.objects.filter(image_id__in=forgotten).delete()
     images.filter(id__in=forgotten).update(detected=False)
+    kept = set(Detection.objects.exclude(image_id__in=forgotten).values_list("id", flat=True))
+    assert run(capsys, "run_detection", "--survey", "Season 1")["detected"] == 48
+    assert kept <= set(Detection.objects.values_list("id", flat=True))
+    # Another detector than the one whose boxes are current: every image detected again,
+    # motion's boxes superseded (kept, not counted).
+    motion = Detection.objects.count()
     again = run(capsys, "run_detection", "--survey", "Season 1", "--detector", "whole")
-    assert again["by_source"]["whole"] == 10 and again["detected"] == 48
+    assert again["by_source"] == {"whole": 48} and again["detected"] == 48
+    assert Detection.all_boxes.filter(source="motion", superseded=True).count() == motion
     ready_survey.refresh_from_db()
     assert ready_survey.detector == "whole"
     # Nothing left to detect: a third run changes nothing.

@@ -9,6 +9,7 @@ multiples of 8 pixels exactly on the detectors' 4-pixel window grid.
 
 import io
 import json
+import re
 import zipfile
 
 import pytest
@@ -92,6 +93,7 @@ def register(models, model="squares.keras", category_map=YOLO_MAP, **options):
     options.setdefault("name", "Squares")
     if model.endswith(".keras"):
         options.setdefault("preprocessing", "unit")
+        options.setdefault("output_format", "yolov5")
     return do_register_detector(check_detector(files(models, model, category_map), **options))
 
 
@@ -144,7 +146,7 @@ def test_a_keras_yolo_detector_finds_the_squares_and_a_rerun_changes_nothing(
         models, media_storage):
     detector = register(models, threshold=0.3)
     assert (detector.output_format, detector.input_size, detector.category_map) == (
-        "yolo", 64, {"0": Category.ANIMAL, "1": Category.PERSON})
+        "yolov5", 64, {"0": Category.ANIMAL, "1": Category.PERSON})
     assert stored_files(media_storage) == [detector.model_key]
     survey, images = square_survey()
     survey.registered_detector = detector
@@ -193,7 +195,8 @@ def load_detector_file_from(models, model):
     with tempfile.NamedTemporaryFile(suffix=model[-6:]) as tmp:
         tmp.write(models[model])
         tmp.flush()
-        return load_detector_file(tmp.name)
+        return load_detector_file(tmp.name, output_format="yolov5" if model.endswith(
+            ".keras") else "boxes")
 
 
 @pytest.mark.parametrize("model, category_map, preprocessing", [
@@ -287,20 +290,22 @@ def test_who_may_register_a_detector_where(models):
     org, other = OrganisationFactory(), OrganisationFactory()
     admin = MembershipFactory(organisation=org, role=Role.ADMIN).user
     check_detector(files(models), name="Own", organisation=org, acting_user=admin,
-                   preprocessing="unit")
+                   preprocessing="unit", output_format="yolov5")
     with pytest.raises(AccessDenied):
         check_detector(files(models), name="Theirs", organisation=other, acting_user=admin)
     with pytest.raises(AccessDenied, match="publish detectors shared"):
         check_detector(files(models), name="Shared", acting_user=admin)
     staff = UserFactory(is_superuser=True, is_staff=True)
-    check_detector(files(models), name="Shared", acting_user=staff, preprocessing="unit")
+    check_detector(files(models), name="Shared", acting_user=staff, preprocessing="unit",
+                   output_format="yolov5")
 
 
 # --- bad input: refused, nothing stored -----------------------------------------------
 @pytest.mark.parametrize("model, data, message", [
     ("det.keras", b"\x00" * 100, "det.keras: The file is not a Keras model"),
     ("det.zip", b"PK\x03\x04 not really a zip", "det.zip: "),
-    ("det.onnx", b"\x00", "det.onnx: a model file is a Keras file"),
+    ("det.onnx", b"\x00", "det.onnx: The file is not an ONNX model"),
+    ("det.pt", b"\x00", "det.pt: a detector's model file is a Keras file"),
 ])
 def test_a_file_that_is_not_a_model_is_refused_naming_it(models, model, data, message,
                                                          media_storage):
@@ -334,7 +339,8 @@ def test_outputs_that_are_not_detections_are_refused_naming_their_shapes(
 ])
 def test_bad_category_maps_are_refused(models, data, message, media_storage):
     with pytest.raises(ClassifierError, match=message) as err:
-        check_detector(files(models, category_map=data), name="Bad", preprocessing="unit")
+        check_detector(files(models, category_map=data), name="Bad", preprocessing="unit",
+                       output_format="yolov5")
     assert "categories.json" in str(err.value)
     assert not Detector.objects.exists() and stored_files(media_storage) == []
 
@@ -350,7 +356,7 @@ def test_bad_category_maps_are_refused(models, data, message, media_storage):
 ])
 def test_bad_options_are_refused(models, options, message):
     with pytest.raises(ClassifierError, match=message):
-        check_detector(files(models), **options)
+        check_detector(files(models), output_format="yolov5", **options)
     assert not Detector.objects.exists()
 
 
@@ -382,11 +388,12 @@ def test_register_detector_command(models, tmp_path):
     categories.write_bytes(YOLO_MAP)
     out = io.StringIO()
     call_command("register_detector", "--name", "Cmd", "--model", str(model), "--category-map",
-                 str(categories), "--preprocessing", "unit", "--threshold", "0.4", "--json",
+                 str(categories), "--preprocessing", "unit", "--output-format", "yolov5",
+                 "--threshold", "0.4", "--json",
                  stdout=out)
     record = json.loads(out.getvalue())
     assert (record["output_format"], record["input_size"], record["category_map"]) == (
-        "yolo", 64, {"0": 1, "1": 2})
+        "yolov5", 64, {"0": 1, "1": 2})
     assert Detector.objects.get().threshold == 0.4
     categories.write_bytes(b'{"0": "lion"}')
     with pytest.raises(CommandError, match="class 0 must map to animal"):
@@ -410,6 +417,7 @@ def test_admin_registers_a_detector_by_upload_and_refuses_a_bad_file(client, mod
         return client.post("/admin/classifiers/detector/add/", {
             "organisation": organisation.pk, "name": "Uploaded", "version": "1",
             "description": "", "box_order": "yxyx", "preprocessing": "unit",
+            "output_format": "yolov5",
             "threshold": "0.3", "nms_iou": "0.5",
             "model_file": SimpleUploadedFile(model_name, data),
             "category_map_file": SimpleUploadedFile("categories.json", YOLO_MAP)})
@@ -423,7 +431,7 @@ def test_admin_registers_a_detector_by_upload_and_refuses_a_bad_file(client, mod
     done = post("squares.keras", models["squares.keras"])
     assert done.status_code == 302, done.content.decode()[:2000]
     detector = Detector.objects.get()
-    assert detector.organisation == org and detector.output_format == "yolo"
+    assert detector.organisation == org and detector.output_format == "yolov5"
     page = client.get(f"/admin/classifiers/detector/{detector.pk}/change/").content.decode()
     assert 'name="threshold"' in page and 'name="category_map"' not in page
     # The survey form offers the organisation's detectors, and says which are weight-free.
@@ -460,3 +468,16 @@ def test_run_detection_command_with_a_registered_detector(models):
     assert _run_detection() == counts
     with pytest.raises(CommandError, match="Unknown detector 'Squares:9'"):
         _run_detection("--detector", "Squares:9")
+
+
+@pytest.mark.parametrize("declared, message", [
+    ("boxes", "the output format boxes expects boxes [batch, N, 4]"),
+    ("yolox", "gives 169 rows for 64×64 images, but YOLOX's head has 84"),
+])
+def test_the_output_format_is_declared_not_guessed(models, declared, message, media_storage):
+    """YOLO rows registered as another format are refused, saying which format they fit."""
+    with pytest.raises(ClassifierError, match=re.escape(message)) as err:
+        check_detector(files(models), name="Sq", preprocessing="unit", output_format=declared)
+    if declared == "boxes":
+        assert "declare the output format yolov5 or yolox" in str(err.value)
+    assert not Detector.objects.exists() and stored_files(media_storage) == []

@@ -10,18 +10,23 @@ from surveys.selectors import survey_named
 
 
 class Command(BaseCommand):
-    help = ("Write a survey's detections as MegaDetector batch output (format 1.4): every "
-            "detected image by its path relative to the folder it was imported from, with "
-            "its boxes (those deleted, static, hidden or masked left out).")
+    help = ("Write one detector's boxes on a survey as MegaDetector batch output (format "
+            "1.4), that detector named in its header: its images by their path relative to "
+            "the folder they were imported from, with its boxes (those deleted, static, "
+            "hidden or masked left out). Default: the current detector; --detector picks an "
+            "earlier, superseded one.")
 
     def add_arguments(self, parser):
         parser.add_argument("--survey", required=True, help="Survey name.")
         parser.add_argument("--org", help="Organisation name (or id), when several have the "
                             "survey.")
         parser.add_argument("--out", required=True, help="The .json file to write.")
+        parser.add_argument("--detector", help="Whose boxes: the source recorded on them "
+                            "(e.g. md_v5a.0.0, motion, \"yolox-tiny-animal 20220528\"); "
+                            "default: the detector whose boxes are current.")
         parser.add_argument("--json", action="store_true", help="Print the counts as JSON.")
 
-    def handle(self, *args, survey, org, out, json: bool, **options):
+    def handle(self, *args, survey, org, out, detector, json: bool, **options):
         path = Path(out)
         if not path.parent.is_dir():
             raise CommandError(f"The folder {path.parent} does not exist; create it first.")
@@ -31,7 +36,7 @@ class Command(BaseCommand):
             partial = path.with_name(path.name + ".part")
             try:
                 with open(partial, "w", encoding="utf-8") as fh:
-                    counts = write_batch_output(target, fh)
+                    counts = write_batch_output(target, fh, detector=detector)
                 os.replace(partial, path)
             finally:
                 partial.unlink(missing_ok=True)

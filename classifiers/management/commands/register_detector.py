@@ -7,7 +7,14 @@ from classifiers.services.registration import (
     check_detector,
     do_register_detector,
 )
-from classifiers.taxonomy import BoxOrder, DetectorInput, Fill, Placement, Preprocessing
+from classifiers.taxonomy import (
+    BoxOrder,
+    DetectorInput,
+    DetectorOutput,
+    Fill,
+    Placement,
+    Preprocessing,
+)
 from core.exceptions import UserError
 from surveys.selectors import organisation_named
 
@@ -15,10 +22,12 @@ from ._files import read_file
 
 
 class Command(BaseCommand):
-    help = ("Register an object detector: a Keras file (.keras, .h5) or a zipped TensorFlow "
-            "SavedModel that gives boxes, scores and classes or raw YOLO rows, and its category "
-            "map ({\"0\": \"animal\", \"1\": \"person\"}: the model's class numbers to animal, "
-            "person or vehicle). Surveys then choose it with run_detection --detector NAME.")
+    help = ("Register an object detector: a Keras file (.keras, .h5), a zipped TensorFlow "
+            "SavedModel, an ONNX file (.onnx) or a frozen graph (.pb, MegaDetector v4.1) giving "
+            "what --output-format says, and its "
+            "category map ({\"0\": \"animal\", \"1\": \"person\"}: the model's class numbers "
+            "to animal, person or vehicle). Surveys then choose it with run_detection "
+            "--detector NAME.")
 
     def add_arguments(self, parser):
         parser.add_argument("--name", required=True)
@@ -30,6 +39,11 @@ class Command(BaseCommand):
                             "detector is shared by every organisation.")
         parser.add_argument("--input-size", type=int,
                             help="Side images are letterboxed to (default: the model's).")
+        parser.add_argument("--output-format", choices=DetectorOutput.values,
+                            default=DetectorOutput.BOXES,
+                            help="What the model gives: boxes (boxes, scores, classes; the "
+                            "default), yolov5 (YOLO rows in pixels: YOLOv5, MegaDetector v5) or "
+                            "yolox (YOLOX head rows exported without decoding).")
         parser.add_argument("--box-order", choices=BoxOrder.values, default=BoxOrder.YXYX,
                             help="Order of the model's box coordinates (boxes output).")
         parser.add_argument("--preprocessing", choices=Preprocessing.values,
@@ -57,7 +71,8 @@ class Command(BaseCommand):
             organisation = organisation_named(o["org"]) if o["org"] else None
             detector = do_register_detector(check_detector(
                 files, name=o["name"], version=o["detector_version"], organisation=organisation,
-                input_size=o["input_size"], box_order=o["box_order"],
+                input_size=o["input_size"], output_format=o["output_format"],
+                box_order=o["box_order"],
                 preprocessing=o["preprocessing"], threshold=o["threshold"],
                 nms_iou=o["nms_iou"], description=o["description"],
                 input_source=o["input_source"], placement=o["placement"], fill=o["fill"]))
