@@ -99,14 +99,17 @@ class Relevance:
         """``rows`` annotated with ``name``: whether the box reached through ``path``
         (``"cluster__images__detections"``) is relevant; rows with no box get None.
 
-        For reading boxes joined to other rows in one query, the rule unchanged.
+        For reading boxes joined to other rows in one query, the rule unchanged. A join
+        reaches every box, superseded ones too (managers do not filter joins): those are
+        never relevant.
         """
         def via(field):
             return F(f"{path}__{field}")
 
+        current = self.condition & Q(superseded=False)
         return rows.alias(box_area=(via("right") - via("left")) * (via("bottom") - via("top"))
                           ).annotate(**{name: ExpressionWrapper(
-                              _prefixed(self.condition, f"{path}__"),
+                              _prefixed(current, f"{path}__"),
                               output_field=BooleanField())})
 
 

@@ -17,10 +17,15 @@ from django.core.management.base import CommandError
 from PIL import Image as PILImage
 
 from annotation.models import ClusterAnnotation
-from annotation.selectors import cluster_payload
+from annotation.selectors import cluster_payload, leased_payloads
 from classifiers.exceptions import ClassifierError, DetectionsFileError
 from classifiers.models import Detection
-from classifiers.selectors import cluster_votes, detection_counts, relevant_detections
+from classifiers.selectors import (
+    cluster_votes,
+    detection_counts,
+    relevance_of,
+    relevant_detections,
+)
 from classifiers.services.detection import do_detect_survey
 from classifiers.services.megadetector import (
     do_import_detections,
@@ -33,7 +38,14 @@ from classifiers.taxonomy import DetectionStatus
 from insights.services.aggregates import _with_animals
 from surveys.models import Image, ImportRun, Survey
 from surveys.taxonomy import SurveyStatus
-from tests.factories import CameraFactory, ClusterFactory, SiteFactory, SurveyFactory, TaskFactory
+from tests.factories import (
+    CameraFactory,
+    ClusterFactory,
+    SiteFactory,
+    SurveyFactory,
+    TaskFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -111,6 +123,21 @@ def test_superseded_boxes_are_not_counted_shown_or_classified(survey):
                                                 task=TaskFactory(survey=survey)))
     assert [len(i["detections"]) for i in payload["images"]] == [1] * IMAGES
     assert {i["detections"][0]["left"] for i in payload["images"]} == {0.1}
+    # The tagging socket's one-query payload (boxes joined to their clusters) too, with a
+    # superseded box that would be relevant if it were current (same source, higher score).
+    current = Detection.objects.filter(image=image).get()
+    current.pk, current.left, current.right, current.score = None, 0.5, 0.7, 0.95
+    current.superseded = True
+    current.save()
+    assert Detection.all_boxes.filter(image=image).count() == 3
+    annotator = UserFactory()
+    annotation = ClusterAnnotation.objects.create(
+        cluster=survey.cluster, task=TaskFactory(survey=survey), leased_to=annotator,
+        lease_token="abcd1234-1")
+    (fast,) = leased_payloads(annotation.task_id, "species", annotator, "abcd1234",
+                              relevance_of(survey))
+    assert [len(i["detections"]) for i in fast["images"]] == [1] * IMAGES
+    assert {i["detections"][0]["left"] for i in fast["images"]} == {0.1}
     images = Image.objects.filter(camera__site__survey=survey)
     ids = sorted(images.values_list("id", flat=True))
     counted = {"first": ids[0], "last": ids[-1], "n_images": IMAGES}
