@@ -310,9 +310,10 @@ class _Importer:
         # old survey's repeat import finds its own files before the rehash has run).
         self.hashes: dict[str, str] = {}
         self.legacy_hashes: dict[str, str] = {}
+        self.done_keys: set[str] = set()
         for digest, key, version in existing.values_list("content_hash", "key", "hash_version"):
             (self.hashes if version == HASH_VERSION else self.legacy_hashes)[digest] = key
-        self.done_keys = set(existing.values_list("key", flat=True))
+            self.done_keys.add(key)
         self.issue_count = run.issues.count()
         # Leftover files are possible only after a run that did not finish.
         self.may_have_leftovers = taken_over or ImportRun.objects.filter(
